@@ -1,0 +1,59 @@
+"""Small helpers shared by every nwbsyn module: errors, random generators, units, optional imports."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+__all__ = ["InputError", "as_rng", "require", "ms_to_samples", "sha256_of_file", "pick_device"]
+
+
+class InputError(ValueError):
+    """A user mistake (bad file, bad name, bad value).
+
+    The CLI prints the message as one sentence and exits with code 2, without a traceback.
+    The message names the object and says what to do.
+    """
+
+
+def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """Return a numpy Generator from a seed, a Generator or None."""
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+_EXTRA = {"dask": "dask", "distributed": "dask", "dandi": "dandi", "remfile": "dandi", "nwbinspector": "test"}
+
+
+def require(module: str):
+    """Import an optional module, or fail with the pip command that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        extra = _EXTRA.get(module.partition(".")[0], "all")
+        raise ImportError(f"{module!r} is needed here: pip install 'nwbsyn[{extra}]'") from err
+
+
+def ms_to_samples(duration_ms: float, sampling_rate_hz: float) -> int:
+    """Number of samples in ``duration_ms`` at ``sampling_rate_hz`` (rounded)."""
+    return int(round(duration_ms * sampling_rate_hz / 1000.0))
+
+
+def sha256_of_file(path) -> str:
+    """Hex sha256 of a file's bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def pick_device(device: str | None = "auto") -> str:
+    """``"auto"``/None → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
+    if device in (None, "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
