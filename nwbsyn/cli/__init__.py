@@ -1,0 +1,64 @@
+"""The ``nwbsyn`` command line. Each subcommand only parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from nwbsyn.cli import core
+
+_DESCRIPTION = """\
+nwbsyn: synaptic physiology in NWB.
+
+Reads NWB files, runs deep-learning analyses of synaptic physiology and writes the
+results back as standard NWB processing modules (ndx-nwbsyn extension). Inputs are
+never modified unless you ask for --in-place writing.
+
+  nwbsyn info FILE.nwb        what nwbsyn can analyse in a file
+  nwbsyn validate FILE.nwb    NWB schema + DANDI best-practice check
+"""
+
+_EPILOG = "Run 'nwbsyn COMMAND --help' for the options of each command."
+
+# every subcommand module exposes add_parsers(subparsers); order = order in --help
+_COMMAND_MODULES = [core]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nwbsyn import __version__
+
+    parser = argparse.ArgumentParser(prog="nwbsyn", description=_DESCRIPTION, epilog=_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"nwbsyn {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _COMMAND_MODULES:
+        module.add_parsers(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``nwbsyn`` command; returns the exit code (2 for user mistakes)."""
+    from nwbsyn._shared import InputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO, format="nwbsyn: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.handler(args) or 0)
+    except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
+        if args.debug:
+            raise
+        print(f"nwbsyn: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nwbsyn: interrupted; no output was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from nwbsyn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""Open NWB files for reading, and write results to a new file or atomically in place.
+
+This is the only module that opens or writes NWB files.
+
+Example
+-------
+>>> from nwbsyn.io import edit_nwb                                   # doctest: +SKIP
+>>> with edit_nwb("in.nwb", output="out.nwb") as nwbfile:            # doctest: +SKIP
+...     events.run_on_nwbfile(nwbfile)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+
+from nwbsyn._shared import InputError
+
+__all__ = ["check_nwb_path", "open_nwb", "edit_nwb", "default_output_path"]
+
+log = logging.getLogger("nwbsyn")
+
+
+def check_nwb_path(path) -> Path:
+    """Return ``path`` as a Path if it names a readable HDF5 file, else raise InputError."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path.")
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; give the path of an .nwb file.")
+    try:
+        is_hdf5 = h5py.is_hdf5(path)
+    except OSError as err:
+        raise InputError(f"{path} cannot be read ({err.strerror or err}); check its permissions.") from err
+    if not is_hdf5:
+        raise InputError(f"{path} is not an HDF5/NWB file; give an .nwb file written by pynwb or MatNWB.")
+    return path
+
+
+@contextmanager
+def _nwb_reader(path: Path):
+    from pynwb import NWBHDF5IO
+
+    import nwbsyn  # noqa: F401  (registers the ndx-nwbsyn types)
+
+    try:
+        io = NWBHDF5IO(str(path), mode="r", load_namespaces=True)
+        nwbfile = io.read()
+    except InputError:
+        raise
+    except Exception as err:  # h5py/hdmf raise many types for damaged files
+        raise InputError(
+            f"{path} could not be read as NWB ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+            "the file may be truncated or not an NWB file - check it with 'nwbsyn validate'."
+        ) from err
+    try:
+        yield io, nwbfile
+    finally:
+        io.close()
+
+
+@contextmanager
+def open_nwb(path):
+    """Open a local NWB file read-only and yield its ``NWBFile``.
+
+    Example
+    -------
+    >>> with open_nwb("session.nwb") as nwbfile:                     # doctest: +SKIP
+    ...     print(nwbfile.identifier)
+    """
+    path = check_nwb_path(path)
+    with _nwb_reader(path) as (_, nwbfile):
+        yield nwbfile
+
+
+def default_output_path(path) -> Path:
+    """``session.nwb`` → ``session_nwbsyn.nwb`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_nwbsyn.nwb")
+
+
+def _resolve_destination(src: Path, output, in_place: bool, overwrite: bool) -> Path:
+    if in_place:
+        if output is not None and Path(output).resolve() != src.resolve():
+            raise InputError("Give either an output file or in-place writing, not both.")
+        return src
+    dest = Path(output) if output is not None else default_output_path(src)
+    if dest.resolve() == src.resolve():
+        raise InputError(f"The output {dest} is the input file; use in-place writing (--in-place) to change it.")
+    if dest.exists() and not overwrite:
+        raise InputError(f"{dest} already exists; pass --overwrite to replace it or choose another output path.")
+    if not dest.parent.is_dir():
+        raise InputError(f"The output folder {dest.parent} does not exist; create it first.")
+    return dest
+
+
+@contextmanager
+def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = False):
+    """Read an NWB file, yield its ``NWBFile`` for additions, then write the result.
+
+    By default the result goes to a new file (``output``, or ``<stem>_nwbsyn.nwb`` beside the
+    input) and the input is never touched. With ``in_place=True`` the input is replaced
+    atomically: the new content is written to a temporary file in the same folder, which
+    is then renamed over the input. If anything fails, no partial file is left behind and
+    the input is unchanged. The written file is complete (no links into the input) and
+    carries the ndx-nwbsyn namespace, so plain pynwb can read it.
+
+    Parameters
+    ----------
+    path : str or Path
+        The input NWB file.
+    output : str or Path, optional
+        Where to write; must not exist unless ``overwrite``.
+    in_place : bool, default: False
+        Replace the input instead of writing a new file.
+    overwrite : bool, default: False
+        Allow replacing an existing output file.
+
+    Example
+    -------
+    >>> with edit_nwb("in.nwb", output="out.nwb") as nwbfile:       # doctest: +SKIP
+    ...     nwbfile.add_acquisition(series)
+    """
+    from pynwb import NWBHDF5IO
+
+    src = check_nwb_path(path)
+    dest = _resolve_destination(src, output, in_place, overwrite)
+    tmp = dest.with_name(f".{dest.name}.nwbsyn-{os.getpid()}.tmp")
+    with _nwb_reader(src) as (src_io, nwbfile):
+        old_version = src_io.nwb_version[0]
+        yield nwbfile
+        try:
+            with NWBHDF5IO(str(tmp), mode="w") as out:
+                out.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False})
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        except BaseException as err:
+            tmp.unlink(missing_ok=True)
+            if isinstance(err, OSError):
+                raise InputError(f"Could not write {dest} ({err.strerror or err}); "
+                                 "choose a writable output location.") from err
+            raise
+    os.replace(tmp, dest)
+    new_version = _written_version(dest)
+    if old_version and new_version and old_version != new_version:
+        log.info("%s was NWB %s; %s is written as NWB %s.", src.name, old_version, dest.name, new_version)
+
+
+def _written_version(path: Path) -> str | None:
+    with h5py.File(path, "r") as f:
+        version = f.attrs.get("nwb_version")
+    return version.decode() if isinstance(version, bytes) else version

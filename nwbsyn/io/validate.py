@@ -1,0 +1,94 @@
+"""Validate an NWB file: the NWB schema (pynwb) and best practices (nwbinspector, DANDI config).
+
+Example
+-------
+>>> report = validate_nwb("session_nwbsyn.nwb")                  # doctest: +SKIP
+>>> report.ok, len(report.inspector_messages)                    # doctest: +SKIP
+(True, 0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nwbsyn._shared import require
+from nwbsyn.io.nwb import check_nwb_path
+
+__all__ = ["ValidationReport", "validate_nwb"]
+
+_IMPORTANCE = ("CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION")
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Schema errors and best-practice messages of one file."""
+
+    path: str
+    schema_errors: list[str] = field(default_factory=list)
+    inspector_messages: list[dict] = field(default_factory=list)  # importance, check, location, message
+    threshold: str = "BEST_PRACTICE_VIOLATION"
+
+    @property
+    def failures(self) -> list[dict]:
+        """Inspector messages at or above ``threshold``."""
+        worst = _IMPORTANCE.index(self.threshold)
+        return [m for m in self.inspector_messages if _IMPORTANCE.index(m["importance"]) <= worst]
+
+    @property
+    def ok(self) -> bool:
+        return not self.schema_errors and not self.failures
+
+    def format(self) -> str:
+        """A readable report, one line per problem."""
+        lines = [f"{self.path}: {'OK' if self.ok else 'PROBLEMS FOUND'}"]
+        lines.append(f"  NWB schema (pynwb): {len(self.schema_errors)} error(s)")
+        lines += [f"    - {e}" for e in self.schema_errors]
+        lines.append(f"  Best practices (nwbinspector, DANDI config): {len(self.inspector_messages)} message(s)")
+        for m in self.inspector_messages:
+            lines.append(f"    - [{m['importance']}] {m['location']}: {m['message']} ({m['check']})")
+        return "\n".join(lines)
+
+
+def _schema_errors(path) -> list[str]:
+    from pynwb import validate
+
+    import nwbsyn  # noqa: F401
+
+    found = validate(path=str(path), use_cached_namespaces=True)  # all cached namespaces, ndx-nwbsyn included
+    return [str(e) for e in (found[0] if isinstance(found, tuple) else found)]
+
+
+def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> ValidationReport:
+    """Validate ``path`` against the NWB schema and nwbinspector's DANDI configuration.
+
+    Parameters
+    ----------
+    path : str or Path
+        A local NWB file.
+    threshold : {"CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION"}
+        Inspector messages at or above this importance make the report fail.
+
+    Returns
+    -------
+    ValidationReport
+    """
+    from nwbsyn._shared import InputError
+
+    if threshold not in _IMPORTANCE:
+        raise InputError(f"threshold must be one of {', '.join(_IMPORTANCE)}; got {threshold!r}.")
+    path = check_nwb_path(path)
+    inspector = require("nwbinspector")
+    from nwbsyn.io import checks  # noqa: F401  (registers nwbsyn's own inspector checks)
+
+    messages = inspector.inspect_nwbfile(
+        nwbfile_path=str(path), config=inspector.load_config(filepath_or_keyword="dandi"),
+        importance_threshold=inspector.Importance.BEST_PRACTICE_SUGGESTION,
+    )
+    found = [
+        {"importance": m.importance.name, "check": m.check_function_name,
+         "location": m.location or m.object_name, "message": m.message}
+        for m in messages
+    ]
+    found.sort(key=lambda m: _IMPORTANCE.index(m["importance"]))
+    return ValidationReport(path=str(path), schema_errors=_schema_errors(path), inspector_messages=found,
+                            threshold=threshold)
