@@ -129,7 +129,7 @@ def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = Fal
 
     src = check_nwb_path(path)
     dest = _resolve_destination(src, output, in_place, overwrite)
-    tmp = dest.with_name(f".{dest.name}.nwbsyn-{os.getpid()}.tmp")
+    tmp = dest.with_name(f".{dest.stem}.nwbsyn-tmp-{os.getpid()}.nwb")
     with _nwb_reader(src) as (src_io, nwbfile):
         old_version = src_io.nwb_version[0]
         yield nwbfile

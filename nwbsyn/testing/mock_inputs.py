@@ -92,7 +92,7 @@ def mock_icephys_nwbfile(*, n_sweeps: int = 2, duration_s: float = 1.0, sampling
 
 def mock_ophys_nwbfile(*, n_rois: int = 8, n_frames: int = 400, rate_hz: float = 10.0, rng=0, nwbfile=None):
     """NWB file with a PlaneSegmentation and a RoiResponseSeries in ``processing['ophys']``."""
-    from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
+    from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel
 
     rng = as_rng(rng)
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile(rng=rng)
@@ -114,10 +114,10 @@ def mock_ophys_nwbfile(*, n_rois: int = 8, n_frames: int = 400, rate_hz: float =
     module.add(segmentation)
     region = rois.create_roi_table_region(region=list(range(n_rois)), description="All ROIs.")
     traces = np.abs(rng.standard_normal((n_frames, n_rois))).cumsum(axis=0) % 3.0
-    module.add(Fluorescence(name="Fluorescence", roi_response_series=[
-        RoiResponseSeries(name="RoiResponseSeries", data=traces.astype(np.float32), rois=region,
-                          unit="n.a.", rate=rate_hz, description="Simulated fluorescence.")
-    ]))
+    fluorescence = Fluorescence(name="Fluorescence")
+    module.add(fluorescence)
+    fluorescence.create_roi_response_series(name="RoiResponseSeries", data=traces.astype(np.float32), rois=region,
+                                            unit="n.a.", rate=rate_hz, description="Simulated fluorescence.")
     return nwbfile
 
 
