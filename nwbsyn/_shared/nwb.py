@@ -62,14 +62,14 @@ def object_path(obj) -> str:
 
 def _classify(obj) -> tuple[str, tuple[str, ...]] | None:
     from pynwb import TimeSeries
-    from pynwb.icephys import PatchClampSeries
+    from pynwb.icephys import CurrentClampStimulusSeries, PatchClampSeries, VoltageClampStimulusSeries
     from pynwb.misc import Units
     from pynwb.ophys import RoiResponseSeries
 
     from nwbsyn.types import EMImageVolume, EMLabelVolume, SynapticEventScoreSeries
 
-    if isinstance(obj, SynapticEventScoreSeries):
-        return None
+    if isinstance(obj, (SynapticEventScoreSeries, VoltageClampStimulusSeries, CurrentClampStimulusSeries)):
+        return None  # our own output, or a command waveform
     if isinstance(obj, PatchClampSeries):
         return "patch_clamp", ("events",)
     if isinstance(obj, RoiResponseSeries):

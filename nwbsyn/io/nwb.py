@@ -20,7 +20,7 @@ import h5py
 
 from nwbsyn._shared import InputError
 
-__all__ = ["check_nwb_path", "open_nwb", "edit_nwb", "default_output_path"]
+__all__ = ["check_nwb_path", "open_nwb", "edit_nwb", "write_new_nwb", "default_output_path"]
 
 log = logging.getLogger("nwbsyn")
 
@@ -125,29 +125,45 @@ def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = Fal
     >>> with edit_nwb("in.nwb", output="out.nwb") as nwbfile:       # doctest: +SKIP
     ...     nwbfile.add_acquisition(series)
     """
-    from pynwb import NWBHDF5IO
-
     src = check_nwb_path(path)
     dest = _resolve_destination(src, output, in_place, overwrite)
-    tmp = dest.with_name(f".{dest.stem}.nwbsyn-tmp-{os.getpid()}.nwb")
     with _nwb_reader(src) as (src_io, nwbfile):
         old_version = src_io.nwb_version[0]
         yield nwbfile
-        try:
-            with NWBHDF5IO(str(tmp), mode="w") as out:
-                out.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False})
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-        except BaseException as err:
-            tmp.unlink(missing_ok=True)
-            if isinstance(err, OSError):
-                raise InputError(f"Could not write {dest} ({err.strerror or err}); "
-                                 "choose a writable output location.") from err
-            raise
-    os.replace(tmp, dest)
+        _atomic_write(dest, lambda out: out.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False}))
     new_version = _written_version(dest)
     if old_version and new_version and old_version != new_version:
         log.info("%s was NWB %s; %s is written as NWB %s.", src.name, old_version, dest.name, new_version)
+
+
+def write_new_nwb(nwbfile, output, *, overwrite: bool = False) -> Path:
+    """Write an in-memory ``NWBFile`` to ``output`` atomically (never a half-written file)."""
+    dest = Path(output)
+    if dest.exists() and not overwrite:
+        raise InputError(f"{dest} already exists; pass --overwrite to replace it or choose another output path.")
+    if not dest.parent.is_dir():
+        raise InputError(f"The output folder {dest.parent} does not exist; create it first.")
+    _atomic_write(dest, lambda out: out.write(nwbfile))
+    return dest
+
+
+def _atomic_write(dest: Path, write) -> None:
+    """Call ``write(NWBHDF5IO)`` on a temporary file beside ``dest``, then rename it to ``dest``."""
+    from pynwb import NWBHDF5IO
+
+    tmp = dest.with_name(f".{dest.stem}.nwbsyn-tmp-{os.getpid()}.nwb")
+    try:
+        with NWBHDF5IO(str(tmp), mode="w") as out:
+            write(out)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise InputError(f"Could not write {dest} ({err.strerror or err}); "
+                             "choose a writable output location.") from err
+        raise
+    os.replace(tmp, dest)
 
 
 def _written_version(path: Path) -> str | None:
