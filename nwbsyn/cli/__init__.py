@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from nwbsyn.cli import core
+from nwbsyn.cli import core, events
 
 _DESCRIPTION = """\
 nwbsyn: synaptic physiology in NWB.
@@ -17,12 +17,14 @@ never modified unless you ask for --in-place writing.
 
   nwbsyn info FILE.nwb        what nwbsyn can analyse in a file
   nwbsyn validate FILE.nwb    NWB schema + DANDI best-practice check
+  nwbsyn events detect FILE.nwb      spontaneous synaptic events (miniML method)
+  nwbsyn convert abf FILE.abf        Axon recording -> icephys NWB
 """
 
 _EPILOG = "Run 'nwbsyn COMMAND --help' for the options of each command."
 
 # every subcommand module exposes add_parsers(subparsers); order = order in --help
-_COMMAND_MODULES = [core]
+_COMMAND_MODULES = [core, events]
 
 
 def build_parser() -> argparse.ArgumentParser:

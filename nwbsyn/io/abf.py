@@ -57,7 +57,7 @@ def _build_nwbfile(abf, path: Path, subject: dict | None):
     start = abf.abfDateTime
     start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start
     return NWBFile(
-        session_description=f"ABF recording {path.name}, protocol '{abf.protocol}'.",
+        session_description=f"ABF recording {path.name}, protocol '{str(abf.protocol).strip(chr(0))}'.",
         identifier=f"{path.stem}-{abf.fileGUID}" if getattr(abf, "fileGUID", "") else path.stem,
         session_start_time=start, session_id=_safe(path.stem),
         source_script="nwbsyn convert abf", source_script_file_name="nwbsyn/io/abf.py",
@@ -119,19 +119,21 @@ def _add_sweeps(nwbfile, abf, mode: str) -> list[str]:
     response_cls, stimulus_cls = ((VoltageClampSeries, VoltageClampStimulusSeries) if mode == "voltage"
                                   else (CurrentClampSeries, CurrentClampStimulusSeries))
     primary_unit = abf.adcUnits[0]
+    expected_command = "volts" if mode == "voltage" else "amperes"
     device = nwbfile.create_device(name="Amplifier", description=f"Axon amplifier (ABF {abf.abfVersionString}).")
     single = sum(u == primary_unit for u in abf.adcUnits) == 1
     names, sweep_starts = [], getattr(abf, "sweepTimesSec", None)
+    adc_names = [str(n).replace("\x00", "").strip() or f"ch{i}" for i, n in enumerate(abf.adcNames)]
     for channel, unit in enumerate(abf.adcUnits):
         if unit not in _SI:
             raise InputError(f"Channel {channel} of the ABF file is in '{unit}', which nwbsyn cannot convert.")
         si_unit, conversion = _SI[unit]
-        prefix = "" if single and unit == primary_unit else f"{_safe(abf.adcNames[channel])}_"
+        prefix = "" if single and unit == primary_unit else f"{_safe(adc_names[channel])}_"
         electrode = None
         if unit == primary_unit:
             electrode = nwbfile.create_icephys_electrode(
                 name=f"electrode_{channel}", device=device, cell_id=f"{abf.abfID}_ch{channel}",
-                description=f"Electrode of ABF channel {channel} ({abf.adcNames[channel]}).")
+                description=f"Electrode of ABF channel {channel} ({adc_names[channel]}).")
         for sweep in range(abf.sweepCount):
             abf.setSweep(sweep, channel=channel)
             start = float(sweep_starts[sweep]) if sweep_starts is not None else sweep * abf.sweepIntervalSec
@@ -140,19 +142,19 @@ def _add_sweeps(nwbfile, abf, mode: str) -> list[str]:
             data = np.asarray(abf.sweepY, dtype=np.float32)
             if electrode is None:
                 nwbfile.add_acquisition(TimeSeries(name=name, data=data, unit=si_unit, **common,
-                                                   description=f"Auxiliary ABF channel {abf.adcNames[channel]}."))
+                                                   description=f"Auxiliary ABF channel {adc_names[channel]}."))
                 continue
             response = response_cls(name=name, data=data, electrode=electrode, gain=1.0, sweep_number=np.uint32(sweep),
-                                    description=f"ABF channel {abf.adcNames[channel]}, sweep {sweep}.", **common)
-            stim_si, stim_conv = _SI.get(abf.sweepUnitsC, ("volts" if mode == "voltage" else "amperes", 1.0))
-            stimulus = stimulus_cls(name=f"{prefix}command_{sweep:03d}", data=np.asarray(abf.sweepC, np.float32),
-                                    electrode=electrode, gain=1.0, sweep_number=np.uint32(sweep),
-                                    rate=float(abf.sampleRate), starting_time=start, conversion=stim_conv,
-                                    description=f"Command waveform, protocol '{abf.protocol}'.")
-            if stimulus.unit != stim_si:  # pynwb fixes the unit per class; keep a consistent conversion
-                raise InputError(f"Command channel unit '{abf.sweepUnitsC}' does not fit {mode} clamp.")
+                                    description=f"ABF channel {adc_names[channel]}, sweep {sweep}.", **common)
             nwbfile.add_acquisition(response)
-            nwbfile.add_stimulus(stimulus)
+            command = np.asarray(abf.sweepC, np.float32)
+            stimulus = None
+            if _SI.get(str(abf.sweepUnitsC).strip("\x00"), ("",))[0] == expected_command and np.isfinite(command).all():
+                stimulus = stimulus_cls(name=f"{prefix}command_{sweep:03d}", data=command, electrode=electrode,
+                                        gain=1.0, sweep_number=np.uint32(sweep), rate=float(abf.sampleRate),
+                                        starting_time=start, conversion=_SI[abf.sweepUnitsC][1],
+                                        description=f"Command waveform, protocol '{abf.protocol}'.")
+                nwbfile.add_stimulus(stimulus)
             nwbfile.add_intracellular_recording(electrode=electrode, stimulus=stimulus, response=response)
             names.append(name)
     return names

@@ -1,0 +1,114 @@
+"""``nwbsyn events detect|train|transfer`` and ``nwbsyn convert abf``."""
+
+from __future__ import annotations
+
+import argparse
+
+_DETECT_EPILOG = """\
+examples:
+  nwbsyn events detect cell1.nwb                      all patch-clamp sweeps -> cell1_nwbsyn.nwb
+  nwbsyn events detect cell1.nwb --series sweep_000 -o out.nwb --plot events.png
+  nwbsyn events detect cell1.nwb --in-place --overwrite --threshold 0.6
+  nwbsyn events detect cell1.nwb --model my_model.pt  a model from 'nwbsyn events train/transfer'
+  nwbsyn events detect cell1.nwb --model GC_lstm_model.h5   a miniML Keras model
+
+Results go to processing['icephys']: 'synaptic_events' (SynapticEventsTable: onset time on the
+session clock, amplitude, baseline, 10-90 % rise, half decay, half width, charge, score, trace
+reference), '<series>_event_scores' (score traces) and 'synaptic_events_model' (ModelProvenance).
+"""
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """-o/--output, --in-place, --overwrite: shared by every command that writes results."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="OUT.nwb",
+                       help="write the result here (default: <input>_nwbsyn.nwb beside the input)")
+    where.add_argument("--in-place", action="store_true",
+                       help="add the results to the input file itself (atomic: temporary copy, then rename)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output file or earlier nwbsyn results")
+
+
+def add_parsers(subparsers) -> None:
+    events = subparsers.add_parser("events", help="detect spontaneous synaptic events (miniML method)",
+                                   description="Spontaneous synaptic event detection with a CNN + BiLSTM "
+                                               "window classifier (the miniML method) in PyTorch.")
+    sub = events.add_subparsers(dest="events_command", metavar="COMMAND", required=True)
+    detect = sub.add_parser("detect", help="detect events in the traces of an NWB file",
+                            description="Detect spontaneous synaptic events in patch-clamp traces of an NWB "
+                                        "file and write them back as NWB.",
+                            epilog=_DETECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    detect.add_argument("input", metavar="IN.nwb", help="NWB file with patch-clamp series (see 'nwbsyn info')")
+    detect.add_argument("--series", nargs="+", metavar="NAME",
+                        help="series to analyse, by name or path (default: every patch-clamp series)")
+    add_output_arguments(detect)
+    detect.add_argument("--model", default="default",
+                        help="'default' (shipped model), a checkpoint (.pt) or a miniML Keras model (.h5)")
+    detect.add_argument("--threshold", type=float, default=0.5, help="minimum event score in [0, 1] (default 0.5)")
+    detect.add_argument("--polarity", choices=["negative", "positive", "auto"], default="auto",
+                        help="event direction; auto: negative in voltage clamp, positive in current clamp")
+    detect.add_argument("--stride", type=int, default=20, metavar="SAMPLES",
+                        help="window step at the model's 50 kHz (default 20; smaller = slower, finer)")
+    detect.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
+    detect.add_argument("--no-weights", action="store_true",
+                        help="do not store the model weights in the output file")
+    detect.add_argument("--plot", metavar="FILE.png", help="also draw the trace with detections and the average event")
+    detect.add_argument("--quiet", action="store_true", help="no progress bars")
+    detect.set_defaults(handler=_cmd_detect)
+
+    convert = subparsers.add_parser("convert", help="convert recordings to NWB (ABF)",
+                                    description="Convert recordings from other formats to NWB.")
+    csub = convert.add_subparsers(dest="convert_command", metavar="FORMAT", required=True)
+    abf = csub.add_parser("abf", help="Axon ABF recording -> icephys NWB",
+                          description="Convert an Axon ABF (1 or 2) recording into an icephys NWB file: one "
+                                      "Voltage/CurrentClampSeries per sweep with its command waveform, in the "
+                                      "IntracellularRecordingsTable.",
+                          epilog="example: nwbsyn convert abf cell1.abf -o cell1.nwb --subject-id m1 "
+                                 "--species 'Mus musculus' --sex F --age P30D")
+    abf.add_argument("input", metavar="IN.abf")
+    abf.add_argument("-o", "--output", metavar="OUT.nwb", help="default: IN.nwb beside the input")
+    abf.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    abf.add_argument("--clamp-mode", choices=["voltage", "current"], help="override the mode guessed from units")
+    for field in ("subject-id", "species", "sex", "age"):
+        abf.add_argument(f"--{field}", help=f"subject {field.replace('-', ' ')} (DANDI requires it)")
+    abf.set_defaults(handler=_cmd_convert_abf)
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from nwbsyn import events, io
+
+    polarity = {"negative": -1, "positive": 1, "auto": None}[args.polarity]
+    output = args.output
+    with io.edit_nwb(args.input, output=output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
+        pairs = events.run_on_nwbfile(
+            nwbfile, series=args.series, model=args.model, threshold=args.threshold, polarity=polarity,
+            stride_samples=args.stride, device=args.device, embed_weights=not args.no_weights,
+            overwrite=args.overwrite, progress_bar=not args.quiet,
+        )
+        if args.plot:
+            events.plot_detections(pairs, path=args.plot)
+    total = sum(len(r) for _, r in pairs)
+    where = args.input if args.in_place else (output or io.default_output_path(args.input))
+    print(f"{total} events in {len(pairs)} trace(s) -> {where} (processing/icephys/synaptic_events)")
+    for inp, res in pairs:
+        s = res.statistics.summary()
+        print(f"  {inp.series.name}: {len(res)} events, {s['frequency_hz']:.2f} Hz, "
+              f"mean amplitude {s['mean_amplitude_pA']:.2f} {inp.unit}")
+    return 0
+
+
+def _cmd_convert_abf(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nwbsyn.io.abf import convert_abf
+
+    subject = {k: v for k, v in {"subject_id": args.subject_id, "species": args.species, "sex": args.sex,
+                                 "age": args.age}.items() if v}
+    output = args.output or Path(args.input).with_suffix(".nwb")
+    result = convert_abf(args.input, output=output, overwrite=args.overwrite, subject=subject or None,
+                         clamp_mode=args.clamp_mode)
+    print(f"{result.output}: {result.mode}, {result.n_sweeps} sweeps, {len(result.series)} series")
+    if result.missing_metadata:
+        print("note: DANDI needs subject " + ", ".join(result.missing_metadata) +
+              "; add --subject-id/--species/--sex/--age before uploading.")
+    return 0
