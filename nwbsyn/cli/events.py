@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 _DETECT_EPILOG = """\
 examples:
@@ -56,6 +57,32 @@ def add_parsers(subparsers) -> None:
     detect.add_argument("--quiet", action="store_true", help="no progress bars")
     detect.set_defaults(handler=_cmd_detect)
 
+    train = sub.add_parser(
+        "train", help="train a classifier from labelled windows or simulated data",
+        description="Train the CNN + BiLSTM classifier from scratch on labelled windows (miniML's HDF5 format: "
+                    "'events' (n, L) and 'scores' 0/1) or on simulated windows. Writes MODEL.pt and "
+                    "MODEL.card.json (data recipe, seed, metrics, sha256).",
+        epilog="examples:\n  nwbsyn events train --recipe default -o nwbsyn_events_default.pt   (the shipped model)\n"
+               "  nwbsyn events train --data scored_windows.h5 -o my_model.pt --seed 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", nargs="+", metavar="FILE.h5", help="labelled windows (miniML training format)")
+    source.add_argument("--recipe", choices=["default"], help="the simulated data recipe of the shipped model")
+    source.add_argument("--simulate", type=int, metavar="N", help="N simulated windows (GC-like kinetics)")
+    _training_arguments(train)
+    train.set_defaults(handler=_cmd_train, freeze_conv=False, base=None)
+
+    transfer = sub.add_parser(
+        "transfer", help="adapt a trained model to new data (transfer learning)",
+        description="Transfer learning: keep the convolution blocks of a trained model fixed and retrain the "
+                    "BiLSTM and dense layers (dropout 0.5) on a few hundred labelled windows of your cells.",
+        epilog="example: nwbsyn events transfer --data my_windows.h5 --base default -o my_cells.pt")
+    transfer.add_argument("--data", nargs="+", required=True, metavar="FILE.h5", help="labelled windows")
+    transfer.add_argument("--base", default="default",
+                          help="model to start from: 'default', a checkpoint (.pt) or a miniML Keras model (.h5)")
+    _training_arguments(transfer)
+    transfer.set_defaults(handler=_cmd_train, freeze_conv=True, recipe=None, simulate=None)
+
     convert = subparsers.add_parser("convert", help="convert recordings to NWB (ABF)",
                                     description="Convert recordings from other formats to NWB.")
     csub = convert.add_subparsers(dest="convert_command", metavar="FORMAT", required=True)
@@ -72,6 +99,43 @@ def add_parsers(subparsers) -> None:
     for field in ("subject-id", "species", "sex", "age"):
         abf.add_argument(f"--{field}", help=f"subject {field.replace('-', ' ')} (DANDI requires it)")
     abf.set_defaults(handler=_cmd_convert_abf)
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", required=True, metavar="MODEL.pt", help="checkpoint to write")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and order")
+    parser.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping, patience 8)")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (AMSGrad) step size")
+    parser.add_argument("--unclear", choices=["raise", "drop"], default="raise",
+                        help="what to do with windows scored 2 ('unclear') in miniML files")
+    parser.add_argument("--polarity", choices=["negative", "positive"], default="negative",
+                        help="direction of the events in the windows (positive ones are inverted)")
+    parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nwbsyn.events import train
+
+    if args.recipe == "default":
+        data = train.default_training_windows(seed=args.seed)
+    elif args.simulate:
+        data = train.make_training_windows(args.simulate, rng=args.seed)
+    else:
+        parts = [train.load_training_windows(path, unclear=args.unclear) for path in args.data]
+        data = train.TrainingWindows(np.concatenate([p.windows for p in parts]),
+                                     np.concatenate([p.labels for p in parts]), sum(p.n_unclear_dropped for p in parts),
+                                     " + ".join(p.source for p in parts))
+    windows = data.windows if args.polarity == "negative" else -data.windows
+    config = train.TrainConfig(learning_rate=args.learning_rate, max_epochs=args.epochs, device=args.device)
+    result = train.fit(windows, data.labels, config=config, seed=args.seed, checkpoint=args.output,
+                       init_from=args.base, freeze_conv=args.freeze_conv, name=Path(args.output).stem,
+                       data_description=data.source, progress_bar=not args.quiet)
+    print(f"{result.checkpoint}: best epoch {result.best_epoch}, validation accuracy "
+          f"{result.best_val_accuracy:.4f}, loss {result.best_val_loss:.4f} ({len(data.labels)} windows)")
+    return 0
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -98,8 +162,6 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert_abf(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nwbsyn.io.abf import convert_abf
 
     subject = {k: v for k, v in {"subject_id": args.subject_id, "species": args.species, "sex": args.sex,

@@ -1,0 +1,264 @@
+"""Between NWB and arrays for event detection: read traces, write events, scores and provenance.
+
+Units are converted here and nowhere else: currents to pA, voltages to mV on the way in;
+back to amperes/volts (and coulombs, seconds) on the way out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nwbsyn._shared import InputError
+from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, make_provenance, put_result
+
+__all__ = ["TraceInput", "load_inputs", "add_results", "run_on_nwbfile", "RESULT_NAME"]
+
+RESULT_NAME = "synaptic_events"
+_TO_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}  # SI → the unit the detector works in
+
+
+@dataclass(frozen=True)
+class TraceInput:
+    """One trace ready for detection: values in pA (currents) or mV (voltages)."""
+
+    series: object  # the pynwb TimeSeries
+    trace: np.ndarray
+    sampling_rate_hz: float
+    unit: str  # "pA", "mV" or the series' own unit
+    si_unit: str  # "amperes", "volts" or the series' own unit
+    default_polarity: int
+
+
+def _default_polarity(series) -> int:
+    from pynwb.icephys import CurrentClampSeries
+
+    return 1 if isinstance(series, CurrentClampSeries) else -1  # EPSPs go up, EPSCs (inward) go down
+
+
+def _to_trace(series) -> TraceInput:
+    from nwbsyn._shared.nwb import _rate_hz
+
+    data = np.asarray(series.data[:], dtype=np.float64)
+    if data.ndim != 1:
+        raise InputError(f"{series.name} has shape {data.shape}; event detection needs a 1-D trace (one sweep).")
+    if not np.all(np.isfinite(data)):
+        raise InputError(f"{series.name} contains NaN or infinite values; clean or crop the trace first.")
+    rate = _rate_hz(series)
+    if not rate:
+        raise InputError(f"{series.name} has no sampling rate or timestamps; it cannot be analysed.")
+    si = data * float(series.conversion) + float(getattr(series, "offset", 0.0) or 0.0)
+    scale, unit = _TO_DISPLAY.get(series.unit, (1.0, series.unit))
+    return TraceInput(series=series, trace=si * scale, sampling_rate_hz=rate, unit=unit, si_unit=series.unit,
+                      default_polarity=_default_polarity(series))
+
+
+def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]:
+    """The traces to analyse: the named series, or every patch-clamp series when ``series`` is None.
+
+    Example
+    -------
+    >>> from nwbsyn.testing import mock_icephys_nwbfile
+    >>> [t.series.name for t in load_inputs(mock_icephys_nwbfile(n_sweeps=2))]
+    ['sweep_0', 'sweep_1']
+    """
+    if series:
+        objects = [find_object(nwbfile, name, kinds=("patch_clamp", "trace")) for name in series]
+    else:
+        items = [i for i in list_analysable(nwbfile) if i.kind == "patch_clamp"]
+        if not items:
+            items = [i for i in list_analysable(nwbfile) if i.kind == "trace" and len(i.shape) == 1]
+        if not items:
+            raise InputError("The file holds no patch-clamp series or 1-D TimeSeries to analyse; "
+                             "check it with 'nwbsyn info'.")
+        objects = [find_object(nwbfile, item.path) for item in items]
+    return [_to_trace(obj) for obj in objects]
+
+
+def _times_s(series, samples: np.ndarray) -> np.ndarray:
+    if series.timestamps is not None:
+        return np.asarray(series.timestamps[:], dtype=float)[samples] if len(samples) else np.zeros(0)
+    return float(series.starting_time or 0.0) + samples / float(series.rate)
+
+
+def _recording_rows(nwbfile) -> dict:
+    """Map id(series) → row of the IntracellularRecordingsTable whose response it is."""
+    table = nwbfile.intracellular_recordings
+    if table is None or len(table) == 0:
+        return {}
+    responses = table.category_tables.get("responses") if hasattr(table, "category_tables") else None
+    column = responses["response"] if responses is not None else None
+    if column is None:
+        return {}
+    return {id(ref.timeseries): row for row, ref in enumerate(column.data) if ref.timeseries is not None}
+
+
+def _events_table(nwbfile, inputs, results, *, model, polarity_text):
+    from hdmf.common import DynamicTableRegion, VectorData
+    from pynwb.base import TimeSeriesReferenceVectorData
+    from pynwb.event import DurationVectorData, TimestampVectorData
+
+    from nwbsyn.types import QuantityVectorData, SynapticEventsTable
+
+    rows = _recording_rows(nwbfile)
+    cols = {k: [] for k in ("t", "amp", "base", "rise", "decay", "width", "charge", "score", "ref", "rec")}
+    for inp, res in zip(inputs, results):
+        scale = _TO_DISPLAY.get(inp.si_unit, (1.0, ""))[0]
+        st = res.statistics
+        cols["t"].append(_times_s(inp.series, res.onset_samples))
+        cols["amp"].append(st.amplitude_pA / scale)
+        cols["base"].append(st.baseline_pA / scale)
+        cols["rise"].append(st.rise_time_ms / 1e3)
+        cols["decay"].append(st.half_decay_ms / 1e3)
+        cols["width"].append(st.half_width_ms / 1e3)
+        cols["charge"].append(st.charge_pC / scale)  # pA·s → A·s (mV·s → V·s)
+        cols["score"].append(np.clip(res.scores, 0.0, 1.0))
+        window = int(round(0.012 * inp.sampling_rate_hz))  # the 12 ms classifier window
+        cols["ref"] += [(int(s), int(min(window, len(inp.trace) - s)), inp.series) for s in res.onset_samples]
+        cols["rec"] += [rows.get(id(inp.series), -1)] * len(res)
+    cat = {k: np.concatenate(v) if k not in ("ref", "rec") and v else v for k, v in cols.items()}
+    order = np.argsort(cat["t"], kind="stable")
+    pick = lambda key: np.asarray(cat[key], dtype=float)[order]  # noqa: E731
+    si_unit = inputs[0].si_unit
+    charge_unit = {"amperes": "coulombs", "volts": "volt-seconds"}.get(si_unit, f"{si_unit}*seconds")
+    columns = [
+        TimestampVectorData(name="timestamp", description="Event onset (steepest rise), seconds.", data=pick("t")),
+        QuantityVectorData(name="amplitude", description="Peak minus baseline.", unit=si_unit, data=pick("amp")),
+        QuantityVectorData(name="baseline", description="Trace before the onset.", unit=si_unit, data=pick("base")),
+        DurationVectorData(name="rise_time", description="10-90 % rise time.", data=pick("rise")),
+        DurationVectorData(name="half_decay_time", description="Peak to 50 % decay.", data=pick("decay")),
+        DurationVectorData(name="half_width", description="Width at half amplitude.", data=pick("width")),
+        QuantityVectorData(name="charge", description="Integral of the event.", unit=charge_unit,
+                           data=pick("charge")),
+        VectorData(name="score", description="Detector score in [0, 1].", data=pick("score")),
+        TimeSeriesReferenceVectorData(name="trace", description="Analysed trace: onset sample, window length.",
+                                      data=[cat["ref"][i] for i in order]),
+    ]
+    recording = [cat["rec"][i] for i in order]
+    if recording and min(recording) >= 0:
+        columns.append(DynamicTableRegion(name="recording", description="Sweep of each event.",
+                                          data=recording, table=nwbfile.intracellular_recordings))
+    return SynapticEventsTable(
+        name=RESULT_NAME, polarity=polarity_text, model=model, columns=columns,
+        description=("Spontaneous synaptic events detected by nwbsyn (miniML method: CNN + BiLSTM window "
+                     "classifier, sliding window, events located at the steepest rise)."),
+        source_description="nwbsyn events detect",
+    )
+
+
+def _score_series(inp, res):
+    from nwbsyn.types import SynapticEventScoreSeries
+
+    step = max(1, int(round(res.params.get("stride_samples", 1) * inp.sampling_rate_hz
+                            / res.params.get("model_rate_hz", inp.sampling_rate_hz))))
+    series = inp.series
+    start = float(series.starting_time or 0.0) if series.timestamps is None else float(series.timestamps[0])
+    return SynapticEventScoreSeries(
+        name=f"{series.name}_event_scores", data=np.clip(res.score_trace[::step], 0, 1).astype(np.float32),
+        unit="n.a.", rate=inp.sampling_rate_hz / step, starting_time=start, threshold=res.params.get("threshold"),
+        source_series=series, description="Detector score of the window starting at each time.",
+    )
+
+
+def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance: dict, module: str = "icephys",
+                overwrite: bool = False):
+    """Write one SynapticEventsTable, one score series per trace and the model provenance.
+
+    ``provenance`` holds the keyword arguments of :func:`nwbsyn._shared.nwb.make_provenance`
+    except ``name``. Returns the events table.
+    """
+    mod = get_or_create_module(nwbfile, module)
+    names = [RESULT_NAME, f"{RESULT_NAME}_model"] + [f"{i.series.name}_event_scores" for i in inputs]
+    taken = [n for n in names if n in mod.data_interfaces]
+    if taken and not overwrite:
+        raise InputError(f"processing/{module} already holds nwbsyn event results ({', '.join(taken)}); pass "
+                         "--overwrite to replace them.")
+    model = make_provenance(name=f"{RESULT_NAME}_model", **provenance)
+    put_result(mod, model, overwrite=overwrite)
+    polarity = {res.params.get("polarity", -1) for res in results}
+    text = "negative" if polarity == {-1} else "positive" if polarity == {1} else "mixed"
+    table = _events_table(nwbfile, inputs, results, model=model, polarity_text=text)
+    put_result(mod, table, overwrite=overwrite)
+    for inp, res in zip(inputs, results):
+        put_result(mod, _score_series(inp, res), overwrite=overwrite)
+    return table
+
+
+def _model_provenance(model, params: dict, *, embed_weights: bool) -> dict:
+    import json
+    from pathlib import Path
+
+    from nwbsyn._shared import sha256_of_file
+    from nwbsyn.events.model import resolve_model_path
+
+    path = resolve_model_path(model) if isinstance(model, (str, Path)) else None
+    card = {}
+    if path is not None:
+        card_file = path.with_name(path.stem + ".card.json")
+        card = json.loads(card_file.read_text()) if card_file.is_file() else {}
+    return dict(
+        model_name=card.get("name", path.stem if path else type(model).__name__),
+        architecture=card.get("architecture", "miniML CNN + BiLSTM window classifier (600 samples)"),
+        method="miniML (O'Neill et al., eLife 2025): window classifier, sliding window, steepest-rise location",
+        parameters=params, weights_sha256=sha256_of_file(path) if path else "",
+        training_recipe=card.get("training_recipe") and json.dumps(card["training_recipe"], default=str),
+        model_card=card or None,
+        weights=path.read_bytes() if (path is not None and embed_weights) else None,
+        weights_format=(path.suffix.lstrip(".") if path is not None and embed_weights else None),
+    )
+
+
+def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default", threshold: float = 0.5,
+                   polarity: int | None = None, stride_samples: int = 20, device: str = "auto",
+                   module: str = "icephys", embed_weights: bool = True, overwrite: bool = False,
+                   progress_bar: bool = True):
+    """Detect events in traces of ``nwbfile`` and add the results to ``processing[module]``.
+
+    Parameters
+    ----------
+    series : list of str, optional
+        Names or paths of the series; default every patch-clamp series.
+    model : "default", str or Path
+        The shipped model, a checkpoint or a miniML Keras file.
+    polarity : {-1, +1}, optional
+        Direction of the events; default from the series type (voltage clamp: -1, current clamp: +1).
+    embed_weights : bool, default: True
+        Store the model's weights in the file, so that the file alone reproduces the result.
+
+    Returns
+    -------
+    list of (TraceInput, EventDetectionResult)
+
+    Example
+    -------
+    >>> from nwbsyn.testing import mock_icephys_nwbfile
+    >>> nwbfile = mock_icephys_nwbfile()
+    >>> pairs = run_on_nwbfile(nwbfile, progress_bar=False)      # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    from nwbsyn.events.infer import detect_events
+    from nwbsyn.events.model import load_model
+
+    inputs = load_inputs(nwbfile, series=series)
+    if len({i.si_unit for i in inputs}) > 1:
+        raise InputError("The selected series mix units (" + ", ".join(sorted({i.si_unit for i in inputs})) +
+                         "); analyse currents and voltages in separate runs with --series.")
+    from pathlib import Path
+
+    net = load_model(model, device=device) if isinstance(model, (str, Path)) else model
+    results = []
+    for inp in tqdm(inputs, desc="detect events", unit="trace", disable=not progress_bar or len(inputs) < 2):
+        results.append(detect_events(
+            inp.trace, sampling_rate_hz=inp.sampling_rate_hz, model=net, threshold=threshold,
+            stride_samples=stride_samples, polarity=polarity or inp.default_polarity, device=device,
+            progress_bar=progress_bar,
+        ))
+    params = dict(results[0].params, model=str(model) if isinstance(model, (str, Path)) else results[0].params["model"],
+                  series=[i.series.name for i in inputs])
+    params.pop("polarity", None)
+    params["polarity"] = sorted({r.params["polarity"] for r in results})
+    add_results(nwbfile, inputs, results, module=module, overwrite=overwrite,
+                provenance=_model_provenance(model, params, embed_weights=embed_weights))
+    return list(zip(inputs, results))

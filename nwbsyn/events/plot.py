@@ -1,0 +1,55 @@
+"""Figures of event detection: the trace with detections and scores, and the average event."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_detections"]
+
+
+def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
+    """Draw the first trace (up to ``max_seconds``) with detections, its score, and the average event.
+
+    ``pairs`` is what :func:`nwbsyn.events.run_on_nwbfile` returns: (TraceInput, EventDetectionResult).
+    Returns the matplotlib Figure; saves it to ``path`` when given.
+
+    Example
+    -------
+    >>> fig = plot_detections(run_on_nwbfile(nwbfile), path="events.png")   # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    inp, res = max(pairs, key=lambda pair: len(pair[1]))  # the trace with most events is the most telling
+    fs = inp.sampling_rate_hz
+    n = min(len(inp.trace), int(max_seconds * fs))
+    t = np.arange(n) / fs
+    fig = plt.figure(figsize=(11, 6), constrained_layout=True)
+    grid = fig.add_gridspec(2, 3, height_ratios=[3, 1])
+    ax_trace = fig.add_subplot(grid[0, :2])
+    ax_score = fig.add_subplot(grid[1, :2], sharex=ax_trace)
+    ax_avg = fig.add_subplot(grid[:, 2])
+    ax_trace.plot(t, inp.trace[:n], lw=0.5, color="0.3")
+    shown = res.onset_samples < n
+    onsets = res.onset_samples[shown]
+    ax_trace.plot(onsets / fs, inp.trace[onsets], "o", ms=4, mfc="none", color="tab:red",
+                  label=f"{len(res)} events detected")
+    ax_trace.set(ylabel=inp.unit, title=f"{inp.series.name}: detected events")
+    ax_trace.legend(loc="upper right", frameon=False)
+    ax_score.plot(t, res.score_trace[:n], lw=0.7, color="tab:blue")
+    ax_score.axhline(res.params.get("threshold", 0.5), ls="--", color="0.5", lw=0.8)
+    ax_score.set(ylim=(-0.05, 1.05), xlabel="time in trace (s)", ylabel="score")
+    st = res.statistics
+    if len(res) and st.average_event_pA.size:
+        ax_avg.plot(st.average_event_time_ms, st.average_event_pA, color="tab:red")
+        ax_avg.set(title=f"average event (n={len(res)})\ndecay tau {st.decay_tau_ms:.2f} ms",
+                   xlabel="time from onset (ms)", ylabel=f"{inp.unit} (baseline subtracted)")
+    else:
+        ax_avg.text(0.5, 0.5, "no events", ha="center", va="center", transform=ax_avg.transAxes)
+        ax_avg.set_axis_off()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig

@@ -1,0 +1,119 @@
+"""event_statistics recovers the simulator's ground truth."""
+
+import numpy as np
+import pytest
+
+from nwbsyn._shared import InputError
+from nwbsyn.events import biexponential_event, event_statistics, simulate_trace
+
+FS = 50_000.0
+
+
+def _isolated(onsets, gap_ms):
+    """Events with no other event within ``gap_ms`` before or after (their baseline is flat)."""
+    gaps = np.diff(onsets) * 1e3 / FS
+    return np.r_[True, gaps > gap_ms] & np.r_[gaps > gap_ms, True]
+
+
+def _truth(rise_ms, decay_ms):
+    """10-90 % rise, half-decay and half-width of the noiseless biexponential (fine grid)."""
+    t = np.arange(0, 30, 1e-4)
+    y = biexponential_event(t, rise_ms=rise_ms, decay_ms=decay_ms)
+    p = int(np.argmax(y))
+    up = lambda lvl: t[np.searchsorted(y[:p], lvl)]  # noqa: E731
+    down = t[p + np.argmax(y[p:] < 0.5)]
+    return up(0.9) - up(0.1), down - t[p], down - up(0.5)
+
+
+@pytest.fixture(scope="module")
+def clean():
+    sim = simulate_trace(duration_s=20.0, rate_hz=4.0, noise_sd_pA=0.05, decay_sd_ms=0.0, rng=11)
+    return sim, event_statistics(sim.trace_pA, sim.onset_samples, sampling_rate_hz=FS)
+
+
+def test_amplitudes_match_ground_truth(clean):
+    sim, st = clean
+    assert len(st) == len(sim) > 50
+    iso = _isolated(sim.onset_samples, 15.0)
+    assert iso.sum() > 50
+    np.testing.assert_allclose(st.amplitude_pA[iso], sim.amplitudes_pA[iso], rtol=0.03, atol=0.1)
+    np.testing.assert_allclose(st.abs_amplitude_pA, np.abs(st.amplitude_pA))
+    np.testing.assert_allclose(st.baseline_pA[iso], 0.0, atol=0.1)
+    np.testing.assert_allclose(st.peak_pA - st.baseline_pA, st.amplitude_pA)
+
+
+def test_kinetics_match_ground_truth(clean):
+    _, st = clean
+    rise, half_decay, half_width = _truth(0.2, 1.0)
+    assert np.median(st.rise_time_ms) == pytest.approx(rise, rel=0.05)
+    assert np.median(st.half_decay_ms) == pytest.approx(half_decay, rel=0.05)
+    assert np.median(st.half_width_ms) == pytest.approx(half_width, rel=0.05)
+    assert st.decay_tau_ms == pytest.approx(1.0, rel=0.05)
+
+
+def test_charge_frequency_intervals_average(clean):
+    sim, st = clean
+    # integral of the biexponential from 0 to peak + 4 half-decays, times the amplitude
+    t = np.arange(0, 30, 1e-3)
+    y = biexponential_event(t, rise_ms=0.2, decay_ms=1.0)
+    p = int(np.argmax(y))
+    _, hd, _ = _truth(0.2, 1.0)
+    unit_charge_pC = y[: p + int(round(4 * hd / 1e-3))].sum() * 1e-3 * 1e-3  # pA*ms -> pC
+    isolated = _isolated(sim.onset_samples, 15.0)
+    np.testing.assert_allclose(st.charge_pC[isolated], sim.amplitudes_pA[isolated] * unit_charge_pC, rtol=0.05)
+    assert st.frequency_hz == pytest.approx(len(sim) / 20.0)
+    np.testing.assert_allclose(st.intervals_s, np.diff(sim.onset_times_s))
+    assert st.average_event_pA.shape == st.average_event_time_ms.shape
+    assert st.average_event_pA.min() == pytest.approx(sim.amplitudes_pA.mean(), rel=0.05)
+    s = st.summary()
+    assert s["n_events"] == len(sim) and s["median_amplitude_pA"] == pytest.approx(np.median(st.amplitude_pA))
+    assert set(st.table()) >= {"onset_samples", "amplitude_pA", "rise_time_ms", "charge_pC"}
+
+
+def test_noisy_amplitudes_are_unbiased():
+    sim = simulate_trace(duration_s=30.0, rate_hz=4.0, amplitude_pA=20.0, noise_sd_pA=1.0, rng=12)
+    st = event_statistics(sim.trace_pA, sim.onset_samples, sampling_rate_hz=FS)
+    ratio = st.amplitude_pA / sim.amplitudes_pA
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.05)
+
+
+def test_positive_events_and_slow_kinetics():
+    sim = simulate_trace(duration_s=20.0, rate_hz=2.0, polarity=1, decay_ms=4.5, decay_sd_ms=0.0,
+                         noise_sd_pA=0.05, rng=13)
+    st = event_statistics(sim.trace_pA, sim.onset_samples, sampling_rate_hz=FS, polarity=1, snippet_ms=(2, 30))
+    assert np.all(st.amplitude_pA > 0)
+    iso = _isolated(sim.onset_samples, 40.0)
+    np.testing.assert_allclose(st.amplitude_pA[iso], sim.amplitudes_pA[iso], rtol=0.03, atol=0.1)
+    assert np.median(st.half_decay_ms) == pytest.approx(_truth(0.2, 4.5)[1], rel=0.05)
+    assert st.decay_tau_ms == pytest.approx(4.5, rel=0.05)
+    assert np.all(st.charge_pC > 0)
+
+
+def test_other_sampling_rate():
+    fs = 20_000.0
+    sim = simulate_trace(duration_s=20.0, sampling_rate_hz=fs, rate_hz=3.0, noise_sd_pA=0.05, decay_sd_ms=0.0, rng=14)
+    st = event_statistics(sim.trace_pA, sim.onset_samples, sampling_rate_hz=fs)
+    iso = _isolated(sim.onset_samples * 2.5, 15.0)  # _isolated counts in 50 kHz samples
+    np.testing.assert_allclose(st.amplitude_pA[iso], sim.amplitudes_pA[iso], rtol=0.05, atol=0.1)
+    assert np.median(st.rise_time_ms) == pytest.approx(_truth(0.2, 1.0)[0], rel=0.15)
+
+
+def test_no_events():
+    st = event_statistics(np.zeros(1000), np.zeros(0, dtype=int), sampling_rate_hz=FS)
+    assert len(st) == 0 and st.frequency_hz == 0.0 and np.isnan(st.decay_tau_ms)
+    assert np.isnan(st.summary()["mean_amplitude_pA"])
+
+
+@pytest.mark.parametrize(
+    "trace, onsets, kwargs",
+    [
+        (np.zeros((3, 100)), [10], {}),
+        (np.r_[np.zeros(99), np.inf], [10], {}),
+        (np.zeros(100), [150], {}),
+        (np.zeros(100), [1.5], {}),
+        (np.zeros(100), [10], {"polarity": 2}),
+    ],
+)
+def test_bad_input(trace, onsets, kwargs):
+    with pytest.raises(InputError):
+        event_statistics(trace, np.asarray(onsets), sampling_rate_hz=FS, **kwargs)
