@@ -83,7 +83,7 @@ def _times_s(series, samples: np.ndarray) -> np.ndarray:
 
 
 def _recording_rows(nwbfile) -> dict:
-    """Map id(series) → row of the IntracellularRecordingsTable whose response it is."""
+    """Map series object_id → row of the IntracellularRecordingsTable whose response it is."""
     table = nwbfile.intracellular_recordings
     if table is None or len(table) == 0:
         return {}
@@ -91,7 +91,8 @@ def _recording_rows(nwbfile) -> dict:
     column = responses["response"] if responses is not None else None
     if column is None:
         return {}
-    return {id(ref.timeseries): row for row, ref in enumerate(column.data) if ref.timeseries is not None}
+    refs = (column[row] for row in range(len(column)))
+    return {ref.timeseries.object_id: row for row, ref in enumerate(refs) if ref.timeseries is not None}
 
 
 def _events_table(nwbfile, inputs, results, *, model, polarity_text):
@@ -116,7 +117,7 @@ def _events_table(nwbfile, inputs, results, *, model, polarity_text):
         cols["score"].append(np.clip(res.scores, 0.0, 1.0))
         window = int(round(0.012 * inp.sampling_rate_hz))  # the 12 ms classifier window
         cols["ref"] += [(int(s), int(min(window, len(inp.trace) - s)), inp.series) for s in res.onset_samples]
-        cols["rec"] += [rows.get(id(inp.series), -1)] * len(res)
+        cols["rec"] += [rows.get(inp.series.object_id, -1)] * len(res)
     cat = {k: np.concatenate(v) if k not in ("ref", "rec") and v else v for k, v in cols.items()}
     order = np.argsort(cat["t"], kind="stable")
     pick = lambda key: np.asarray(cat[key], dtype=float)[order]  # noqa: E731
@@ -150,14 +151,13 @@ def _events_table(nwbfile, inputs, results, *, model, polarity_text):
 def _score_series(inp, res):
     from nwbsyn.types import SynapticEventScoreSeries
 
-    step = max(1, int(round(res.params.get("stride_samples", 1) * inp.sampling_rate_hz
-                            / res.params.get("model_rate_hz", inp.sampling_rate_hz))))
     series = inp.series
     start = float(series.starting_time or 0.0) if series.timestamps is None else float(series.timestamps[0])
     return SynapticEventScoreSeries(
-        name=f"{series.name}_event_scores", data=np.clip(res.score_trace[::step], 0, 1).astype(np.float32),
-        unit="n.a.", rate=inp.sampling_rate_hz / step, starting_time=start, threshold=res.params.get("threshold"),
-        source_series=series, description="Detector score of the window starting at each time.",
+        name=f"{series.name}_event_scores", data=np.clip(res.score_trace, 0, 1).astype(np.float32),
+        unit="n.a.", rate=float(res.score_rate_hz), starting_time=start + float(res.score_start_s),
+        threshold=res.params.get("threshold"), source_series=series,
+        description="Detector score of the window starting at each time.",
     )
 
 

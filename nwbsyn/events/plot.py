@@ -32,13 +32,14 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     ax_score = fig.add_subplot(grid[1, :2], sharex=ax_trace)
     ax_avg = fig.add_subplot(grid[:, 2])
     ax_trace.plot(t, inp.trace[:n], lw=0.5, color="0.3")
-    shown = res.onset_samples < n
-    onsets = res.onset_samples[shown]
-    ax_trace.plot(onsets / fs, inp.trace[onsets], "o", ms=4, mfc="none", color="tab:red",
-                  label=f"{len(res)} events detected")
+    peaks = res.statistics.peak_samples[res.statistics.peak_samples < n].astype(int)
+    ax_trace.plot(peaks / fs, inp.trace[peaks], "o", ms=5, mfc="none", color="tab:red",
+                  label=f"{len(res)} events detected (circles at peaks)")
     ax_trace.set(ylabel=inp.unit, title=f"{inp.series.name}: detected events")
     ax_trace.legend(loc="upper right", frameon=False)
-    ax_score.plot(t, res.score_trace[:n], lw=0.7, color="tab:blue")
+    t_score = res.score_start_s + np.arange(len(res.score_trace)) / res.score_rate_hz
+    keep = t_score <= t[-1]
+    ax_score.plot(t_score[keep], res.score_trace[keep], lw=0.7, color="tab:blue")
     ax_score.axhline(res.params.get("threshold", 0.5), ls="--", color="0.5", lw=0.8)
     ax_score.set(ylim=(-0.05, 1.05), xlabel="time in trace (s)", ylabel="score")
     st = res.statistics
