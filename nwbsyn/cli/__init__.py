@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from nwbsyn.cli import core, events
+from nwbsyn.cli import connectivity, core, events
 
 _DESCRIPTION = """\
 nwbsyn: synaptic physiology in NWB.
@@ -19,12 +19,13 @@ never modified unless you ask for --in-place writing.
   nwbsyn validate FILE.nwb    NWB schema + DANDI best-practice check
   nwbsyn events detect FILE.nwb      spontaneous synaptic events (miniML method)
   nwbsyn convert abf FILE.abf        Axon recording -> icephys NWB
+  nwbsyn connectivity fit FILE.nwb   functional connectivity from Units or ROIs (SynapsNet)
 """
 
 _EPILOG = "Run 'nwbsyn COMMAND --help' for the options of each command."
 
 # every subcommand module exposes add_parsers(subparsers); order = order in --help
-_COMMAND_MODULES = [core, events]
+_COMMAND_MODULES = [core, events, connectivity]
 
 
 def build_parser() -> argparse.ArgumentParser:

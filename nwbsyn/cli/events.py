@@ -51,6 +51,9 @@ def add_parsers(subparsers) -> None:
     detect.add_argument("--stride", type=int, default=20, metavar="SAMPLES",
                         help="window step at the model's 50 kHz (default 20; smaller = slower, finer)")
     detect.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
+    detect.add_argument("--keep-transients", action="store_true",
+                        help="keep events within 1 ms before / 10 ms after steps of the command waveform "
+                             "(capacitive transients; dropped by default)")
     detect.add_argument("--no-weights", action="store_true",
                         help="do not store the model weights in the output file")
     detect.add_argument("--plot", metavar="FILE.png", help="also draw the trace with detections and the average event")
@@ -147,7 +150,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
         pairs = events.run_on_nwbfile(
             nwbfile, series=args.series, model=args.model, threshold=args.threshold, polarity=polarity,
             stride_samples=args.stride, device=args.device, embed_weights=not args.no_weights,
-            overwrite=args.overwrite, progress_bar=not args.quiet,
+            keep_transients=args.keep_transients, overwrite=args.overwrite, progress_bar=not args.quiet,
         )
         if args.plot:
             events.plot_detections(pairs, path=args.plot)

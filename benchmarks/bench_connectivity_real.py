@@ -1,0 +1,83 @@
+"""benchmarks/bench_connectivity_real.py: does SynapsNet run on real population data, and forecast?
+
+Loads the raw files in ``/work/shared/data/population`` (no NWB): MEA spike trains of
+retinal waves (waverepo, HDF5) binned into counts (Poisson loss), and the songbird HVC
+deconvolved calcium activity (seqNMF, .mat; MSE loss). Prints one JSON line per
+(dataset, method) with the one-step forecast correlation on the last 20 % of the time
+bins. There is no ground-truth connectivity here.
+
+    python benchmarks/bench_connectivity_real.py --bin-ms 100 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path("/work/shared/data/population")
+
+
+def load_waverepo(path: Path, *, bin_ms: float) -> np.ndarray:
+    """(T, N) spike counts from a waverepo HDF5 file (``spikes`` split by ``sCount``)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        spikes = np.asarray(f["spikes"][()], dtype=float).ravel()
+        counts = np.asarray(f["sCount"][()], dtype=int).ravel()
+    trains = np.split(spikes, np.cumsum(counts)[:-1])
+    edges = np.arange(0.0, spikes.max() + bin_ms / 1000, bin_ms / 1000)
+    return np.stack([np.histogram(t, bins=edges)[0] for t in trains], axis=1).astype(float)
+
+
+def load_seqnmf(path: Path) -> np.ndarray:
+    """(T, N) deconvolved calcium activity (NEURAL is neurons x frames, 30 Hz)."""
+    from scipy.io import loadmat
+
+    return np.asarray(loadmat(path)["NEURAL"], dtype=float).T
+
+
+def evaluate(name: str, x: np.ndarray, loss: str, a) -> list[dict]:
+    from nwbsyn.connectivity import fit_connectivity, forecast_correlation, ridge_var
+
+    keep = x.std(axis=0) > 0
+    x = x[:, keep]
+    n_tv = int(round(len(x) * 0.8))
+    common = {"bench": "connectivity_real", "dataset": name, "n_steps": len(x), "n_neurons": int(x.shape[1]),
+              "mean_activity": round(float(x.mean()), 4)}
+    t0 = time.perf_counter()
+    res = fit_connectivity(x, loss=loss, seed=0, progress_bar=False)
+    rows = [{**common, "method": "synapsnet", "forecast_r": round(res.metrics["forecast_correlation"], 4),
+             "pc_forecast_r": [round(v, 4) for v in res.metrics["pc_forecast_correlation"]],
+             "fit_s": round(time.perf_counter() - t0, 1), "epochs": res.history["n_epochs"],
+             "weights_finite": bool(np.isfinite(res.weights).all()),
+             "max_abs_weight": round(float(np.abs(res.weights).max()), 4)}]
+    for p in (3, 10):
+        var = ridge_var(x[:n_tv], n_lags=p)
+        pred = var.predict(x[n_tv - p:])
+        rows.append({**common, "method": f"ridge_var_p{p}",
+                     "forecast_r": round(forecast_correlation(x[n_tv:], pred), 4)})
+    return rows
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin-ms", type=float, default=100.0)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(a.threads)
+    jobs = [(f"waverepo/{f.stem}", lambda f=f: load_waverepo(f, bin_ms=a.bin_ms), "poisson")
+            for f in sorted((ROOT / "waverepo").glob("*.h5"))]
+    jobs += [("seqnmf/MackeviciusData", lambda: load_seqnmf(ROOT / "seqnmf" / "MackeviciusData.mat"), "mse")]
+    for name, load, loss in jobs:
+        for row in evaluate(name, load(), loss, a):
+            print(json.dumps({**row, "bin_ms": a.bin_ms if loss == "poisson" else 1000 / 30}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Figure of a connectivity fit: weight matrix, strongest connections, neuron embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_connectivity"]
+
+
+def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_strongest: int = 12):
+    """Draw ``result.weights`` (post x pre), its strongest edges and a 2-D projection of the embeddings.
+
+    Returns the matplotlib Figure; saves it to ``path`` when given.
+
+    Example
+    -------
+    >>> fig = plot_connectivity(fit_connectivity(activity), path="connectivity.png")   # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    w = np.asarray(result.weights, dtype=float)  # [post, pre]
+    n = w.shape[0]
+    labels = labels or [str(i) for i in range(n)]
+    fig, (ax_w, ax_top, ax_emb) = plt.subplots(1, 3, figsize=(15, 4.8), constrained_layout=True)
+    limit = np.abs(w).max() or 1.0
+    image = ax_w.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    ax_w.set(title="weights (red excitatory, blue inhibitory)", xlabel="presynaptic", ylabel="postsynaptic")
+    if n <= 30:
+        ax_w.set_xticks(range(n), labels, rotation=90, fontsize=7)
+        ax_w.set_yticks(range(n), labels, fontsize=7)
+    fig.colorbar(image, ax=ax_w, shrink=0.8)
+    flat = np.argsort(-np.abs(w), axis=None)[:n_strongest]
+    post, pre = np.unravel_index(flat, w.shape)
+    values = w[post, pre]
+    ax_top.barh(range(len(values))[::-1], values, color=np.where(values > 0, "tab:red", "tab:blue"))
+    ax_top.set_yticks(range(len(values))[::-1], [f"{labels[a]} -> {labels[b]}" for a, b in zip(pre, post)],
+                      fontsize=8)
+    ax_top.axvline(0, color="0.5", lw=0.8)
+    ax_top.set(title=f"{len(values)} strongest connections", xlabel="weight")
+    emb = np.asarray(result.embeddings, dtype=float)
+    if emb.shape[1] >= 2:
+        centred = emb - emb.mean(axis=0)
+        coords = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+        out_strength = np.abs(w).sum(axis=0)
+        ax_emb.scatter(coords[:, 0], coords[:, 1], c=out_strength, cmap="viridis", s=25)
+        ax_emb.set(title="embeddings (PCA); colour: outgoing |w|", xlabel="PC 1", ylabel="PC 2")
+    else:
+        ax_emb.set_axis_off()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
