@@ -6,14 +6,14 @@ back to amperes/volts (and coulombs, seconds) on the way out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from nwbsyn._shared import InputError
 from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, make_provenance, put_result
 
-__all__ = ["TraceInput", "load_inputs", "add_results", "run_on_nwbfile", "RESULT_NAME"]
+__all__ = ["TraceInput", "load_inputs", "add_results", "drop_command_transients", "run_on_nwbfile", "RESULT_NAME"]
 
 RESULT_NAME = "synaptic_events"
 _TO_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}  # SI → the unit the detector works in
@@ -29,6 +29,7 @@ class TraceInput:
     unit: str  # "pA", "mV" or the series' own unit
     si_unit: str  # "amperes", "volts" or the series' own unit
     default_polarity: int
+    command_steps_s: np.ndarray = field(default_factory=lambda: np.zeros(0))  # from the sweep start
 
 
 def _default_polarity(series) -> int:
@@ -37,7 +38,24 @@ def _default_polarity(series) -> int:
     return 1 if isinstance(series, CurrentClampSeries) else -1  # EPSPs go up, EPSCs (inward) go down
 
 
-def _to_trace(series) -> TraceInput:
+def _command_steps_s(nwbfile, series) -> np.ndarray:
+    """Times (s from the sweep start) where the sweep's command waveform jumps: capacitive transients."""
+    table = nwbfile.intracellular_recordings
+    if table is None or len(table) == 0 or "stimuli" not in table.category_tables:
+        return np.zeros(0)
+    responses, stimuli = table.category_tables["responses"]["response"], table.category_tables["stimuli"]["stimulus"]
+    for row in range(len(table)):
+        if responses[row].timeseries is not None and responses[row].timeseries.object_id == series.object_id:
+            command = stimuli[row].timeseries
+            if command is None:
+                return np.zeros(0)
+            values = np.asarray(command.data[:], dtype=float)
+            jumps = np.flatnonzero(np.abs(np.diff(values)) > 1e-9 * max(1.0, np.abs(values).max())) + 1
+            return jumps / float(command.rate)
+    return np.zeros(0)
+
+
+def _to_trace(series, nwbfile=None) -> TraceInput:
     from nwbsyn._shared.nwb import _rate_hz
 
     data = np.asarray(series.data[:], dtype=np.float64)
@@ -50,8 +68,9 @@ def _to_trace(series) -> TraceInput:
         raise InputError(f"{series.name} has no sampling rate or timestamps; it cannot be analysed.")
     si = data * float(series.conversion) + float(getattr(series, "offset", 0.0) or 0.0)
     scale, unit = _TO_DISPLAY.get(series.unit, (1.0, series.unit))
+    steps = _command_steps_s(nwbfile, series) if nwbfile is not None else np.zeros(0)
     return TraceInput(series=series, trace=si * scale, sampling_rate_hz=rate, unit=unit, si_unit=series.unit,
-                      default_polarity=_default_polarity(series))
+                      default_polarity=_default_polarity(series), command_steps_s=steps)
 
 
 def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]:
@@ -73,7 +92,7 @@ def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]
             raise InputError("The file holds no patch-clamp series or 1-D TimeSeries to analyse; "
                              "check it with 'nwbsyn info'.")
         objects = [find_object(nwbfile, item.path) for item in items]
-    return [_to_trace(obj) for obj in objects]
+    return [_to_trace(obj, nwbfile) for obj in objects]
 
 
 def _times_s(series, samples: np.ndarray) -> np.ndarray:
@@ -209,10 +228,32 @@ def _model_provenance(model, params: dict, *, embed_weights: bool) -> dict:
     )
 
 
+def drop_command_transients(inp: TraceInput, res, *, window_ms=(1.0, 10.0)):
+    """Remove events starting within ``window_ms`` (before, after) of a step of the command waveform.
+
+    Steps of the holding command (membrane tests, protocol steps) cause capacitive transients that
+    look like events. Returns a new result with the statistics recomputed on the kept events.
+    """
+    from nwbsyn.events.stats import event_statistics
+
+    if not len(res) or not inp.command_steps_s.size:
+        return res
+    onsets_s = res.onset_samples / inp.sampling_rate_hz
+    delta = onsets_s[:, None] - inp.command_steps_s[None, :]
+    keep = ~np.any((delta > -window_ms[0] / 1e3) & (delta < window_ms[1] / 1e3), axis=1)
+    if keep.all():
+        return res
+    stats = event_statistics(inp.trace, res.onset_samples[keep], sampling_rate_hz=inp.sampling_rate_hz,
+                             polarity=res.params.get("polarity", -1))
+    return replace(res, onset_samples=res.onset_samples[keep], onset_times_s=res.onset_times_s[keep],
+                   scores=res.scores[keep], statistics=stats,
+                   params=dict(res.params, dropped_command_transients=int((~keep).sum())))
+
+
 def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default", threshold: float = 0.5,
                    polarity: int | None = None, stride_samples: int = 20, device: str = "auto",
-                   module: str = "icephys", embed_weights: bool = True, overwrite: bool = False,
-                   progress_bar: bool = True):
+                   module: str = "icephys", embed_weights: bool = True, keep_transients: bool = False,
+                   overwrite: bool = False, progress_bar: bool = True):
     """Detect events in traces of ``nwbfile`` and add the results to ``processing[module]``.
 
     Parameters
@@ -225,6 +266,9 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
         Direction of the events; default from the series type (voltage clamp: -1, current clamp: +1).
     embed_weights : bool, default: True
         Store the model's weights in the file, so that the file alone reproduces the result.
+    keep_transients : bool, default: False
+        Keep events right after steps of the command waveform (capacitive transients are
+        dropped by default; see :func:`drop_command_transients`).
 
     Returns
     -------
@@ -250,11 +294,12 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     net = load_model(model, device=device) if isinstance(model, (str, Path)) else model
     results = []
     for inp in tqdm(inputs, desc="detect events", unit="trace", disable=not progress_bar or len(inputs) < 2):
-        results.append(detect_events(
+        res = detect_events(
             inp.trace, sampling_rate_hz=inp.sampling_rate_hz, model=net, threshold=threshold,
             stride_samples=stride_samples, polarity=polarity or inp.default_polarity, device=device,
             progress_bar=progress_bar,
-        ))
+        )
+        results.append(res if keep_transients else drop_command_transients(inp, res))
     params = dict(results[0].params, model=str(model) if isinstance(model, (str, Path)) else results[0].params["model"],
                   series=[i.series.name for i in inputs])
     params.pop("polarity", None)
