@@ -61,9 +61,23 @@ REAL = sorted((SHARED / "data" / "events" / "abf").glob("*/*.abf"))
 
 @pytest.mark.skipif(not REAL, reason="the real ABF recordings in ../shared/data/events/abf are absent")
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
-def test_real_abf_files_convert_and_validate(tmp_path, path):
+def test_real_abf_files_convert_analyse_and_validate(tmp_path, path):
     result = convert_abf(path, output=tmp_path / "out.nwb", subject=SUBJECT)
     expected_mode = "current clamp" if "cc" in path.parent.name else "voltage clamp"
     assert result.mode == expected_mode and result.n_sweeps >= 3
     report = validate_nwb(result.output)
     assert report.ok, report.format()
+    events = tmp_path / "events.nwb"
+    assert main(["events", "detect", str(result.output), "-o", str(events), "--quiet",
+                 "--plot", str(tmp_path / "events.png")]) == 0
+    with open_nwb(events) as nwbfile:
+        table = nwbfile.processing["icephys"]["synaptic_events"]
+        n_sweeps = len(nwbfile.intracellular_recordings)
+        duration_s = sum(len(s.data) / s.rate for s in nwbfile.acquisition.values()
+                         if type(s).__name__.endswith("ClampSeries"))
+        rate_hz = len(table) / duration_s
+        # the READMEs of these recordings describe roughly 1-10 spontaneous events per second
+        assert 0.3 <= rate_hz <= 30, (len(table), duration_s)
+        assert len(set(table["recording"].data[:])) >= min(n_sweeps, 3)
+    assert validate_nwb(events).ok
+    assert (tmp_path / "events.png").stat().st_size > 10_000
