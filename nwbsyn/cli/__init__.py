@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from nwbsyn.cli import connectivity, core, events
+from nwbsyn.cli import connectivity, core, events, partners
 
 _DESCRIPTION = """\
 nwbsyn: synaptic physiology in NWB.
@@ -20,12 +20,13 @@ never modified unless you ask for --in-place writing.
   nwbsyn events detect FILE.nwb      spontaneous synaptic events (miniML method)
   nwbsyn convert abf FILE.abf        Axon recording -> icephys NWB
   nwbsyn connectivity fit FILE.nwb   functional connectivity from Units or ROIs (SynapsNet)
+  nwbsyn partners simulate -o V.hdf  synthetic EM volume with synapse ground truth (CREMI)
 """
 
 _EPILOG = "Run 'nwbsyn COMMAND --help' for the options of each command."
 
 # every subcommand module exposes add_parsers(subparsers); order = order in --help
-_COMMAND_MODULES = [core, events, connectivity]
+_COMMAND_MODULES = [core, events, connectivity, partners]
 
 
 def build_parser() -> argparse.ArgumentParser:

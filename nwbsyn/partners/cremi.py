@@ -1,0 +1,277 @@
+"""Read and write CREMI-format HDF5 files (cremi.org): EM volume, labels and synaptic partner annotations.
+
+Layout::
+
+    /volumes/raw                              uint8 (z, y, x), attr resolution (z, y, x) nm
+    /volumes/labels/neuron_ids                uint64 (z, y, x), attr resolution
+    /volumes/labels/clefts                    uint64 (z, y, x), attr resolution; max uint64 = no cleft
+    /annotations/ids                          uint64 (n,)
+    /annotations/types                        bytes (n,): "presynaptic_site" | "postsynaptic_site"
+    /annotations/locations                    float (n, 3) nm (z, y, x); attr offset on /annotations
+    /annotations/presynaptic_site/partners    uint64 (m, 2): (pre annotation id, post annotation id)
+
+In memory, clefts use 0 = no cleft (as :class:`~nwbsyn.partners.SimulatedVolume`);
+:func:`read_cremi` and :func:`write_cremi` convert the CREMI background value
+(``2**64 - 1``) to and from 0. Cleft id 0 therefore cannot be written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nwbsyn._shared import InputError
+
+__all__ = ["CremiAnnotations", "CremiVolume", "read_cremi", "write_cremi", "cremi_from_simulated",
+           "CREMI_NO_CLEFT"]
+
+CREMI_NO_CLEFT = np.uint64(np.iinfo(np.uint64).max)
+PRE, POST = "presynaptic_site", "postsynaptic_site"
+
+
+@dataclass(frozen=True)
+class CremiAnnotations:
+    """Synaptic site annotations: one row per site; ``partners`` pairs site ids (pre, post)."""
+
+    ids: np.ndarray  # (n,) uint64
+    types: tuple[str, ...]  # PRE or POST per id
+    locations_nm: np.ndarray  # (n, 3) float, (z, y, x)
+    partners: np.ndarray  # (m, 2) uint64 annotation ids (pre, post)
+    offset_nm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def segment_partners(self, neuron_ids, resolution_nm) -> np.ndarray:
+        """(m, 2) uint64 segment ids (pre, post) under each partner pair's site locations."""
+        where = {int(i): k for k, i in enumerate(self.ids)}
+        res = np.asarray(resolution_nm, float)
+        out = np.zeros((len(self.partners), 2), np.uint64)
+        for row, pair in enumerate(self.partners):
+            for col, site in enumerate(pair):
+                if int(site) not in where:
+                    raise InputError(f"partner site id {int(site)} is not in /annotations/ids; fix the file.")
+                loc = (self.locations_nm[where[int(site)]] + self.offset_nm) / res
+                idx = tuple(int(np.clip(np.floor(v), 0, s - 1)) for v, s in zip(loc, neuron_ids.shape))
+                out[row, col] = neuron_ids[idx]
+        return out
+
+
+def _empty_annotations() -> CremiAnnotations:
+    return CremiAnnotations(ids=np.zeros(0, np.uint64), types=(), locations_nm=np.zeros((0, 3)),
+                            partners=np.zeros((0, 2), np.uint64))
+
+
+@dataclass(frozen=True)
+class CremiVolume:
+    """A CREMI volume. With ``lazy=True`` the arrays are read-on-slice views; call :meth:`close`."""
+
+    raw: object  # ndarray or h5py.Dataset, uint8 (z, y, x)
+    neuron_ids: object | None
+    clefts: object | None  # 0 = no cleft
+    resolution_nm: tuple[float, float, float]
+    annotations: CremiAnnotations = field(default_factory=_empty_annotations)
+    _file: object | None = field(default=None, repr=False, compare=False)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _LazyClefts:
+    """A read-on-slice view of a CREMI cleft dataset that maps ``2**64 - 1`` to 0."""
+
+    def __init__(self, dataset):
+        self._d = dataset
+        self.shape, self.dtype, self.ndim = dataset.shape, np.dtype(np.uint64), dataset.ndim
+
+    def __getitem__(self, key):
+        return _clefts_from_cremi(np.asarray(self._d[key]))
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[...]
+        return out if dtype is None else out.astype(dtype)
+
+
+def _clefts_from_cremi(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a).astype(np.uint64, copy=True)
+    a[a == CREMI_NO_CLEFT] = 0
+    return a
+
+
+def _labels(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind == "i" and a.size and a.min() < 0:
+        raise InputError("neuron_ids holds negative ids; CREMI segment ids are unsigned, relabel them.")
+    return a.astype(np.uint64, copy=False)
+
+
+def read_cremi(path: str | Path, *, lazy: bool = False) -> CremiVolume:
+    """Read a CREMI HDF5 file.
+
+    Parameters
+    ----------
+    path : str or Path
+    lazy : bool, default: False
+        Keep the file open and return views that read only the slices asked for
+        (``neuron_ids`` is then the raw h5py dataset, in the file's dtype).
+
+    Returns
+    -------
+    CremiVolume
+        ``clefts`` uses 0 = no cleft; ``neuron_ids``/``clefts`` are None when absent.
+
+    Examples
+    --------
+    >>> vol = read_cremi("sample_A.hdf")  # doctest: +SKIP
+    >>> vol.raw.shape, vol.resolution_nm  # doctest: +SKIP
+    ((125, 1250, 1250), (40.0, 4.0, 4.0))
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"CREMI file {str(path)!r} does not exist; check the path.")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"{str(path)!r} is not an HDF5 file; pass a CREMI .hdf/.h5 file.") from err
+    try:
+        vol = _read_open(f, path, lazy)
+    except BaseException:
+        f.close()
+        raise
+    if not lazy:
+        f.close()
+    return vol
+
+
+def _read_open(f, path: Path, lazy: bool) -> CremiVolume:
+    if "volumes/raw" not in f:
+        raise InputError(f"{str(path)!r} has no /volumes/raw dataset; it is not a CREMI volume file.")
+    raw = f["volumes/raw"]
+    if raw.ndim != 3:
+        raise InputError(f"/volumes/raw in {str(path)!r} has shape {raw.shape}; a (z, y, x) volume is needed.")
+    if "resolution" not in raw.attrs:
+        raise InputError(f"/volumes/raw in {str(path)!r} has no 'resolution' attribute; add it in nm (z, y, x).")
+    res = tuple(float(v) for v in raw.attrs["resolution"])
+    labels = {}
+    for name in ("neuron_ids", "clefts"):
+        key = f"volumes/labels/{name}"
+        d = f[key] if key in f else None
+        if d is not None and d.shape != raw.shape:
+            raise InputError(f"{key} {d.shape} and /volumes/raw {raw.shape} differ in shape in {str(path)!r}.")
+        labels[name] = d
+    ann = _read_annotations(f, path)
+    if lazy:
+        cl = labels["clefts"]
+        return CremiVolume(raw=raw, neuron_ids=labels["neuron_ids"], clefts=None if cl is None else _LazyClefts(cl),
+                           resolution_nm=res, annotations=ann, _file=f)
+    nid, cl = labels["neuron_ids"], labels["clefts"]
+    return CremiVolume(raw=np.asarray(raw[...]), neuron_ids=None if nid is None else _labels(nid[...]),
+                       clefts=None if cl is None else _clefts_from_cremi(cl[...]), resolution_nm=res,
+                       annotations=ann)
+
+
+def _read_annotations(f, path: Path) -> CremiAnnotations:
+    if "annotations" not in f:
+        return _empty_annotations()
+    g = f["annotations"]
+    missing = [k for k in ("ids", "types", "locations") if k not in g]
+    if missing:
+        raise InputError(f"/annotations in {str(path)!r} lacks {', '.join(missing)}; "
+                         "a CREMI annotation group needs ids, types and locations.")
+    ids = np.asarray(g["ids"][...], np.uint64)
+    types = tuple(t.decode() if isinstance(t, bytes) else str(t) for t in g["types"][...])
+    loc = np.asarray(g["locations"][...], float).reshape(-1, 3)
+    if not len(ids) == len(types) == len(loc):
+        raise InputError(f"/annotations in {str(path)!r}: ids, types and locations differ in length.")
+    key = "presynaptic_site/partners"
+    partners = np.asarray(g[key][...], np.uint64).reshape(-1, 2) if key in g else np.zeros((0, 2), np.uint64)
+    offset = tuple(float(v) for v in g.attrs.get("offset", (0.0, 0.0, 0.0)))
+    return CremiAnnotations(ids=ids, types=types, locations_nm=loc, partners=partners, offset_nm=offset)
+
+
+def write_cremi(path: str | Path, volume, *, compression: str | None = "gzip") -> Path:
+    """Write a :class:`CremiVolume` (or a :class:`~nwbsyn.partners.SimulatedVolume`) as CREMI HDF5.
+
+    An existing file is replaced. Cleft 0 (no cleft) is written as ``2**64 - 1``.
+
+    Examples
+    --------
+    >>> from nwbsyn.partners import simulate_volume
+    >>> write_cremi("vol.hdf", simulate_volume(shape_zyx=(8, 64, 64), rng=0))  # doctest: +SKIP
+    """
+    import h5py
+
+    if not isinstance(volume, CremiVolume):
+        volume = cremi_from_simulated(volume)
+    raw = np.asarray(volume.raw)
+    if raw.ndim != 3:
+        raise InputError(f"raw has shape {raw.shape}; a (z, y, x) volume is needed.")
+    res = np.asarray(volume.resolution_nm, float)
+    if res.shape != (3,) or np.any(res <= 0):
+        raise InputError(f"resolution_nm={volume.resolution_nm} must be three positive sizes in nm (z, y, x).")
+    arrays = {"volumes/raw": raw.astype(np.uint8, copy=False)}
+    if volume.neuron_ids is not None:
+        arrays["volumes/labels/neuron_ids"] = _labels(volume.neuron_ids)
+    if volume.clefts is not None:
+        cl = np.asarray(volume.clefts).astype(np.uint64, copy=True)
+        cl[cl == 0] = CREMI_NO_CLEFT
+        arrays["volumes/labels/clefts"] = cl
+    for key, a in arrays.items():
+        if a.shape != raw.shape:
+            raise InputError(f"{key} {a.shape} and raw {raw.shape} must have the same shape.")
+    path = Path(path)
+    with h5py.File(path, "w") as f:
+        for key, a in arrays.items():
+            d = f.create_dataset(key, data=a, compression=compression)
+            d.attrs["resolution"] = res
+        ann = volume.annotations
+        g = f.create_group("annotations")
+        g.attrs["offset"] = np.asarray(ann.offset_nm, float)
+        g.create_dataset("ids", data=np.asarray(ann.ids, np.uint64))
+        g.create_dataset("types", data=np.asarray([t.encode() for t in ann.types], dtype="S17"))
+        g.create_dataset("locations", data=np.asarray(ann.locations_nm, np.float32).reshape(-1, 3))
+        g.create_dataset("presynaptic_site/partners", data=np.asarray(ann.partners, np.uint64).reshape(-1, 2))
+        g.create_dataset("comments/target_ids", data=np.zeros(0, np.uint64))
+        g.create_dataset("comments/comments", data=np.zeros(0, "S1"))
+    return path
+
+
+def cremi_from_simulated(sim) -> CremiVolume:
+    """CREMI annotations for a :class:`~nwbsyn.partners.SimulatedVolume`.
+
+    Each synapse gets one presynaptic site (the cleft voxel of the presynaptic segment
+    nearest the cleft centroid) and one postsynaptic site per partner, likewise; site
+    locations are voxel centres in nm, so they fall inside their segments.
+    """
+    vs = np.asarray(sim.voxel_size_nm, float)
+    ids, types, locs, partners = [], [], [], []
+    for syn in sim.synapses:
+        where = np.argwhere(sim.clefts == syn.cleft_id)
+        seg = sim.neuron_ids[tuple(where.T)]
+        d = np.linalg.norm((where - np.asarray(syn.centroid_zyx)) * vs, axis=1)
+
+        def site(label, kind):
+            k = np.flatnonzero(seg == label)
+            ids.append(len(ids) + 1)
+            types.append(kind)
+            locs.append((where[k[np.argmin(d[k])]] + 0.5) * vs)
+            return ids[-1]
+
+        pre = site(syn.pre_id, PRE)
+        partners += [(pre, site(post, POST)) for post in syn.post_ids]
+    ann = CremiAnnotations(ids=np.asarray(ids, np.uint64), types=tuple(types),
+                           locations_nm=np.asarray(locs, float).reshape(-1, 3),
+                           partners=np.asarray(partners, np.uint64).reshape(-1, 2))
+    return CremiVolume(raw=sim.raw, neuron_ids=sim.neuron_ids, clefts=sim.clefts,
+                       resolution_nm=tuple(float(v) for v in vs), annotations=ann)
