@@ -2,20 +2,31 @@
 
 Each condition is a 120 s trace at 50 kHz with biexponential events (tau_rise 0.2 ms,
 tau_decay ~ N(1.0, 0.25) ms, log-normal amplitudes, Poisson times >= 3 ms apart) in noise.
-Every method runs on the same trace; one JSON line per (condition, method) with precision,
-recall, F1 (one-to-one matching within --tolerance-ms) and wall seconds.
+Every method runs on the same trace; one JSON line per (condition, seed, method) with
+precision, recall, F1 (one-to-one matching within --tolerance-ms), wall seconds and the
+errors of the event statistics on matched events (amplitude mean absolute error in % of
+the mean true amplitude; median measured / median true - 1 for the 10-90 % rise time and
+the half-decay time). Then a speed line (one 120 s trace, end to end, fast mode, from an
+HDF5 file) and a memory line (a 1 h recording at 50 kHz read from an HDF5 dataset, peak
+RSS of a fresh process).
 
-    python benchmarks/bench_events.py                          # baselines only
-    python benchmarks/bench_events.py --keras GC_lstm_model.h5 # + a miniML Keras model
-    python benchmarks/bench_events.py --checkpoint events.pt --conditions white_10pA
+    python benchmarks/bench_events.py                                   # nwbsyn fast + baselines, 3 seeds
+    python benchmarks/bench_events.py --model GC --full                 # also the full scan (slow)
+    python benchmarks/bench_events.py --keras ../shared/data/events/miniml/models/GC_lstm_model.h5
+    python benchmarks/bench_events.py --conditions white_10pA --seeds 0 --no-speed --no-memory
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -51,57 +62,222 @@ def average_event_template(sim) -> np.ndarray:
     return mean / mean.max()
 
 
+def true_kinetics(rise_ms: np.ndarray, decay_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-free 10-90 % rise and peak-to-50 % decay times (ms) of unit biexponential events."""
+    t = np.arange(0.0, 60.0, 0.001)
+    rise, half = np.empty(rise_ms.size), np.empty(rise_ms.size)
+    for i, (r, d) in enumerate(zip(rise_ms, decay_ms)):
+        w = biexponential_event(t[: int(12 * d / 0.001) + 2000], rise_ms=r, decay_ms=d)
+        p = int(np.argmax(w))
+        rise[i] = t[np.argmax(w >= 0.9)] - t[np.argmax(w >= 0.1)]
+        half[i] = t[p + np.argmax(w[p:] <= 0.5)] - t[p]
+    return rise, half
+
+
+def statistics_errors(sim, res, m, truth) -> dict:
+    """Errors of amplitude, rise and half-decay on the matched events."""
+    if m.true_positives == 0:
+        return {"amp_mae_pct": None, "rise_median_rel_err": None, "half_decay_median_rel_err": None}
+    ti, di = m.true_indices, m.detected_indices
+    st = res.statistics
+    amp_true, amp = np.abs(sim.amplitudes_pA[ti]), np.abs(st.amplitude_pA[di])
+    ok = np.isfinite(amp)
+    out = {"amp_mae_pct": round(float(np.mean(np.abs(amp[ok] - amp_true[ok])) / np.mean(amp_true[ok]) * 100), 2)}
+    for key, measured, true in (("rise", st.rise_time_ms[di], truth[0][ti]),
+                                ("half_decay", st.half_decay_ms[di], truth[1][ti])):
+        ok = np.isfinite(measured)
+        out[f"{key}_median_rel_err"] = (round(float(np.median(measured[ok]) / np.median(true[ok]) - 1), 4)
+                                        if ok.any() else None)
+    return out
+
+
+def _load_models(a) -> dict:
+    import torch
+
+    from nwbsyn.events.model import load_model
+
+    torch.set_num_threads(a.threads)
+    models = {}
+    if a.model:
+        models["nwbsyn"] = (a.model, load_model(a.model, device=a.device))
+    if a.keras:
+        models["miniml_gc"] = (a.keras, load_model(a.keras, device=a.device))
+    return models
+
+
+def accuracy(a, models) -> None:
+    for ci, name in enumerate(a.conditions):
+        for seed in a.seeds:
+            sim = simulate_trace(duration_s=a.duration_s, sampling_rate_hz=FS,
+                                 rng=np.random.default_rng([seed, ci]), **CONDITIONS[name])
+            truth = true_kinetics(sim.rise_ms, sim.decay_ms)
+            runs = {}
+            for label, (source, model) in models.items():
+                runs[f"{label}_fast"] = (source, lambda model=model: detect_events(
+                    sim.trace_pA, sampling_rate_hz=FS, model=model, stride_samples=a.stride,
+                    threshold=a.threshold, device=a.device, progress_bar=False))
+                if a.full and label == "nwbsyn":
+                    runs[f"{label}_full"] = (source, lambda model=model: detect_events(
+                        sim.trace_pA, sampling_rate_hz=FS, model=model, mode="full", stride_samples=a.stride,
+                        threshold=a.threshold, device=a.device, progress_bar=False))
+            if not a.no_baselines:
+                template = average_event_template(sim)
+                for method, fn in BASELINES.items():
+                    kw = {} if method == "finite_threshold" else {"template": template}
+                    runs[method] = (None, lambda fn=fn, kw=kw: fn(sim.trace_pA, sampling_rate_hz=FS, **kw))
+            for method, (source, run) in runs.items():
+                t0 = time.perf_counter()
+                res = run()
+                seconds = time.perf_counter() - t0
+                m = match_events(sim.onset_times_s, res.onset_times_s, tolerance_s=a.tolerance_ms / 1e3)
+                line = {
+                    "bench": "events_detection", "condition": name, "seed": seed, "method": method,
+                    "model": source, "n_true": m.n_true, "n_detected": m.n_detected,
+                    "precision": round(m.precision, 4), "recall": round(m.recall, 4), "f1": round(m.f1, 4),
+                    **statistics_errors(sim, res, m, truth),
+                    "seconds": round(seconds, 3), "windows_scored": res.params.get("windows_scored"),
+                    "duration_s": a.duration_s, "tolerance_ms": a.tolerance_ms, "settings": CONDITIONS[name],
+                    "threads": a.threads, "load_avg_1min": round(os.getloadavg()[0], 2),
+                    "python": platform.python_version(),
+                }
+                print(json.dumps(line), flush=True)
+
+
+def speed(a, threads: int) -> None:
+    """One 120 s trace end to end (read from HDF5, detect, statistics), fast mode."""
+    import h5py
+    import torch
+
+    from nwbsyn.events.model import load_model
+
+    torch.set_num_threads(threads)
+    model = load_model(a.model, device="cpu")
+    sim = simulate_trace(duration_s=120.0, sampling_rate_hz=FS, rng=np.random.default_rng([0, 0]))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.h5"
+        with h5py.File(path, "w") as f:
+            f.create_dataset("trace", data=sim.trace_pA.astype(np.float32))
+        detect_events(sim.trace_pA[:60_000], sampling_rate_hz=FS, model=model, progress_bar=False)  # warm-up
+        times = []
+        for _ in range(a.repeats):
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            with h5py.File(path, "r") as f:
+                trace = f["trace"][:]
+            res = detect_events(trace, sampling_rate_hz=FS, model=model, progress_bar=False)
+            times.append(time.perf_counter() - t0)
+    m = match_events(sim.onset_times_s, res.onset_times_s, tolerance_s=1e-3)
+    print(json.dumps({
+        "bench": "events_speed", "condition": "white_10pA", "duration_s": 120.0, "mode": "fast",
+        "model": a.model, "seconds_min": round(min(times), 3), "seconds_all": [round(t, 3) for t in times],
+        "target_s": 3.0, "windows_scored": res.params["windows_scored"], "windows_total": res.params["windows_total"],
+        "f1": round(m.f1, 4), "threads": threads, "load_avg_1min_before": round(load, 2),
+        "cpu_count": os.cpu_count(), "note": "HDF5 read + detect + statistics; NWB read/write not included",
+    }), flush=True)
+
+
+def _write_long_recording(path: Path, duration_s: float, dtype) -> np.ndarray:
+    """Simulate ``duration_s`` of white-noise recording in 60 s pieces into an HDF5 dataset."""
+    import h5py
+
+    piece = int(60 * FS)
+    n = int(duration_s * FS)
+    onsets = []
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("trace", shape=(n,), dtype=dtype, chunks=(2**18,))
+        for k, start in enumerate(range(0, n, piece)):
+            length = min(piece, n - start)
+            sim = simulate_trace(duration_s=length / FS, sampling_rate_hz=FS, rng=np.random.default_rng([99, k]))
+            ds[start : start + length] = sim.trace_pA[:length]
+            onsets.append(sim.onset_times_s + start / FS)
+    return np.concatenate(onsets)
+
+
+_MEMORY_CHILD = r"""
+import json, resource, sys, time
+import h5py, numpy as np, torch
+from nwbsyn.events import detect_events, match_events
+torch.set_num_threads(int(sys.argv[3]))
+rss_imports = float(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+t0 = time.perf_counter()
+with h5py.File(sys.argv[1], "r") as f:
+    res = detect_events(f["trace"], sampling_rate_hz=50_000.0, model=sys.argv[2], progress_bar=False)
+seconds = time.perf_counter() - t0
+truth = np.load(sys.argv[4])
+m = match_events(truth, res.onset_times_s, tolerance_s=1e-3)
+def vm_hwm_mb():  # peak RSS of this process image (ru_maxrss can include the parent's RSS from before exec)
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+print(json.dumps({"seconds": seconds, "peak_rss_mb": vm_hwm_mb() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_after_imports_mb": rss_imports, "n_events": len(res), "n_true": int(truth.size),
+                  "f1": m.f1, "windows_scored": res.params["windows_scored"],
+                  "score_trace_values": int(res.score_trace.size)}))
+"""
+
+
+def memory(a) -> None:
+    """A long recording from an HDF5 dataset, in a fresh process; its peak RSS."""
+    dtype = np.dtype(a.memory_dtype)
+    with tempfile.TemporaryDirectory(dir=a.tmp_dir) as tmp:
+        path = Path(tmp) / "long.h5"
+        t0 = time.perf_counter()
+        onsets = _write_long_recording(path, a.memory_duration_s, dtype)
+        np.save(Path(tmp) / "onsets.npy", onsets)
+        write_s = time.perf_counter() - t0
+        out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(path), a.model, str(a.speed_threads[-1]),
+                              str(Path(tmp) / "onsets.npy")], capture_output=True, text=True, check=True)
+        child = json.loads(out.stdout.strip().splitlines()[-1])
+    n = int(a.memory_duration_s * FS)
+    print(json.dumps({
+        "bench": "events_memory", "duration_s": a.memory_duration_s, "sampling_rate_hz": FS, "samples": n,
+        "input": f"h5py dataset, {dtype.name}", "input_bytes_as_float64": n * 8,
+        "peak_rss_mb": round(child["peak_rss_mb"], 1), "rss_after_imports_mb": round(child["rss_after_imports_mb"], 1),
+        "ru_maxrss_mb": round(child["ru_maxrss_mb"], 1),
+        "target_mb": 2048, "seconds": round(child["seconds"], 1), "write_seconds": round(write_s, 1),
+        "n_true": child["n_true"], "n_detected": child["n_events"], "f1": round(child["f1"], 4),
+        "windows_scored": child["windows_scored"], "score_trace_values": child["score_trace_values"],
+        "model": a.model, "threads": a.speed_threads[-1],
+        "peak_rss_source": "VmHWM of the child process (Linux)",
+    }), flush=True)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--duration-s", type=float, default=120.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=list(CONDITIONS))
     p.add_argument("--tolerance-ms", type=float, default=1.0)
-    p.add_argument("--checkpoint", help="nwbsyn checkpoint (.pt) of an EventClassifier")
-    p.add_argument("--keras", help="miniML Keras model (.h5 / .keras), or 'default' for miniML's GC model")
+    p.add_argument("--model", default="default", help="nwbsyn model: 'default', a miniML name (GC) or a file; "
+                                                      "'' to skip")
+    p.add_argument("--keras", help="miniML Keras model (.h5 / .keras) run through nwbsyn's importer, fast mode")
+    p.add_argument("--full", action="store_true", help="also run the full scan (every window; ~100 s per trace)")
     p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--no-accuracy", action="store_true")
+    p.add_argument("--no-speed", action="store_true")
+    p.add_argument("--no-memory", action="store_true")
     p.add_argument("--stride", type=int, default=20)
     p.add_argument("--threshold", type=float, default=0.5)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the accuracy runs")
+    p.add_argument("--speed-threads", type=int, nargs="+", default=[1, 2],
+                   help="torch CPU threads for the speed lines (one line each); the memory line uses the last")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats of the speed line (minimum reported)")
+    p.add_argument("--memory-duration-s", type=float, default=3600.0)
+    p.add_argument("--memory-dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--tmp-dir", default=None, help="where the long HDF5 recording is written (deleted after)")
     a = p.parse_args(argv)
-
-    models = {}
-    if a.checkpoint or a.keras:
-        import torch
-
-        from nwbsyn.events.model import load_model
-
-        torch.set_num_threads(a.threads)
-        for label, source in (("checkpoint", a.checkpoint), ("keras", a.keras)):
-            if source:
-                models[f"classifier:{label}"] = load_model(source, device=a.device)
-
-    for ci, name in enumerate(a.conditions):
-        sim = simulate_trace(duration_s=a.duration_s, sampling_rate_hz=FS, rng=np.random.default_rng([a.seed, ci]),
-                             **CONDITIONS[name])
-        runs = {}
-        if not a.no_baselines:
-            template = average_event_template(sim)
-            for method, fn in BASELINES.items():
-                kw = {} if method == "finite_threshold" else {"template": template}
-                runs[method] = lambda fn=fn, kw=kw: fn(sim.trace_pA, sampling_rate_hz=FS, **kw)
-        for method, model in models.items():
-            runs[method] = lambda model=model: detect_events(
-                sim.trace_pA, sampling_rate_hz=FS, model=model, stride_samples=a.stride, threshold=a.threshold,
-                device=a.device, progress_bar=False)
-        for method, run in runs.items():
-            t0 = time.perf_counter()
-            res = run()
-            seconds = time.perf_counter() - t0
-            m = match_events(sim.onset_times_s, res.onset_times_s, tolerance_s=a.tolerance_ms / 1e3)
-            print(json.dumps({
-                "bench": "events_detection", "condition": name, "method": method,
-                "n_true": m.n_true, "n_detected": m.n_detected,
-                "precision": round(m.precision, 4), "recall": round(m.recall, 4), "f1": round(m.f1, 4),
-                "seconds": round(seconds, 3), "duration_s": a.duration_s, "tolerance_ms": a.tolerance_ms,
-                "seed": a.seed, "settings": CONDITIONS[name], "python": platform.python_version(),
-            }), flush=True)
+    if not a.no_accuracy:
+        accuracy(a, _load_models(a) if (a.model or a.keras) else {})
+    if a.model and not a.no_speed:
+        for threads in a.speed_threads:
+            speed(a, threads)
+    if a.model and not a.no_memory:
+        memory(a)
 
 
 if __name__ == "__main__":

@@ -252,33 +252,56 @@ def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_
     return pos[keep].astype(np.int64), reg[keep].astype(np.int64)
 
 
-def _locate(xr, regions, chunks, *, fs, halo, sd_step, **select):
-    """Chunked :func:`locate_events`: slope peaks per region, slope SD from a global subsample."""
+def _merge_spans(spans, halo, n):
+    """Sorted, merged ``(start, stop)`` spans widened by ``halo`` (clipped to [0, n))."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted((max(0, a - halo), min(n, b + halo)) for a, b in spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
+def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, **select):
+    """Chunked :func:`locate_events`.
+
+    The slope is computed (with a halo) only inside regions and in every ``sd_every``-th
+    block of ``sd_block`` samples (blocks on a grid fixed to the trace start), where its
+    robust SD outside the regions is gathered; both are independent of the chunks.
+    """
     found: list = [None] * len(regions)
-    outside_sub, all_sub, n_outside = [], [], 0
+    outside, everywhere, n_outside = [], [], 0
     starts = regions[:, 0] if len(regions) else np.zeros(0, dtype=np.int64)
     for a, b in chunks:
         mine = np.flatnonzero((starts >= a) & (starts < b))
-        hi = max(b, int(regions[mine, 1].max()) if mine.size else b)
-        s0 = max(0, a - halo)
-        slope = _slope(xr.read(s0, hi + halo), fs)
-        core = slope[a - s0 : b - s0]
-        inside = np.zeros(core.size, dtype=bool)
-        for ra, rb in regions[(regions[:, 0] < b) & (regions[:, 1] > a)] if len(regions) else ():
-            inside[max(ra, a) - a : min(rb, b) - a] = True
-        n_outside += int((~inside).sum())
-        sub = np.arange(-a % sd_step, core.size, sd_step)  # global indices that are multiples of sd_step
-        all_sub.append(core[sub])
-        outside_sub.append(core[sub][~inside[sub]])
-        for r in mine:
-            ra, rb = regions[r]
-            seg = slope[ra - s0 : rb - s0]
-            if seg.size < 3:
-                continue
-            pk, props = scipy.signal.find_peaks(seg, prominence=0.0)
-            arg = int(np.argmax(seg))
-            found[r] = (ra + pk, seg[pk], props["prominences"], ra + arg, seg[arg])
-    ref = np.concatenate(outside_sub) if n_outside > 100 else np.concatenate(all_sub)
+        blocks = [(max(a, j * sd_block), min(b, (j + 1) * sd_block))
+                  for j in range(a // sd_block, -(-b // sd_block)) if j % sd_every == 0]
+        spans = [tuple(regions[r]) for r in mine] + blocks
+        for lo, hi in _merge_spans(spans, halo, xr.n):
+            slope = _slope(xr.read(lo, hi), fs)
+            for p0, p1 in blocks:
+                if p1 <= lo or p0 >= hi:
+                    continue
+                core = slope[p0 - lo : p1 - lo]
+                inside = np.zeros(core.size, dtype=bool)
+                if len(regions):
+                    for ra, rb in regions[(regions[:, 0] < p1) & (regions[:, 1] > p0)]:
+                        inside[max(ra, p0) - p0 : min(rb, p1) - p0] = True
+                n_outside += int((~inside).sum())
+                everywhere.append(core)
+                outside.append(core[~inside])
+            for r in mine:
+                ra, rb = regions[r]
+                if not (lo <= ra and rb <= hi):
+                    continue
+                seg = slope[ra - lo : rb - lo]
+                if seg.size < 3:
+                    continue
+                pk, props = scipy.signal.find_peaks(seg, prominence=0.0)
+                arg = int(np.argmax(seg))
+                found[r] = (ra + pk, seg[pk], props["prominences"], ra + arg, seg[arg])
+    ref = np.concatenate(outside) if n_outside > 100 else np.concatenate(everywhere or [np.zeros(0)])
     sd = 1.4826 * np.median(np.abs(ref - np.median(ref))) if ref.size else 0.0
     return _select_events(found, sd, **select)
 
@@ -316,7 +339,7 @@ def locate_events(
     x = np.asarray(trace_neg, dtype=float)
     regions = np.asarray(regions, dtype=np.int64).reshape(-1, 2)
     return _locate(_ArrayReader(x), regions, [(0, x.size)], fs=float(sampling_rate_hz), halo=0,
-                   sd_step=1, min_separation_samples=min_separation_samples,
+                   sd_block=max(1, x.size), sd_every=1, min_separation_samples=min_separation_samples,
                    relative_prominence=relative_prominence, sd_factor=sd_factor)
 
 
@@ -414,7 +437,7 @@ def detect_events(
     model="default",
     threshold: float = 0.5,
     mode: str = "fast",
-    candidate_threshold_sd: float = 4.0,
+    candidate_threshold_sd: float = 4.5,
     stride_samples: int = 20,
     window_samples: int = 600,
     model_rate_hz: float = 50_000.0,
@@ -445,7 +468,7 @@ def detect_events(
         50 kHz). ``"fast"`` scores only the windows around candidate events from a
         permissive matched filter (:func:`candidate_trace` above ``candidate_threshold_sd``
         robust SDs), typically 50-200 times fewer; other windows score 0.
-    candidate_threshold_sd : float, default: 4
+    candidate_threshold_sd : float, default: 4.5
         Fast mode's candidate threshold, in robust SDs of the matched-filter trace. Lower
         finds weaker candidates at the cost of more windows to score.
     stride_samples : int, default: 20
@@ -518,12 +541,14 @@ def detect_events(
     scores = _score_windows(xr, chunks, run, mask, stride=stride, window=window, n_win=n_win,
                             batch_size=batch_size, progress_bar=progress_bar)
     regions, heights = _regions(scores, threshold=float(threshold), stride=stride, window=window, n=n_m)
-    pos_m, reg = _locate(xr, regions, chunks, fs=fs_m, halo=2 * window, sd_step=max(1, n_m // 2_000_000),
+    pos_m, reg = _locate(xr, regions, chunks, fs=fs_m, halo=2 * window, sd_block=2**15,
+                         sd_every=max(1, n_m // 2**20),
                          min_separation_samples=6, relative_prominence=0.25, sd_factor=4.0)
     mapped = np.clip(np.round(pos_m * fs / fs_m).astype(np.int64), 0, reader.size - 1)
     onsets, first = np.unique(mapped, return_index=True)  # two events may fall on one sample after downsampling
     event_scores = heights[reg[first]] if regions.size else np.zeros(0)
-    stats = event_statistics(reader, onsets, sampling_rate_hz=fs, polarity=polarity)
+    stats = event_statistics(reader, onsets, sampling_rate_hz=fs, polarity=polarity,
+                             chunk_samples=max(1, int(size * fs / fs_m)))
     params = {
         "method": "classifier",
         "mode": mode,

@@ -66,7 +66,8 @@ def test_events_sit_at_the_steepest_rise_not_the_window_start(easy):
 
 def test_result_fields(easy):
     sim, res = easy
-    assert res.score_trace.shape == sim.trace_pA.shape
+    assert res.score_trace.size == res.params["windows_total"] and res.score_rate_hz == FS / 20
+    assert res.score_per_sample().shape == sim.trace_pA.shape
     assert np.all((res.score_trace >= 0) & (res.score_trace <= 1))
     assert np.all(res.scores >= 0.5) and len(res.scores) == len(res)
     np.testing.assert_allclose(res.onset_times_s, res.onset_samples / FS)
@@ -74,7 +75,7 @@ def test_result_fields(easy):
     assert np.all(res.amplitudes_pA < 0)
     assert res.params["threshold"] == 0.5 and res.params["stride_samples"] == 20
     # score trace is high shortly before events (window start precedes the onset)
-    assert res.score_trace[sim.onset_samples - 150].mean() > 0.8
+    assert res.score_per_sample()[sim.onset_samples - 150].mean() > 0.8
 
 
 def test_overlapping_events_are_counted():
@@ -105,7 +106,7 @@ def test_other_sampling_rates_give_the_same_events(fs):
     for rate in (FS, fs):
         trace = _trace_at(rate, times, amps, duration_s=2.0, noise_sd_pA=0.8, rng=1)
         res = detect_events(trace, sampling_rate_hz=rate, model=MatchedFilterScorer(), progress_bar=False)
-        assert res.score_trace.size == trace.size
+        assert res.score_per_sample().size == trace.size
         found[rate] = res.onset_times_s
     assert precision_recall_f1(times, found[fs], tolerance_s=0.5e-3)[2] > 0.9
     assert precision_recall_f1(found[FS], found[fs], tolerance_s=0.3e-3)[2] > 0.9
@@ -136,7 +137,7 @@ def test_torch_module_model():
 def test_batches_cover_every_window():
     scorer = MatchedFilterScorer()
     trace = np.random.default_rng(0).normal(size=30_000)
-    res = detect_events(trace, sampling_rate_hz=FS, model=scorer, batch_size=100, progress_bar=False)
+    res = detect_events(trace, sampling_rate_hz=FS, model=scorer, batch_size=100, mode="full", progress_bar=False)
     n_windows = (30_000 - 600) // 20 + 1
     assert scorer.calls == -(-n_windows // 100)
     assert len(res) == 0  # pure noise: nothing found
@@ -163,4 +164,5 @@ def test_bad_input_raises_input_error(trace, kwargs):
 
 def test_model_returning_wrong_shape_raises():
     with pytest.raises(InputError, match="scores"):
-        detect_events(np.zeros(5000), sampling_rate_hz=FS, model=lambda w: np.zeros(3), progress_bar=False)
+        detect_events(np.zeros(5000), sampling_rate_hz=FS, model=lambda w: np.zeros(3), mode="full",
+                      progress_bar=False)
