@@ -21,10 +21,10 @@ _TO_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}  # SI → the unit
 
 @dataclass(frozen=True)
 class TraceInput:
-    """One trace ready for detection: values in pA (currents) or mV (voltages)."""
+    """One trace ready for detection: values in pA (currents) or mV (voltages), read lazily."""
 
     series: object  # the pynwb TimeSeries
-    trace: np.ndarray
+    trace: object  # 1-D array-like (sliceable; read chunk by chunk for long recordings)
     sampling_rate_hz: float
     unit: str  # "pA", "mV" or the series' own unit
     si_unit: str  # "amperes", "volts" or the series' own unit
@@ -55,21 +55,37 @@ def _command_steps_s(nwbfile, series) -> np.ndarray:
     return np.zeros(0)
 
 
+class _ScaledData:
+    """Lazy view of ``series.data`` in pA / mV: reads only the slices that are asked for."""
+
+    def __init__(self, data, gain: float, offset: float):
+        self._data, self._gain, self._offset = data, gain, offset
+        self.shape, self.dtype, self.ndim = tuple(data.shape), np.dtype(np.float64), 1
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        return np.asarray(self._data[key], dtype=np.float64) * self._gain + self._offset
+
+    def __array__(self, dtype=None, copy=None):
+        return self[:].astype(dtype or np.float64, copy=False)
+
+
 def _to_trace(series, nwbfile=None) -> TraceInput:
     from nwbsyn._shared.nwb import _rate_hz
 
-    data = np.asarray(series.data[:], dtype=np.float64)
-    if data.ndim != 1:
-        raise InputError(f"{series.name} has shape {data.shape}; event detection needs a 1-D trace (one sweep).")
-    if not np.all(np.isfinite(data)):
-        raise InputError(f"{series.name} contains NaN or infinite values; clean or crop the trace first.")
+    if len(series.data.shape) != 1:
+        raise InputError(f"{series.name} has shape {tuple(series.data.shape)}; event detection needs a 1-D trace "
+                         "(one sweep).")
     rate = _rate_hz(series)
     if not rate:
         raise InputError(f"{series.name} has no sampling rate or timestamps; it cannot be analysed.")
-    si = data * float(series.conversion) + float(getattr(series, "offset", 0.0) or 0.0)
     scale, unit = _TO_DISPLAY.get(series.unit, (1.0, series.unit))
+    offset = float(getattr(series, "offset", 0.0) or 0.0)
+    trace = _ScaledData(series.data, float(series.conversion) * scale, offset * scale)  # NaN checked per chunk
     steps = _command_steps_s(nwbfile, series) if nwbfile is not None else np.zeros(0)
-    return TraceInput(series=series, trace=si * scale, sampling_rate_hz=rate, unit=unit, si_unit=series.unit,
+    return TraceInput(series=series, trace=trace, sampling_rate_hz=rate, unit=unit, si_unit=series.unit,
                       default_polarity=_default_polarity(series), command_steps_s=steps)
 
 

@@ -31,9 +31,10 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     ax_trace = fig.add_subplot(grid[0, :2])
     ax_score = fig.add_subplot(grid[1, :2], sharex=ax_trace)
     ax_avg = fig.add_subplot(grid[:, 2])
-    ax_trace.plot(t, inp.trace[:n], lw=0.5, color="0.3")
+    shown = np.asarray(inp.trace[:n])
+    ax_trace.plot(t, shown, lw=0.5, color="0.3")
     peaks = res.statistics.peak_samples[res.statistics.peak_samples < n].astype(int)
-    ax_trace.plot(peaks / fs, inp.trace[peaks], "o", ms=5, mfc="none", color="tab:red",
+    ax_trace.plot(peaks / fs, shown[peaks], "o", ms=5, mfc="none", color="tab:red",
                   label=f"{len(res)} events detected (circles at peaks)")
     ax_trace.set(ylabel=inp.unit, title=f"{inp.series.name}: detected events")
     ax_trace.legend(loc="upper right", frameon=False)

@@ -87,6 +87,19 @@ def test_rerun_is_refused_unless_overwrite(detected, capsys):
                  "--series", "sweep_0"]) == 0
 
 
+def test_nan_in_a_trace_is_a_clear_error(tmp_path, capsys):
+    nwbfile = mock_nwbfile()
+    device = nwbfile.create_device(name="amp", description="d")
+    electrode = nwbfile.create_icephys_electrode(name="e", description="d", device=device, cell_id="c")
+    data = np.zeros(20_000)
+    data[500] = np.nan
+    nwbfile.add_acquisition(VoltageClampSeries(name="bad", data=data, electrode=electrode, rate=20_000.0, gain=1.0))
+    path = write_nwbfile(nwbfile, tmp_path / "nan.nwb")
+    assert main(["events", "detect", str(path), "--quiet"]) == 2
+    assert "NaN" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nan.nwb"]
+
+
 def test_unknown_series_is_a_clear_error(recording, capsys):
     path, _ = recording
     assert main(["events", "detect", str(path), "--series", "sweep_9", "-o", str(path.with_name("x.nwb"))]) == 2
@@ -104,5 +117,5 @@ def test_load_inputs_converts_units_and_polarity():
     nwbfile.add_acquisition(VoltageClampSeries(name="vc", data=np.full(100, -2.0), conversion=1e-11,
                                                electrode=electrode, rate=1000.0, gain=1.0))
     cc, vc = load_inputs(nwbfile, series=["cc", "vc"])
-    assert cc.unit == "mV" and np.allclose(cc.trace, -65.0) and cc.default_polarity == 1
-    assert vc.unit == "pA" and np.allclose(vc.trace, -20.0) and vc.default_polarity == -1
+    assert cc.unit == "mV" and np.allclose(cc.trace[:], -65.0) and cc.default_polarity == 1
+    assert vc.unit == "pA" and np.allclose(vc.trace[:], -20.0) and vc.default_polarity == -1
