@@ -7,26 +7,9 @@ import scipy.signal
 from nwbsyn._shared import InputError
 from nwbsyn.events import biexponential_event, detect_events, event_statistics, precision_recall_f1, simulate_trace
 from nwbsyn.events.infer import candidate_trace
+from nwbsyn.testing.events import TemplateScorer, trace_with_events
 
 FS = 50_000.0
-
-
-class TemplateScorer:
-    """Stand-in classifier: sigmoid of the best template fit with the onset at 10-55 % of the window."""
-
-    def __init__(self, window_samples=600):
-        self.template = -biexponential_event(np.arange(150) * 1e3 / FS, rise_ms=0.2, decay_ms=1.0)
-        self.offsets = np.arange(int(0.1 * window_samples), int(0.55 * window_samples) + 1, 10)
-        self.n_windows = 0
-
-    def __call__(self, windows):
-        self.n_windows += len(windows)
-        t = self.template - self.template.mean()
-        segs = np.stack([windows[:, k : k + t.size] for k in self.offsets], axis=1)
-        dc = segs - segs.mean(axis=2, keepdims=True)
-        scale = dc @ t / (t @ t)
-        sd = np.sqrt(((dc - scale[..., None] * t) ** 2).sum(axis=2) / (t.size - 1)) + 1e-12
-        return 1.0 / (1.0 + np.exp(-((scale / sd).max(axis=1) - 4.0)))
 
 
 class CountingDataset:
@@ -45,12 +28,8 @@ class CountingDataset:
 
 
 def _trace(times_s, amps_pA, *, duration_s, noise_sd_pA=0.8, fs=FS, rng=0):
-    n = int(round(duration_s * fs))
-    trace = np.random.default_rng(rng).normal(0.0, noise_sd_pA, n)
-    t_ms = np.arange(n) * 1e3 / fs
-    for t0, a in zip(times_s, amps_pA):
-        trace += biexponential_event(t_ms - t0 * 1e3, rise_ms=0.2, decay_ms=1.0, amplitude_pA=a)
-    return trace
+    return trace_with_events(times_s, amps_pA, duration_s=duration_s, sampling_rate_hz=fs,
+                             noise_sd_pA=noise_sd_pA, rng=rng)
 
 
 def _detect(trace, **kw):

@@ -4,49 +4,22 @@ import numpy as np
 import pytest
 
 from nwbsyn._shared import InputError
-from nwbsyn.events import biexponential_event, detect_events, precision_recall_f1, simulate_trace
+from nwbsyn.events import detect_events, precision_recall_f1, simulate_trace
+from nwbsyn.testing.events import TemplateScorer, trace_with_events
 
 FS = 50_000.0
 
 
-class MatchedFilterScorer:
-    """Stand-in classifier: high score when a negative event starts at 10-55 % of the window.
-
-    Fits ``scale * template + offset`` at onsets across the first half of the (min-max
-    scaled) window and squashes the best ``scale / residual SD`` through a sigmoid.
-    """
-
-    def __init__(self, window_samples=600, crit=4.0):
-        self.template = -biexponential_event(np.arange(150) * 1e3 / FS, rise_ms=0.2, decay_ms=1.0)
-        self.offsets = np.arange(int(0.1 * window_samples), int(0.55 * window_samples) + 1, 10)
-        self.crit = crit
-        self.calls = 0
-
-    def __call__(self, windows):
-        self.calls += 1
-        t = self.template - self.template.mean()
-        n = t.size
-        segs = np.stack([windows[:, k : k + n] for k in self.offsets], axis=1)
-        dc = segs - segs.mean(axis=2, keepdims=True)
-        scale = dc @ t / (t @ t)
-        sd = np.sqrt(((dc - scale[..., None] * t) ** 2).sum(axis=2) / (n - 1)) + 1e-12
-        return 1.0 / (1.0 + np.exp(-((scale / sd).max(axis=1) - self.crit)))
-
-
 def _trace_at(fs, times_s, amps_pA, *, duration_s, noise_sd_pA, rng):
     """Same continuous-time events sampled at ``fs`` (for resampling tests)."""
-    n = int(round(duration_s * fs))
-    trace = np.random.default_rng(rng).normal(0.0, noise_sd_pA, n)
-    t_ms = np.arange(n) * 1e3 / fs
-    for t0, a in zip(times_s, amps_pA):
-        trace += biexponential_event(t_ms - t0 * 1e3, rise_ms=0.2, decay_ms=1.0, amplitude_pA=a)
-    return trace
+    return trace_with_events(times_s, amps_pA, duration_s=duration_s, sampling_rate_hz=fs,
+                             noise_sd_pA=noise_sd_pA, rng=rng)
 
 
 @pytest.fixture(scope="module")
 def easy():
     sim = simulate_trace(duration_s=6.0, rate_hz=6.0, amplitude_pA=20.0, noise_sd_pA=1.0, rng=3)
-    res = detect_events(sim.trace_pA, sampling_rate_hz=FS, model=MatchedFilterScorer(), progress_bar=False)
+    res = detect_events(sim.trace_pA, sampling_rate_hz=FS, model=TemplateScorer(), progress_bar=False)
     return sim, res
 
 
@@ -81,18 +54,18 @@ def test_result_fields(easy):
 def test_overlapping_events_are_counted():
     times = np.array([0.05, 0.052, 0.15, 0.1525, 0.25, 0.2515])
     trace = _trace_at(FS, times, np.full(times.size, -20.0), duration_s=0.3, noise_sd_pA=0.3, rng=0)
-    res = detect_events(trace, sampling_rate_hz=FS, model=MatchedFilterScorer(), progress_bar=False)
+    res = detect_events(trace, sampling_rate_hz=FS, model=TemplateScorer(), progress_bar=False)
     p, r, f1 = precision_recall_f1(times, res.onset_times_s, tolerance_s=0.3e-3)
     assert len(res) == 6 and f1 == 1.0, res.onset_times_s
 
 
 def test_positive_polarity_gives_the_same_events(easy):
     sim, res = easy
-    up = detect_events(-sim.trace_pA, sampling_rate_hz=FS, model=MatchedFilterScorer(), polarity=1,
+    up = detect_events(-sim.trace_pA, sampling_rate_hz=FS, model=TemplateScorer(), polarity=1,
                        progress_bar=False)
     np.testing.assert_array_equal(up.onset_samples, res.onset_samples)
     assert np.all(up.amplitudes_pA > 0)
-    wrong = detect_events(-sim.trace_pA, sampling_rate_hz=FS, model=MatchedFilterScorer(), progress_bar=False)
+    wrong = detect_events(-sim.trace_pA, sampling_rate_hz=FS, model=TemplateScorer(), progress_bar=False)
     assert precision_recall_f1(sim.onset_times_s, wrong.onset_times_s, tolerance_s=0.5e-3)[2] < 0.5
 
 
@@ -105,7 +78,7 @@ def test_other_sampling_rates_give_the_same_events(fs):
     found = {}
     for rate in (FS, fs):
         trace = _trace_at(rate, times, amps, duration_s=2.0, noise_sd_pA=0.8, rng=1)
-        res = detect_events(trace, sampling_rate_hz=rate, model=MatchedFilterScorer(), progress_bar=False)
+        res = detect_events(trace, sampling_rate_hz=rate, model=TemplateScorer(), progress_bar=False)
         assert res.score_per_sample().size == trace.size
         found[rate] = res.onset_times_s
     assert precision_recall_f1(times, found[fs], tolerance_s=0.5e-3)[2] > 0.9
@@ -118,7 +91,7 @@ def test_torch_module_model():
     class Wrapped(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.scorer = MatchedFilterScorer()
+            self.scorer = TemplateScorer()
             self.dummy = torch.nn.Parameter(torch.zeros(1))
 
         def forward(self, x):
@@ -135,7 +108,7 @@ def test_torch_module_model():
 
 
 def test_batches_cover_every_window():
-    scorer = MatchedFilterScorer()
+    scorer = TemplateScorer()
     trace = np.random.default_rng(0).normal(size=30_000)
     res = detect_events(trace, sampling_rate_hz=FS, model=scorer, batch_size=100, mode="full", progress_bar=False)
     n_windows = (30_000 - 600) // 20 + 1
@@ -157,7 +130,7 @@ def test_batches_cover_every_window():
     ],
 )
 def test_bad_input_raises_input_error(trace, kwargs):
-    kw = {"sampling_rate_hz": FS, "model": MatchedFilterScorer(), "progress_bar": False, **kwargs}
+    kw = {"sampling_rate_hz": FS, "model": TemplateScorer(), "progress_bar": False, **kwargs}
     with pytest.raises(InputError):
         detect_events(trace, **kw)
 
