@@ -15,8 +15,8 @@ Reads NWB files, runs deep-learning analyses of synaptic physiology and writes t
 results back as standard NWB processing modules (ndx-nwbsyn extension). Inputs are
 never modified unless you ask for --in-place writing.
 
-  nwbsyn info FILE.nwb        what nwbsyn can analyse in a file
-  nwbsyn validate FILE.nwb    NWB schema + DANDI best-practice check
+  nwbsyn info FILE.nwb               what nwbsyn can analyse in a file
+  nwbsyn validate FILE.nwb           NWB schema + DANDI best-practice check
   nwbsyn events detect FILE.nwb      spontaneous synaptic events (miniML method)
   nwbsyn convert abf FILE.abf        Axon recording -> icephys NWB
   nwbsyn connectivity fit FILE.nwb   functional connectivity from Units or ROIs (SynapsNet)
