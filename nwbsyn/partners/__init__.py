@@ -8,6 +8,7 @@ from nwbsyn.partners.cremi import (
     CremiAnnotations,
     CremiVolume,
     cremi_from_simulated,
+    cremi_synapses,
     read_cremi,
     write_cremi,
 )
@@ -20,7 +21,7 @@ from nwbsyn.partners.metrics import (
     partner_edges,
     synapse_edge_f1,
 )
-from nwbsyn.partners.simulate import SimulatedVolume, Synapse, simulate_volume
+from nwbsyn.partners.simulate import SimulatedVolume, Synapse, simulate_dataset, simulate_volume
 
 __all__ = [
     "AssignmentScore",
@@ -32,10 +33,12 @@ __all__ = [
     "Synapse",
     "assignment_accuracy",
     "cremi_from_simulated",
+    "cremi_synapses",
     "edge_prf",
     "match_clefts",
     "partner_edges",
     "read_cremi",
+    "simulate_dataset",
     "simulate_volume",
     "synapse_edge_f1",
     "write_cremi",

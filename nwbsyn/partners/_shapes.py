@@ -56,7 +56,7 @@ def _axon_radius(n: int, r0: float, step_nm: float, rng) -> np.ndarray:
 
 
 def grow_neurites(
-    shape_zyx, voxel_size_nm, *, n_neurites: int, axon_fraction: float, fill: float = 1.25,
+    shape_zyx, voxel_size_nm, *, n_neurites: int, axon_fraction: float, fill: float = 1.45,
     rng: np.random.Generator,
 ) -> Neurites:
     """Rasterise ``n_neurites`` random tubes (axons with boutons, dendrites with spines).

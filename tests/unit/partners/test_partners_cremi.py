@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 
 from nwbsyn._shared import InputError
-from nwbsyn.partners import CREMI_NO_CLEFT, CremiVolume, read_cremi, simulate_volume, write_cremi
+from nwbsyn.partners import (
+    CREMI_NO_CLEFT,
+    CremiAnnotations,
+    CremiVolume,
+    cremi_from_simulated,
+    cremi_synapses,
+    read_cremi,
+    simulate_volume,
+    write_cremi,
+)
 
 EM = Path(__file__).resolve().parents[4] / "shared" / "data" / "em"
 REAL = EM / "cremi_sampleB_sec46-50_500x500_FAKE_annotations.hdf"
@@ -47,6 +56,37 @@ def test_simulated_roundtrip(sim, tmp_path):
     assert again.annotations.types == ann.types
 
 
+def test_derived_synapse_table_matches_simulation(sim, tmp_path):
+    vol = read_cremi(write_cremi(tmp_path / "sim.hdf", sim))
+    assert len(vol.synapses) == len(sim.synapses) and any(s.is_polyadic for s in vol.synapses)
+    for got, want in zip(vol.synapses, sim.synapses):
+        assert (got.cleft_id, got.pre_id, got.post_ids, got.n_voxels) == (
+            want.cleft_id, want.pre_id, want.post_ids, want.n_voxels)
+        np.testing.assert_allclose(got.centroid_zyx, want.centroid_zyx)
+
+
+def test_derived_table_finds_cleft_near_off_cleft_sites():
+    # annotators put sites inside the segments, off the cleft: the cleft is found near their midpoint
+    clefts = np.zeros((3, 20, 20), np.uint64)
+    clefts[1, 8:12, 9:11] = 7
+    nid = np.zeros_like(clefts)
+    nid[:, :, :10] = 3
+    nid[:, :, 10:] = 4
+    nid[:, :3, 10:] = 5
+    ann = CremiAnnotations(
+        ids=np.array([1, 2, 3], np.uint64), types=("presynaptic_site", "postsynaptic_site", "postsynaptic_site"),
+        locations_nm=np.array([[60.0, 40.0, 30.0], [60.0, 40.0, 50.0], [60.0, 0.0, 70.0]]),
+        partners=np.array([[1, 2], [1, 3]], np.uint64))
+    vol = CremiVolume(raw=np.zeros(clefts.shape, np.uint8), neuron_ids=nid, clefts=clefts,
+                      resolution_nm=(40.0, 4.0, 4.0), annotations=ann)
+    (syn,) = cremi_synapses(vol, search_radius_nm=16.0)
+    assert (syn.cleft_id, syn.pre_id, syn.post_ids, syn.n_voxels) == (7, 3, (4, 5), 8)
+    np.testing.assert_allclose(syn.centroid_zyx, (1.0, 9.5, 9.5))
+    # with a small radius the far post site (segment 5) finds no cleft and is left out
+    (syn,) = cremi_synapses(vol, search_radius_nm=4.0)
+    assert syn.post_ids == (4,)
+
+
 def test_lazy_read(sim, tmp_path):
     path = write_cremi(tmp_path / "sim.hdf", sim)
     with read_cremi(path, lazy=True) as vol:
@@ -54,6 +94,7 @@ def test_lazy_read(sim, tmp_path):
         np.testing.assert_array_equal(vol.raw[2:4, :10], sim.raw[2:4, :10])
         np.testing.assert_array_equal(vol.clefts[3], sim.clefts[3])
         np.testing.assert_array_equal(np.asarray(vol.clefts), sim.clefts)
+        assert vol.synapses == () and len(cremi_synapses(vol)) == len(sim.synapses)
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="real CREMI crop not in ../shared/data/em")
@@ -67,6 +108,7 @@ def test_real_cremi_crop():
     assert ann.partners.tolist() == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]
     np.testing.assert_allclose(ann.locations_nm[0], [90.60619, 664.5963, 1656.6062], rtol=1e-5)
     assert ann.segment_partners(vol.neuron_ids, vol.resolution_nm).shape == (5, 2)
+    assert vol.synapses == ()  # no clefts in this crop, so no per-cleft table
 
 
 @pytest.mark.skipif(not LABELS_ONLY.exists(), reason="cremi_python example not in ../shared/data/em")

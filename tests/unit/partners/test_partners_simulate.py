@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from nwbsyn._shared import InputError
-from nwbsyn.partners import SimulatedVolume, simulate_volume
+from nwbsyn.partners import SimulatedVolume, simulate_dataset, simulate_volume
 
 SHAPE = (24, 192, 192)
 
@@ -113,3 +113,42 @@ def test_missing_sections_blank_but_labelled():
 def test_bad_options_raise(kw):
     with pytest.raises(InputError):
         simulate_volume(**kw)
+
+
+def test_simulate_dataset_independent_and_reproducible():
+    kw = dict(shape_zyx=(8, 64, 64), n_synapses=1)
+    a = simulate_dataset(2, rng=7, **kw)
+    b = simulate_dataset(3, rng=7, **kw)
+    assert len(a) == 2 and len(b) == 3
+    np.testing.assert_array_equal(a[1].raw, b[1].raw)  # volume k does not depend on n_volumes
+    assert not np.array_equal(a[0].raw, a[1].raw)
+    gen = np.random.default_rng(1)
+    assert not np.array_equal(simulate_dataset(1, rng=gen, **kw)[0].raw, simulate_dataset(1, rng=gen, **kw)[0].raw)
+    with pytest.raises(InputError):
+        simulate_dataset(0, **kw)
+
+
+def test_vesicles_are_separate_small_rings():
+    """Vesicle centres do not overlap (>= 42 nm apart) and each ring is about 35-45 nm across."""
+    from nwbsyn.partners.simulate import _sample_vesicles, _vesicle_rings
+
+    rng = np.random.default_rng(0)
+    w = np.ones((3, 40, 40))
+    box = (slice(0, 3), slice(10, 50), slice(0, 40))
+    pos = _sample_vesicles(w, box, 60, rng, (40.0, 8.0, 8.0))
+    assert 10 < len(pos) <= 60 and np.all(pos[:, 1] >= 10)
+    d = np.linalg.norm((pos[:, None] - pos[None]) * [40.0, 8.0, 8.0], axis=-1)
+    assert d[np.triu_indices(len(pos), 1)].min() >= 42.0
+    one = _vesicle_rings((1, 21, 21), np.array([[0, 10, 10]]), (40.0, 8.0, 8.0), rng)[0]
+    dark = np.argwhere(one > 0.5)
+    width_nm = (dark[:, 1].max() - dark[:, 1].min() + 1) * 8.0
+    assert 30.0 <= width_nm <= 50.0
+    assert one[10, 10] < 0.5 < one[10, 12]  # a ring: lighter centre, dark membrane
+
+
+def test_import_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, nwbsyn.partners; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
