@@ -48,6 +48,8 @@ def add_parsers(subparsers) -> None:
     detect.add_argument("--threshold", type=float, default=0.5, help="minimum event score in [0, 1] (default 0.5)")
     detect.add_argument("--polarity", choices=["negative", "positive", "auto"], default="auto",
                         help="event direction; auto: negative in voltage clamp, positive in current clamp")
+    detect.add_argument("--mode", choices=["fast", "full"], default="fast",
+                        help="fast: score only windows around candidate events (default); full: every window")
     detect.add_argument("--stride", type=int, default=20, metavar="SAMPLES",
                         help="window step at the model's 50 kHz (default 20; smaller = slower, finer)")
     detect.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
@@ -148,7 +150,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     output = args.output
     with io.edit_nwb(args.input, output=output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
         pairs = events.run_on_nwbfile(
-            nwbfile, series=args.series, model=args.model, threshold=args.threshold, polarity=polarity,
+            nwbfile, series=args.series, model=args.model, threshold=args.threshold, mode=args.mode, polarity=polarity,
             stride_samples=args.stride, device=args.device, embed_weights=not args.no_weights,
             keep_transients=args.keep_transients, overwrite=args.overwrite, progress_bar=not args.quiet,
         )

@@ -267,6 +267,7 @@ def drop_command_transients(inp: TraceInput, res, *, window_ms=(1.0, 10.0)):
 
 
 def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default", threshold: float = 0.5,
+                   mode: str = "fast",
                    polarity: int | None = None, stride_samples: int = 20, device: str = "auto",
                    module: str = "icephys", embed_weights: bool = True, keep_transients: bool = False,
                    overwrite: bool = False, progress_bar: bool = True):
@@ -278,6 +279,8 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
         Names or paths of the series; default every patch-clamp series.
     model : "default", str or Path
         The shipped model, a checkpoint or a miniML Keras file.
+    mode : {"fast", "full"}
+        ``"fast"`` scores only windows around candidate events; ``"full"`` every window (as miniML).
     polarity : {-1, +1}, optional
         Direction of the events; default from the series type (voltage clamp: -1, current clamp: +1).
     embed_weights : bool, default: True
@@ -311,7 +314,7 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     results = []
     for inp in tqdm(inputs, desc="detect events", unit="trace", disable=not progress_bar or len(inputs) < 2):
         res = detect_events(
-            inp.trace, sampling_rate_hz=inp.sampling_rate_hz, model=net, threshold=threshold,
+            inp.trace, sampling_rate_hz=inp.sampling_rate_hz, model=net, threshold=threshold, mode=mode,
             stride_samples=stride_samples, polarity=polarity or inp.default_polarity, device=device,
             progress_bar=progress_bar,
         )
