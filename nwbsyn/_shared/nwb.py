@@ -21,6 +21,7 @@ __all__ = [
     "list_results",
     "make_provenance",
     "object_path",
+    "series_rate_hz",
 ]
 
 _MODULE_DESCRIPTIONS = {
@@ -85,7 +86,8 @@ def _classify(obj) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
-def _rate_hz(obj) -> float | None:
+def series_rate_hz(obj) -> float | None:
+    """Sampling rate of a TimeSeries in Hz, from ``rate`` or the median timestamp step; None if unknown."""
     rate = getattr(obj, "rate", None)
     if rate:
         return float(rate)
@@ -117,7 +119,7 @@ def list_analysable(nwbfile) -> list[AnalysableItem]:
             shape = tuple(obj.data.shape) if hasattr(obj.data, "shape") else np.shape(obj.data)
             unit = getattr(obj, "unit", None)
         items.append(AnalysableItem(path=object_path(obj), neurodata_type=obj.neurodata_type, kind=kind,
-                                    shape=shape, rate_hz=_rate_hz(obj), unit=unit, analyses=analyses))
+                                    shape=shape, rate_hz=series_rate_hz(obj), unit=unit, analyses=analyses))
     return sorted(items, key=lambda item: item.path)
 
 

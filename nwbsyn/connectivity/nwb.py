@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from nwbsyn._shared import InputError
-from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, make_provenance, put_result
+from nwbsyn._shared.nwb import (
+    find_object,
+    get_or_create_module,
+    list_analysable,
+    make_provenance,
+    put_result,
+    series_rate_hz,
+)
 
 __all__ = ["ActivityInput", "load_inputs", "add_results", "run_on_nwbfile", "to_xarray", "RESULT_NAME"]
 
@@ -83,14 +90,12 @@ def _rebin(data: np.ndarray, rate_hz: float, bin_s: float | None):
 
 
 def _behavior(nwbfile, name: str, start_s: float, dt_s: float, n: int):
-    from nwbsyn._shared.nwb import _rate_hz
-
     series = find_object(nwbfile, name)
     data = np.asarray(series.data[:], dtype=float).reshape(len(series.data), -1)
     if series.timestamps is not None:
         times = np.asarray(series.timestamps[:], dtype=float)
     else:
-        times = float(series.starting_time or 0.0) + np.arange(len(data)) / _rate_hz(series)
+        times = float(series.starting_time or 0.0) + np.arange(len(data)) / series_rate_hz(series)
     centers = start_s + dt_s * (np.arange(n) + 0.5)
     if times[0] > centers[0] + dt_s or times[-1] < centers[-1] - dt_s:
         raise InputError(f"Behaviour '{name}' covers {times[0]:.3g}-{times[-1]:.3g} s but the activity spans "
@@ -130,14 +135,12 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
                    rows=list(range(len(nwbfile.units))), kind="units", source_series=None)
     else:
         series = _roi_series(nwbfile, source)
-        from nwbsyn._shared.nwb import _rate_hz
-
         data = np.asarray(series.data[:], dtype=np.float32)
         if data.ndim != 2 or data.shape[1] < 2:
             raise InputError(f"{series.name} has shape {data.shape}; connectivity needs (time, ≥ 2 ROIs).")
         if not np.isfinite(data).all():
             raise InputError(f"{series.name} contains NaN or infinite values; interpolate or drop those ROIs first.")
-        rate = _rate_hz(series)
+        rate = series_rate_hz(series)
         data, dt = _rebin(data, rate, None if bin_ms is None else bin_ms / 1e3)
         start = float(series.starting_time or 0.0) if series.timestamps is None else float(series.timestamps[0])
         inp = dict(activity=data.astype(np.float32), dt_s=dt, start_s=start, table=series.rois.table,

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from nwbsyn._shared import InputError
-from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, make_provenance, put_result
+from nwbsyn._shared.nwb import (
+    find_object,
+    get_or_create_module,
+    list_analysable,
+    make_provenance,
+    put_result,
+    series_rate_hz,
+)
 
 __all__ = ["TraceInput", "load_inputs", "add_results", "drop_command_transients", "run_on_nwbfile", "RESULT_NAME"]
 
@@ -73,12 +80,10 @@ class _ScaledData:
 
 
 def _to_trace(series, nwbfile=None) -> TraceInput:
-    from nwbsyn._shared.nwb import _rate_hz
-
     if len(series.data.shape) != 1:
         raise InputError(f"{series.name} has shape {tuple(series.data.shape)}; event detection needs a 1-D trace "
                          "(one sweep).")
-    rate = _rate_hz(series)
+    rate = series_rate_hz(series)
     if not rate:
         raise InputError(f"{series.name} has no sampling rate or timestamps; it cannot be analysed.")
     scale, unit = _TO_DISPLAY.get(series.unit, (1.0, series.unit))
