@@ -158,11 +158,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             events.plot_detections(pairs, path=args.plot)
     total = sum(len(r) for _, r in pairs)
     where = args.input if args.in_place else (output or io.default_output_path(args.input))
-    print(f"{total} events in {len(pairs)} trace(s) -> {where} (processing/icephys/synaptic_events)")
+    table = "processing/icephys/synaptic_events" if total else "score traces only"
+    print(f"{total} events in {len(pairs)} trace(s) -> {where} ({table})")
     for inp, res in pairs:
         s = res.statistics.summary()
-        print(f"  {inp.series.name}: {len(res)} events, {s['frequency_hz']:.2f} Hz, "
-              f"mean amplitude {s['mean_amplitude_pA']:.2f} {inp.unit}")
+        amplitude = f", mean amplitude {s['mean_amplitude_pA']:.2f} {inp.unit}" if len(res) else ""
+        print(f"  {inp.series.name}: {len(res)} events, {s['frequency_hz']:.2f} Hz{amplitude}")
     return 0
 
 

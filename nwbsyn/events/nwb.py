@@ -6,6 +6,7 @@ back to amperes/volts (and coulombs, seconds) on the way out.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -206,7 +207,8 @@ def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance:
     """Write one SynapticEventsTable, one score series per trace and the model provenance.
 
     ``provenance`` holds the keyword arguments of :func:`nwbsyn._shared.nwb.make_provenance`
-    except ``name``. Returns the events table.
+    except ``name``. Returns the events table (None when no event was found: NWB best
+    practice forbids empty tables, so only the scores and provenance are written).
     """
     mod = get_or_create_module(nwbfile, module)
     names = [RESULT_NAME, f"{RESULT_NAME}_model"] + [f"{i.series.name}_event_scores" for i in inputs]
@@ -218,8 +220,13 @@ def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance:
     put_result(mod, model, overwrite=overwrite)
     polarity = {res.params.get("polarity", -1) for res in results}
     text = "negative" if polarity == {-1} else "positive" if polarity == {1} else "mixed"
-    table = _events_table(nwbfile, inputs, results, model=model, polarity_text=text)
-    put_result(mod, table, overwrite=overwrite)
+    table = None
+    if sum(len(res) for res in results):
+        table = _events_table(nwbfile, inputs, results, model=model, polarity_text=text)
+        put_result(mod, table, overwrite=overwrite)
+    else:  # an empty table is a best-practice violation: the scores and provenance record the run
+        logging.getLogger("nwbsyn").info("No events found; the score traces and provenance are written "
+                                         "without an events table.")
     for inp, res in zip(inputs, results):
         put_result(mod, _score_series(inp, res), overwrite=overwrite)
     return table

@@ -16,7 +16,7 @@ from nwbsyn.io.nwb import check_nwb_path
 
 __all__ = ["ValidationReport", "validate_nwb"]
 
-_IMPORTANCE = ("CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION")
+_IMPORTANCE = ("ERROR", "PYNWB_VALIDATION", "CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION")
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,10 @@ class ValidationReport:
 
     @property
     def failures(self) -> list[dict]:
-        """Inspector messages at or above ``threshold``."""
+        """Inspector messages at or above ``threshold`` (a check that crashed, "ERROR", is not a failure)."""
         worst = _IMPORTANCE.index(self.threshold)
-        return [m for m in self.inspector_messages if _IMPORTANCE.index(m["importance"]) <= worst]
+        return [m for m in self.inspector_messages
+                if m["importance"] != "ERROR" and _IMPORTANCE.index(m["importance"]) <= worst]
 
     @property
     def ok(self) -> bool:
@@ -86,7 +87,9 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
     )
     found = [
         {"importance": m.importance.name, "check": m.check_function_name,
-         "location": m.location or m.object_name, "message": m.message}
+         "location": m.location or m.object_name,
+         # a crashed check reports its traceback: keep its last line (nwbinspector's own problem, e.g. on empty tables)
+         "message": m.message.strip().splitlines()[-1].strip() if m.importance.name == "ERROR" else m.message}
         for m in messages
     ]
     found.sort(key=lambda m: _IMPORTANCE.index(m["importance"]))

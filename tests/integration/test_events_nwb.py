@@ -119,3 +119,17 @@ def test_load_inputs_converts_units_and_polarity():
     cc, vc = load_inputs(nwbfile, series=["cc", "vc"])
     assert cc.unit == "mV" and np.allclose(cc.trace[:], -65.0) and cc.default_polarity == 1
     assert vc.unit == "pA" and np.allclose(vc.trace[:], -20.0) and vc.default_polarity == -1
+
+
+def test_a_trace_without_events_validates(tmp_path, capsys):
+    from nwbsyn.testing import mock_icephys_nwbfile
+
+    path = write_nwbfile(mock_icephys_nwbfile(n_sweeps=1, n_events_per_sweep=0, noise_pA=0.5), tmp_path / "q.nwb")
+    assert main(["events", "detect", str(path), "--quiet"]) == 0
+    assert "0 events" in capsys.readouterr().out
+    output = tmp_path / "q_nwbsyn.nwb"
+    with NWBHDF5IO(str(output), "r") as io:
+        module = io.read().processing["icephys"]
+        assert "synaptic_events" not in module.data_interfaces  # empty tables violate best practice
+        assert "sweep_0_event_scores" in module.data_interfaces
+    assert validate_nwb(output).ok
