@@ -12,11 +12,8 @@ from nwbsyn.events.model import EventClassifier, load_model, save_model  # noqa:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(n)
 
 
 def _randomise_bn(model, seed=0):
