@@ -1,6 +1,6 @@
-"""Synaptic partner assignment in EM volumes (AVAN method): simulation, CREMI I/O and metrics.
+"""Synaptic partner assignment in EM volumes (AVAN method): simulation, networks, inference, NWB.
 
-Importing this package does not import torch.
+Importing this package does not import torch (the networks load when first used).
 """
 
 from nwbsyn.partners.cremi import (
@@ -12,6 +12,13 @@ from nwbsyn.partners.cremi import (
     read_cremi,
     write_cremi,
 )
+from nwbsyn.partners.infer import (
+    CleftDetection,
+    PartnerResult,
+    assign_partners,
+    clefts_from_labels,
+    detect_clefts,
+)
 from nwbsyn.partners.metrics import (
     AssignmentScore,
     EdgeScore,
@@ -21,11 +28,24 @@ from nwbsyn.partners.metrics import (
     partner_edges,
     synapse_edge_f1,
 )
-from nwbsyn.partners.simulate import SimulatedVolume, Synapse, simulate_dataset, simulate_volume
+from nwbsyn.partners.nwb import PartnerInput, add_em_volume, load_inputs, nwbfile_from_cremi, run_on_nwbfile
+from nwbsyn.partners.plot import plot_synapses
+from nwbsyn.partners.simulate import SimulatedVolume, Synapse, paint_synapses, simulate_dataset, simulate_volume
 
 __all__ = [
     "AssignmentScore",
     "CREMI_NO_CLEFT",
+    "CleftDetection",
+    "PartnerInput",
+    "PartnerResult",
+    "add_em_volume",
+    "assign_partners",
+    "clefts_from_labels",
+    "detect_clefts",
+    "load_inputs",
+    "nwbfile_from_cremi",
+    "plot_synapses",
+    "run_on_nwbfile",
     "CremiAnnotations",
     "CremiVolume",
     "EdgeScore",
@@ -36,6 +56,7 @@ __all__ = [
     "cremi_synapses",
     "edge_prf",
     "match_clefts",
+    "paint_synapses",
     "partner_edges",
     "read_cremi",
     "simulate_dataset",

@@ -21,7 +21,7 @@ from nwbsyn.partners._shapes import (
     ring_kernel,
 )
 
-__all__ = ["Synapse", "SimulatedVolume", "simulate_volume", "simulate_dataset"]
+__all__ = ["Synapse", "SimulatedVolume", "simulate_volume", "simulate_dataset", "paint_synapses"]
 
 
 
@@ -383,6 +383,42 @@ def simulate_dataset(
     seeds = np.random.SeedSequence(rng).spawn(int(n_volumes))
     return tuple(simulate_volume(rng=np.random.default_rng(s), **options)
                  for s in tqdm(seeds, desc="simulate_dataset", unit="volume", disable=not progress_bar))
+
+
+def paint_synapses(raw, neuron_ids, *, voxel_size_nm, n_synapses: int = 20, polyadic_fraction: float = 0.3,
+                   max_partners: int = 4, rng=None) -> SimulatedVolume:
+    """Paint synthetic synapses onto the real contacts of a real EM volume (a benchmark with known truth).
+
+    Clefts, postsynaptic densities and presynaptic vesicle clouds are drawn the way
+    :func:`simulate_volume` draws them, on contacts between segments of ``neuron_ids``,
+    darkening the real image; the rest of the image is untouched.
+
+    Example
+    -------
+    >>> from nwbsyn.partners import simulate_volume, paint_synapses
+    >>> base = simulate_volume(shape_zyx=(8, 96, 96), n_synapses=0, rng=0)
+    >>> painted = paint_synapses(base.raw, base.neuron_ids, voxel_size_nm=(40, 8, 8), n_synapses=2, rng=1)
+    >>> len(painted.synapses) > 0
+    True
+    """
+    rng = as_rng(rng)
+    raw, labels = np.asarray(raw), np.asarray(neuron_ids).astype(np.uint64)
+    if raw.shape != labels.shape or raw.ndim != 3:
+        raise InputError(f"raw {raw.shape} and neuron_ids {labels.shape} must be 3-D volumes of the same shape.")
+    vs = np.asarray(voxel_size_nm, float)
+    planter = SynapsePlanter(labels, find_contacts(labels), vs, rng)
+    is_axon = np.ones(int(labels.max()) + 1, bool)
+    synapses = _plant_all(planter, is_axon, n_synapses, polyadic_fraction, max_partners, rng)
+    psd, pre_density, vesicles = np.zeros(raw.shape, bool), np.zeros(raw.shape, bool), []
+    for syn in synapses:
+        _synapse_marks(syn, labels, planter.clefts, vs, rng, psd, pre_density, vesicles, int(rng.integers(80, 200)))
+    dark = 0.2 * (planter.clefts > 0) + 0.32 * psd + 0.06 * pre_density
+    if vesicles:
+        dark = dark + 0.5 * _vesicle_rings(raw.shape, np.concatenate(vesicles), vs, rng)
+    dark = ndimage.gaussian_filter(dark.astype(np.float32), sigma=(0.0, 5.0 / vs[1], 5.0 / vs[2]))
+    painted = np.clip(np.round(raw.astype(np.float32) * (1.0 - np.minimum(dark, 0.9))), 0, 255).astype(np.uint8)
+    return SimulatedVolume(raw=painted, neuron_ids=labels, clefts=planter.clefts, synapses=tuple(synapses),
+                           voxel_size_nm=tuple(float(v) for v in vs), params=dict(painted=True))
 
 
 def _plant_all(planter: SynapsePlanter, is_axon, n_synapses, polyadic_fraction, max_partners, rng) -> list:

@@ -1,0 +1,294 @@
+"""Cleft detection and synaptic partner assignment (AVAN method) on arrays.
+
+Arrays may be numpy arrays or lazy HDF5 datasets (``h5py.Dataset``): every function here
+reads only the blocks and patches it needs, so volumes larger than memory work.
+
+1. :func:`detect_clefts`: cleft probability block-wise with a halo → threshold →
+   connected components (6-connectivity, ``connected-components-3d``) → size filter.
+2. :func:`assign_partners`: for each cleft, a patch around its centroid (shifted to stay
+   inside the volume) goes through the association network with the cleft's mask; the
+   candidate segments are those under the cleft mask dilated by 5 px in y, x and one
+   section in z; a segment's score is the mean network output over its voxels in the
+   patch. The presynaptic segment is the argmax of the presynaptic channel; the
+   postsynaptic segments are the argmax of the postsynaptic channel (dyadic) or every
+   other candidate whose score reaches ``post_threshold`` (polyadic; the argmax when none does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from nwbsyn._shared import InputError, pick_device
+
+__all__ = ["CleftDetection", "PartnerResult", "load_network", "predict_blockwise", "detect_clefts",
+           "assign_partners", "DEFAULT_CLEFT_MODEL", "DEFAULT_ASSOCIATION_MODEL"]
+
+_MODELS = Path(__file__).parent / "models"
+DEFAULT_CLEFT_MODEL = _MODELS / "avan_cleft.pt"
+DEFAULT_ASSOCIATION_MODEL = _MODELS / "avan_association.pt"
+POST_THRESHOLD = 0.5  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
+
+
+def load_network(model, *, task: str, device: str = "cpu"):
+    """``(net, info)`` from ``"default"``, a checkpoint path or an already built network."""
+    from nwbsyn.partners.model import load_checkpoint
+
+    if hasattr(model, "forward"):
+        return model.to(device).eval(), {"init": getattr(model, "init_kwargs", {}), "task": task}
+    path = {"cleft": DEFAULT_CLEFT_MODEL, "association": DEFAULT_ASSOCIATION_MODEL}[task] \
+        if model in (None, "default") else Path(model)
+    net, info = load_checkpoint(path, task=task, device=device)
+    info["path"] = str(path)
+    return net, info
+
+
+def _check_volume(raw, name: str = "raw") -> tuple[int, int, int]:
+    shape = tuple(getattr(raw, "shape", ()))
+    if len(shape) != 3 or min(shape) < 1:
+        raise InputError(f"{name} must be a 3-D (z, y, x) volume; got shape {shape}.")
+    return shape
+
+
+def _padded(a: np.ndarray, shape, mode="reflect") -> np.ndarray:
+    pad = [(0, max(0, s - n)) for n, s in zip(a.shape, shape)]
+    if not any(p for _, p in pad):
+        return a
+    return np.pad(a, pad, mode=mode if all(n > 1 for n in a.shape) else "edge")
+
+
+def _forward(net, x: np.ndarray, device: str) -> np.ndarray:
+    """Sigmoid outputs of ``net`` on (batch, c, z, y, x), with y and x padded to its xy factor."""
+    import torch
+
+    f = net.xy_factor
+    y, xx = x.shape[-2:]
+    target = (*x.shape[:3], -(-y // f) * f, -(-xx // f) * f)
+    x = _padded(x, target)
+    with torch.no_grad():
+        out = torch.sigmoid(net(torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(device)))
+    return out.cpu().numpy()[..., :y, :xx]
+
+
+def predict_blockwise(net, raw, *, block_zyx=(32, 256, 256), halo_zyx=(4, 32, 32), device: str = "cpu",
+                      out=None, progress_bar: bool = False) -> np.ndarray:
+    """Run a 1-input network over ``raw`` in overlapping blocks; returns uint8 probabilities (0-255).
+
+    ``raw`` is read one block (plus halo) at a time; ``out`` may be any writable array of
+    the volume's shape (e.g. an HDF5 dataset) to keep the result out of memory as well.
+    """
+    from tqdm.auto import tqdm
+
+    shape = _check_volume(raw)
+    out = np.zeros(shape, np.uint8) if out is None else out
+    starts = [range(0, n, b) for n, b in zip(shape, block_zyx)]
+    for corner in tqdm(list(product(*starts)), desc="cleft detection", unit="block", disable=not progress_bar):
+        core = tuple(slice(c, min(c + b, n)) for c, b, n in zip(corner, block_zyx, shape))
+        outer = tuple(slice(max(0, s.start - h), min(n, s.stop + h)) for s, h, n in zip(core, halo_zyx, shape))
+        block = np.asarray(raw[outer], np.float32)[None, None] / 255.0
+        prob = _forward(net, block, device)[0, 0]
+        inner = tuple(slice(c.start - o.start, c.stop - o.start) for c, o in zip(core, outer))
+        out[core] = np.round(prob[inner] * 255).astype(np.uint8)
+    return out
+
+
+@dataclass
+class CleftDetection:
+    """Detected clefts: a label volume (0 = none) and one row per cleft (voxel coordinates)."""
+
+    labels: np.ndarray
+    cleft_ids: np.ndarray
+    centroids_zyx: np.ndarray
+    num_voxels: np.ndarray
+    bounding_boxes: np.ndarray  # (n, 6) z0, y0, x0, z1, y1, x1 (stop exclusive)
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.cleft_ids)
+
+
+def clefts_from_labels(labels, *, probability=None) -> CleftDetection:
+    """Table of the clefts in a label volume (given clefts, or the output of detection)."""
+    import cc3d
+
+    labels = np.asarray(labels)
+    stats = cc3d.statistics(labels.astype(np.uint64) if labels.dtype.kind == "i" else labels)
+    counts = np.asarray(stats["voxel_counts"])
+    ids = np.flatnonzero(counts)
+    ids = ids[ids != 0]
+    boxes = np.array([[s.start for s in stats["bounding_boxes"][i]] + [s.stop for s in stats["bounding_boxes"][i]]
+                      for i in ids], np.int64).reshape(-1, 6)
+    if probability is not None and len(ids):
+        sums = ndimage.sum_labels(np.asarray(probability, np.float32), labels, ids) / 255.0
+        scores = sums / counts[ids]
+    else:
+        scores = np.ones(len(ids))
+    return CleftDetection(labels=labels, cleft_ids=ids.astype(np.uint64),
+                          centroids_zyx=np.asarray(stats["centroids"], float)[ids].reshape(-1, 3),
+                          num_voxels=counts[ids].astype(np.int64), bounding_boxes=boxes, scores=np.asarray(scores))
+
+
+def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int = 100,
+                  block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
+                  progress_bar: bool = False) -> CleftDetection:
+    """Detect synaptic clefts in an EM volume, block by block.
+
+    Parameters
+    ----------
+    raw : (z, y, x) uint8 array or HDF5 dataset
+    model : "default", path or network
+        The cleft detector (shipped: ``models/avan_cleft.pt``).
+    threshold : float, default: 0.5
+        Probability above which a voxel is cleft.
+    min_voxels : int, default: 100
+        Components smaller than this are dropped.
+    workspace : str or Path, optional
+        An HDF5 file for the probability and label volumes, for volumes larger than memory;
+        ``result.labels`` is then a dataset of that file (keep it until you are done).
+
+    Example
+    -------
+    >>> from nwbsyn.partners import simulate_volume, detect_clefts
+    >>> vol = simulate_volume(shape_zyx=(16, 128, 128), rng=0)
+    >>> found = detect_clefts(vol.raw)  # doctest: +SKIP
+    >>> len(found), len(vol.synapses)  # doctest: +SKIP
+    (4, 4)
+    """
+    from nwbsyn.partners._blockwise import label_blockwise
+
+    if not 0 < threshold < 1:
+        raise InputError(f"threshold={threshold} must lie in (0, 1).")
+    shape = _check_volume(raw)
+    dev = pick_device(device)
+    net, _ = load_network(model, task="cleft", device=dev)
+    if workspace is None:
+        prob, labels = np.zeros(shape, np.uint8), np.zeros(shape, np.uint32)
+    else:
+        import h5py
+
+        ws = h5py.File(workspace, "w")
+        chunks = tuple(min(n, c) for n, c in zip(shape, (8, 128, 128)))
+        prob = ws.create_dataset("cleft_probability", shape=shape, dtype=np.uint8, chunks=chunks)
+        labels = ws.create_dataset("cleft_labels", shape=shape, dtype=np.uint32, chunks=chunks)
+    predict_blockwise(net, raw, block_zyx=block_zyx, device=dev, out=prob, progress_bar=progress_bar)
+    stats = label_blockwise(prob, threshold_u8=int(round(threshold * 255)), min_voxels=int(min_voxels),
+                            block_zyx=block_zyx, out=labels)
+    return CleftDetection(labels=labels, **stats)
+
+
+@dataclass
+class PartnerResult:
+    """Partners of each cleft: one presynaptic segment, one or more postsynaptic segments."""
+
+    cleft_ids: np.ndarray
+    pre_ids: np.ndarray
+    post_ids: tuple
+    pre_scores: np.ndarray
+    post_scores: tuple
+    candidates: list = field(default_factory=list, repr=False)  # per cleft: {segment: (pre, post)}
+    clefts: CleftDetection | None = field(default=None, repr=False)  # the clefts the partners belong to
+
+    def __len__(self) -> int:
+        return len(self.cleft_ids)
+
+    def partners(self) -> dict:
+        """``{cleft_id: (pre_id, post_ids)}``."""
+        return {int(c): (int(p), tuple(int(q) for q in posts))
+                for c, p, posts in zip(self.cleft_ids, self.pre_ids, self.post_ids)}
+
+    def edges(self) -> np.ndarray:
+        """(n, 3) uint64 rows ``(cleft_id, pre_id, post_id)``."""
+        rows = [(c, p, q) for c, p, posts in zip(self.cleft_ids, self.pre_ids, self.post_ids) for q in posts]
+        return np.asarray(rows, np.uint64).reshape(-1, 3)
+
+    def edge_scores(self) -> np.ndarray:
+        """(n, 2) presynaptic and postsynaptic scores of each row of :meth:`edges`."""
+        rows = [(p, q) for p, qs in zip(self.pre_scores, self.post_scores) for q in qs]
+        return np.asarray(rows, float).reshape(-1, 2)
+
+
+def _patch_corner(centre, patch, shape) -> tuple[int, ...]:
+    return tuple(int(np.clip(round(c) - p // 2, 0, max(0, n - p))) for c, p, n in zip(centre, patch, shape))
+
+
+def _choose(cands: dict, *, polyadic: bool, post_threshold: float) -> tuple[int, float, tuple, tuple]:
+    segs = list(cands)
+    pre = max(segs, key=lambda s: cands[s][0])
+    others = [s for s in segs if s != pre]
+    if not others:
+        return pre, cands[pre][0], (), ()
+    best = max(others, key=lambda s: cands[s][1])
+    posts = [s for s in others if cands[s][1] >= post_threshold] if polyadic else []
+    posts = sorted(posts or [best])
+    return pre, cands[pre][0], tuple(posts), tuple(cands[s][1] for s in posts)
+
+
+def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool = True,
+                    post_threshold: float = POST_THRESHOLD, patch_zyx=None, dilation_zyx=(1, 5, 5),
+                    batch_size: int = 8, device: str = "auto", progress_bar: bool = False) -> PartnerResult:
+    """Assign presynaptic and postsynaptic segments to each cleft.
+
+    Parameters
+    ----------
+    raw, neuron_ids : (z, y, x) arrays or HDF5 datasets
+        EM image (uint8) and segmentation (0 = no segment).
+    clefts : CleftDetection or (z, y, x) label array (0 = no cleft)
+        Detected clefts, or given ones.
+    polyadic : bool, default: True
+        Allow several postsynaptic partners (score ≥ ``post_threshold``); False takes the argmax.
+    patch_zyx : tuple, optional
+        Network input per cleft; default the training patch of the model.
+
+    Example
+    -------
+    >>> from nwbsyn.partners import simulate_volume, assign_partners, assignment_accuracy
+    >>> vol = simulate_volume(shape_zyx=(16, 128, 128), rng=0)
+    >>> res = assign_partners(vol.raw, vol.neuron_ids, vol.clefts)  # doctest: +SKIP
+    >>> assignment_accuracy(res.partners(), vol.partners()).accuracy  # doctest: +SKIP
+    1.0
+    """
+    from tqdm.auto import tqdm
+
+    shape = _check_volume(raw)
+    if tuple(neuron_ids.shape) != shape:
+        raise InputError(f"the segmentation has shape {tuple(neuron_ids.shape)} but the image {shape}; they must match.")
+    table = clefts if isinstance(clefts, CleftDetection) else clefts_from_labels(clefts)
+    if tuple(table.labels.shape) != shape:
+        raise InputError(f"the cleft labels have shape {tuple(table.labels.shape)} but the image {shape}.")
+    dev = pick_device(device)
+    net, info = load_network(model, task="association", device=dev)
+    patch = tuple(patch_zyx or info.get("config", {}).get("patch_zyx", (8, 64, 64)))
+    structure = np.ones(tuple(2 * d + 1 for d in dilation_zyx), bool)
+    jobs = list(zip(table.cleft_ids.tolist(), table.centroids_zyx))
+    per_cleft = []
+    for start in tqdm(range(0, len(jobs), batch_size), desc="partner assignment", unit="batch",
+                      disable=not progress_bar):
+        chunk = jobs[start:start + batch_size]
+        inputs, segs, masks = [], [], []
+        for cid, centre in chunk:
+            corner = _patch_corner(centre, patch, shape)
+            sl = tuple(slice(c, c + p) for c, p in zip(corner, patch))
+            img = _padded(np.asarray(raw[sl], np.float32) / 255.0, patch)
+            mask = _padded(np.asarray(table.labels[sl]) == cid, patch, mode="constant")
+            seg = _padded(np.asarray(neuron_ids[sl]).astype(np.int64), patch, mode="constant")
+            inputs.append(np.stack([img, mask.astype(np.float32)]))
+            segs.append(seg)
+            masks.append(mask)
+        out = _forward(net, np.stack(inputs), dev)
+        for cid_mask, seg, prob in zip(masks, segs, out):
+            near = ndimage.binary_dilation(cid_mask, structure)
+            cand = np.unique(seg[near & (seg != 0)])
+            sums_pre = ndimage.mean(prob[0], seg, cand) if len(cand) else []
+            sums_post = ndimage.mean(prob[1], seg, cand) if len(cand) else []
+            per_cleft.append({int(s): (float(a), float(b)) for s, a, b in zip(cand, sums_pre, sums_post)})
+    rows = [(cid, *_choose(c, polyadic=polyadic, post_threshold=post_threshold))
+            for (cid, _), c in zip(jobs, per_cleft) if c]
+    kept = [c for c in per_cleft if c]
+    return PartnerResult(clefts=table, cleft_ids=np.array([r[0] for r in rows], np.uint64),
+                         pre_ids=np.array([r[1] for r in rows], np.uint64),
+                         pre_scores=np.array([r[2] for r in rows], float),
+                         post_ids=tuple(r[3] for r in rows), post_scores=tuple(r[4] for r in rows), candidates=kept)

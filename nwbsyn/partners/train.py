@@ -1,0 +1,249 @@
+"""Training of the cleft detector and the association network on labelled volumes.
+
+Labelled volumes come from the generator (:func:`nwbsyn.partners.simulate_volume`) or
+from CREMI files with cleft labels and partner annotations. Patches are drawn at random
+(half of them centred near a cleft for the cleft detector; around one chosen, not centred,
+cleft for the association network), augmented with flips, 90° turns, brightness/contrast
+changes and blank sections, and the best state on a fixed validation set is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nwbsyn._shared import InputError, as_rng, sha256_of_file
+
+__all__ = ["TrainConfig", "LabelledVolume", "DEFAULT_RECIPE", "labelled_volumes", "fit", "train_and_save"]
+
+TASKS = ("cleft", "association")
+
+# the data recipe of the shipped networks (recorded in their model cards)
+DEFAULT_RECIPE = dict(n_volumes=32, seed=1000, n_val_volumes=4, val_seed=2000,
+                      options=dict(shape_zyx=(24, 192, 192), polyadic_fraction=0.4))
+
+
+@dataclass
+class TrainConfig:
+    """Options of :func:`fit`; the defaults train the shipped networks."""
+
+    task: str = "association"
+    widths: tuple = (12, 16, 24, 32)
+    patch_zyx: tuple = (8, 64, 64)
+    batch_size: int = 4
+    iterations: int = 1200
+    lr: float = 1e-3
+    cleft_pos_weight: float = 3.0
+    val_patches: int = 48
+    val_every: int = 100
+    seed: int = 0
+
+
+@dataclass
+class LabelledVolume:
+    """Arrays one training volume needs; ``partners`` is ``{cleft_id: (pre_id, post_ids)}``."""
+
+    raw: np.ndarray
+    neuron_ids: np.ndarray
+    clefts: np.ndarray
+    partners: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_simulated(cls, sim) -> "LabelledVolume":
+        return cls(raw=sim.raw, neuron_ids=sim.neuron_ids.astype(np.int32), clefts=sim.clefts.astype(np.int32),
+                   partners=sim.partners())
+
+    @classmethod
+    def from_cremi(cls, path) -> "LabelledVolume":
+        """A CREMI file with raw, neuron ids, clefts and partner annotations."""
+        from nwbsyn.partners.cremi import read_cremi
+
+        vol = read_cremi(path)
+        if vol.neuron_ids is None or vol.clefts is None or not vol.synapses:
+            raise InputError(f"{path} lacks neuron_ids, clefts or partner annotations; training needs all three.")
+        return cls(raw=vol.raw, neuron_ids=vol.neuron_ids.astype(np.int64), clefts=vol.clefts.astype(np.int64),
+                   partners={s.cleft_id: (s.pre_id, s.post_ids) for s in vol.synapses if s.post_ids})
+
+
+def labelled_volumes(*, n_volumes: int, seed: int, options: dict | None = None,
+                     progress_bar: bool = False) -> list[LabelledVolume]:
+    """Generate ``n_volumes`` labelled volumes (the training recipe's data)."""
+    from nwbsyn.partners.simulate import simulate_dataset
+
+    sims = simulate_dataset(n_volumes, rng=seed, progress_bar=progress_bar, **(options or {}))
+    return [LabelledVolume.from_simulated(s) for s in sims]
+
+
+def _corner(shape, patch, centre, rng, jitter) -> tuple[int, ...]:
+    out = []
+    for n, p, c, j in zip(shape, patch, centre, jitter):
+        c = c + (int(rng.integers(-j, j + 1)) if j else 0)
+        out.append(int(np.clip(c - p // 2, 0, n - p)))
+    return tuple(out)
+
+
+def _crop(a: np.ndarray, corner, patch) -> np.ndarray:
+    return a[tuple(slice(c, c + p) for c, p in zip(corner, patch))]
+
+
+def _sample(vol: LabelledVolume, task: str, patch, rng) -> tuple[np.ndarray, np.ndarray]:
+    """One (input channels, target channels) pair, float32, before augmentation."""
+    if task == "cleft":
+        cleft_voxels = vol.clefts > 0
+        if rng.random() < 0.5 and vol.partners:
+            cid = int(rng.choice(list(vol.partners)))
+            zyx = np.argwhere(vol.clefts == cid)
+            centre = zyx[rng.integers(len(zyx))]
+            corner = _corner(vol.raw.shape, patch, centre, rng, (2, patch[1] // 3, patch[2] // 3))
+        else:
+            corner = tuple(int(rng.integers(0, n - p + 1)) for n, p in zip(vol.raw.shape, patch))
+        x = _crop(vol.raw, corner, patch)[None] / np.float32(255)
+        return x.astype(np.float32), _crop(cleft_voxels, corner, patch)[None].astype(np.float32)
+    cid = int(rng.choice(list(vol.partners)))
+    pre, posts = vol.partners[cid]
+    mask = vol.clefts == cid
+    centre = np.round(np.argwhere(mask).mean(axis=0)).astype(int)
+    corner = _corner(vol.raw.shape, patch, centre, rng, (2, patch[1] // 4, patch[2] // 4))
+    seg = _crop(vol.neuron_ids, corner, patch)
+    x = np.stack([_crop(vol.raw, corner, patch) / np.float32(255), _crop(mask, corner, patch)])
+    y = np.stack([seg == pre, np.isin(seg, posts)])
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def _augment(x: np.ndarray, y: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    for axis in (1, 2, 3):
+        if rng.random() < 0.5:
+            x, y = np.flip(x, axis), np.flip(y, axis)
+    if x.shape[2] == x.shape[3] and rng.random() < 0.5:
+        x, y = x.swapaxes(2, 3), y.swapaxes(2, 3)
+    x = x.copy()
+    x[0] = np.clip((x[0] - 0.5) * rng.uniform(0.8, 1.2) + 0.5 + rng.normal(0, 0.05), 0, 1)
+    if rng.random() < 0.15:
+        x[0, rng.integers(x.shape[1])] = 0.0  # a missing section
+    return x, np.ascontiguousarray(y)
+
+
+def _batch(vols, task, patch, n, rng, augment=True):
+    usable = [v for v in vols if v.partners] if task == "association" else vols
+    pairs = [_sample(usable[rng.integers(len(usable))], task, patch, rng) for _ in range(n)]
+    if augment:
+        pairs = [_augment(x, y, rng) for x, y in pairs]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def _check(volumes, task, patch) -> None:
+    if task not in TASKS:
+        raise InputError(f"task='{task}' is not one of {TASKS}.")
+    if not volumes:
+        raise InputError("no training volumes were given.")
+    for v in volumes:
+        if any(n < p for n, p in zip(v.raw.shape, patch)):
+            raise InputError(f"a training volume of shape {v.raw.shape} is smaller than the patch {tuple(patch)}; "
+                             "use larger volumes or a smaller patch_zyx.")
+    if task == "association" and not any(v.partners for v in volumes):
+        raise InputError("the training volumes have no synapses with partner annotations.")
+
+
+@dataclass
+class FitResult:
+    model: object
+    config: TrainConfig
+    history: list
+    best_val_loss: float
+    seconds: float
+
+
+def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device: str = "auto",
+        progress_bar: bool = True) -> FitResult:
+    """Train a cleft detector or an association network; keeps the best validation state.
+
+    Example
+    -------
+    >>> from nwbsyn.partners.train import TrainConfig, fit, labelled_volumes
+    >>> vols = labelled_volumes(n_volumes=1, seed=0, options=dict(shape_zyx=(8, 64, 64)))
+    >>> cfg = TrainConfig(task="cleft", widths=(4, 6), patch_zyx=(4, 32, 32), iterations=2, val_every=1,
+    ...                   val_patches=2, batch_size=1)
+    >>> fit(vols, config=cfg, progress_bar=False).model.init_kwargs["out_channels"]
+    1
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from nwbsyn._shared import pick_device
+    from nwbsyn.partners.model import ResidualUNet3d
+
+    cfg = config or TrainConfig()
+    _check(volumes, cfg.task, cfg.patch_zyx)
+    dev = pick_device(device)
+    torch.manual_seed(cfg.seed)
+    rng = as_rng(cfg.seed)
+    n_out = 1 if cfg.task == "cleft" else 2
+    net = ResidualUNet3d(in_channels=n_out, out_channels=n_out, widths=cfg.widths).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    pos_weight = torch.tensor(cfg.cleft_pos_weight if cfg.task == "cleft" else 1.0, device=dev)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    val_x, val_y = _batch(val_volumes or volumes, cfg.task, cfg.patch_zyx, cfg.val_patches, as_rng(cfg.seed + 1),
+                          augment=False)
+    best, best_state, history, start = np.inf, None, [], time.perf_counter()
+    bar = tqdm(range(1, cfg.iterations + 1), desc=f"train {cfg.task}", disable=not progress_bar)
+    for it in bar:
+        net.train()
+        x, y = _batch(volumes, cfg.task, cfg.patch_zyx, cfg.batch_size, rng)
+        loss = loss_fn(net(torch.from_numpy(x).to(dev)), torch.from_numpy(y).to(dev))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if it % cfg.val_every == 0 or it == cfg.iterations:
+            val = _val_loss(net, loss_fn, val_x, val_y, dev)
+            history.append(dict(iteration=it, train_loss=float(loss.detach()), val_loss=val))
+            bar.set_postfix(val_loss=f"{val:.4f}")
+            if val < best:
+                best, best_state = val, {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    return FitResult(model=net.eval().cpu(), config=cfg, history=history, best_val_loss=float(best),
+                     seconds=time.perf_counter() - start)
+
+
+def _val_loss(net, loss_fn, x, y, dev) -> float:
+    import torch
+
+    net.eval()
+    with torch.no_grad():
+        losses = [float(loss_fn(net(torch.from_numpy(x[i:i + 8]).to(dev)), torch.from_numpy(y[i:i + 8]).to(dev)))
+                  * len(x[i:i + 8]) for i in range(0, len(x), 8)]
+    return sum(losses) / len(x)
+
+
+def train_and_save(output, *, config: TrainConfig, recipe: dict | None = None, volumes=None, val_volumes=None,
+                   data_description: str | None = None, device: str = "auto", progress_bar: bool = True) -> Path:
+    """Train on ``volumes`` (default: the generator with ``recipe``) and write OUT.pt + OUT.card.json."""
+    from nwbsyn import __version__
+    from nwbsyn.partners.model import save_checkpoint
+
+    recipe = recipe or DEFAULT_RECIPE
+    if volumes is None:
+        volumes = labelled_volumes(n_volumes=recipe["n_volumes"], seed=recipe["seed"], options=recipe["options"],
+                                   progress_bar=progress_bar)
+        val_volumes = labelled_volumes(n_volumes=recipe["n_val_volumes"], seed=recipe["val_seed"],
+                                       options=recipe["options"])
+        data_description = data_description or f"generator recipe {json.dumps(recipe)}"
+    result = fit(volumes, config=config, val_volumes=val_volumes, device=device, progress_bar=progress_bar)
+    output = Path(output)
+    save_checkpoint(output, result.model, task=config.task, extra={"config": _jsonable(asdict(config))})
+    card = dict(
+        model=output.name, task=config.task, method="AVAN (Turner et al.): residual symmetric 3D U-Net",
+        architecture=result.model.init_kwargs, nwbsyn_version=__version__, training_data=data_description,
+        config=_jsonable(asdict(config)), best_val_loss=result.best_val_loss, history=result.history,
+        train_seconds=round(result.seconds, 1), weights_format="torch.save state_dict (weights_only=True)",
+        sha256=sha256_of_file(output),
+    )
+    output.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
+    return output
+
+
+def _jsonable(d: dict) -> dict:
+    return json.loads(json.dumps(d, default=lambda o: list(o) if isinstance(o, tuple) else str(o)))

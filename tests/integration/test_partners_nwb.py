@@ -1,0 +1,108 @@
+"""``nwbsyn partners assign``: NWB or CREMI in, validated NWB out; bad input exits 2 with one sentence."""
+
+import numpy as np
+import pytest
+from conftest import write_nwbfile
+
+from nwbsyn.cli import main
+from nwbsyn.io import open_nwb
+from nwbsyn.io.validate import validate_nwb
+from nwbsyn.partners import add_em_volume, cremi_from_simulated, simulate_volume, write_cremi
+from nwbsyn.partners.infer import DEFAULT_ASSOCIATION_MODEL, DEFAULT_CLEFT_MODEL
+from nwbsyn.partners.train import TrainConfig, labelled_volumes, train_and_save
+from nwbsyn.testing import mock_nwbfile
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    """Two-step networks: fast, and enough to exercise every path."""
+    folder = tmp_path_factory.mktemp("models")
+    vols = labelled_volumes(n_volumes=1, seed=0, options=dict(shape_zyx=(8, 64, 64), n_synapses=2))
+    paths = {}
+    for task in ("cleft", "association"):
+        cfg = TrainConfig(task=task, widths=(4, 6), patch_zyx=(4, 32, 32), iterations=2, val_every=1,
+                          val_patches=2, batch_size=1)
+        paths[task] = str(train_and_save(folder / f"{task}.pt", config=cfg, volumes=vols, data_description="tiny",
+                                         progress_bar=False))
+    return ["--cleft-model", paths["cleft"], "--association-model", paths["association"], "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_volume(shape_zyx=(8, 96, 96), n_synapses=3, polyadic_fraction=0.5, rng=3)
+
+
+@pytest.fixture
+def em_file(tmp_path, sim):
+    nwbfile = mock_nwbfile()
+    add_em_volume(nwbfile, raw=sim.raw, neuron_ids=sim.neuron_ids, voxel_size_nm=sim.voxel_size_nm, clefts=sim.clefts)
+    return write_nwbfile(nwbfile, tmp_path / "em.nwb")
+
+
+@pytest.mark.parametrize("clefts", ["given", "detect"])
+def test_assign_nwb_in_nwb_out(tmp_path, em_file, sim, tiny_models, clefts, capsys):
+    before = em_file.read_bytes()
+    out = tmp_path / "out.nwb"
+    assert main(["partners", "assign", str(em_file), "-o", str(out), "--clefts", clefts,
+                 "--plot", str(tmp_path / "s.png")] + tiny_models) == 0
+    assert em_file.read_bytes() == before and (tmp_path / "s.png").stat().st_size > 1000
+    assert "edges ->" in capsys.readouterr().out
+    report = validate_nwb(out)
+    assert not report.schema_errors and report.ok, report
+    with open_nwb(out) as nwbfile:
+        misc = nwbfile.processing["misc"]
+        assert "association_model" in misc.data_interfaces
+        assert ("cleft_model" in misc.data_interfaces) == (clefts == "detect")
+        if "synaptic_clefts" in misc.data_interfaces:
+            table = misc["synaptic_clefts"]
+            assert table.centroid.unit == "nanometers"
+            centroids = np.asarray(table.centroid[:])
+            assert np.all(centroids >= 0) and np.all(centroids <= np.asarray(sim.shape) * sim.voxel_size_nm)
+        if clefts == "given":
+            ids = set(np.asarray(misc["synaptic_clefts"].cleft_id[:]).tolist())
+            assert ids == {s.cleft_id for s in sim.synapses}
+            partners = misc["synaptic_partners"]
+            assert partners.segmentation.name == "em_raw_segmentation"
+            pre = set(np.asarray(partners.presynaptic_id[:]).tolist())
+            assert pre <= set(np.unique(sim.neuron_ids).tolist())
+
+
+def test_assign_cremi_in_nwb_out_and_rerun(tmp_path, sim, tiny_models):
+    cremi = write_cremi(tmp_path / "v.hdf", cremi_from_simulated(sim))
+    assert main(["partners", "assign", str(cremi), "--clefts", "given"] + tiny_models) == 0
+    out = tmp_path / "v_nwbsyn.nwb"
+    with open_nwb(out) as nwbfile:
+        assert len(nwbfile.processing["misc"]["synaptic_clefts"]) == len(sim.synapses)
+    assert main(["partners", "assign", str(out), "--in-place", "--clefts", "given"] + tiny_models) == 2
+    assert main(["partners", "assign", str(out), "--in-place", "--overwrite", "--clefts", "given"] + tiny_models) == 0
+    assert validate_nwb(out).schema_errors == []
+
+
+def test_bad_inputs_exit_2(tmp_path, em_file, tiny_models, icephys_file, capsys):
+    cases = [
+        [str(icephys_file)],                                      # no EM volume in the file
+        [str(em_file), "--in-place", "--clefts", "given", "--segmentation", "nope"],
+        [str(tmp_path / "missing.nwb")],
+        [str(em_file), "--cleft-model", str(em_file)],            # not a checkpoint
+    ]
+    for args in cases:
+        assert main(["partners", "assign", *args] + tiny_models[-1:]) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("nwbsyn: error:") and "Traceback" not in err
+    nwbfile = mock_nwbfile()
+    sim = simulate_volume(shape_zyx=(4, 32, 32), n_synapses=0, rng=0)
+    add_em_volume(nwbfile, raw=sim.raw, neuron_ids=sim.neuron_ids, voxel_size_nm=sim.voxel_size_nm)
+    path = write_nwbfile(nwbfile, tmp_path / "noclefts.nwb")
+    assert main(["partners", "assign", str(path), "--clefts", "given"] + tiny_models) == 2
+    assert "cleft label volume" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*_nwbsyn.nwb")) and not list(tmp_path.glob(".*tmp*"))
+
+
+@pytest.mark.skipif(not DEFAULT_ASSOCIATION_MODEL.exists(), reason="shipped networks not trained yet")
+def test_shipped_networks_assign_held_out_synapses():
+    from nwbsyn.partners import assign_partners, assignment_accuracy
+
+    held_out = simulate_volume(shape_zyx=(16, 128, 128), rng=987)
+    res = assign_partners(held_out.raw, held_out.neuron_ids, held_out.clefts, device="cpu")
+    assert assignment_accuracy(res.partners(), held_out.partners()).accuracy >= 0.75
+    assert DEFAULT_CLEFT_MODEL.with_suffix(".card.json").exists()
