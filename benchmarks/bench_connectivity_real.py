@@ -1,8 +1,10 @@
 """benchmarks/bench_connectivity_real.py: does SynapsNet run on real population data, and forecast?
 
-Loads the raw files in ``/work/shared/data/population`` (no NWB): MEA spike trains of
+Loads the raw files in ``/work/shared/data/population``: MEA spike trains of
 retinal waves (waverepo, HDF5) binned into counts (Poisson loss), and the songbird HVC
-deconvolved calcium activity (seqNMF, .mat; MSE loss). Prints one JSON line per
+deconvolved calcium activity (seqNMF, .mat; MSE loss); then runs the real NWB files in
+``/work/shared/data/nwb`` end to end (read with nwbsyn.io, Units binned or ROI traces,
+SynapsNet written back and validated). Prints one JSON line per
 (dataset, method) with the one-step forecast correlation on the last 20 % of the time
 bins. There is no ground-truth connectivity here.
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path("/work/shared/data/population")
+NWB_ROOT = Path("/work/shared/data/nwb")
 
 
 def load_waverepo(path: Path, *, bin_ms: float) -> np.ndarray:
@@ -77,6 +80,33 @@ def main(argv=None) -> None:
     for name, load, loss in jobs:
         for row in evaluate(name, load(), loss, a):
             print(json.dumps({**row, "bin_ms": a.bin_ms if loss == "poisson" else 1000 / 30}), flush=True)
+    for path in sorted(NWB_ROOT.glob("*.nwb")):
+        print(json.dumps(nwb_end_to_end(path, a)), flush=True)
+
+
+def nwb_end_to_end(path: Path, a) -> dict:
+    """NWB in → SynapsNet → NWB out (validated), with SynapsNet's and ridge VAR's held-out forecast r."""
+    import tempfile
+
+    from nwbsyn import connectivity, io
+    from nwbsyn.connectivity import forecast_correlation, ridge_var
+    from nwbsyn.io.validate import validate_nwb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.nwb"
+        t0 = time.perf_counter()
+        with io.edit_nwb(path, output=out) as nwbfile:
+            inp, res = connectivity.run_on_nwbfile(nwbfile, bin_ms=a.bin_ms, progress_bar=False)
+        seconds = time.perf_counter() - t0
+        report = validate_nwb(out)
+    x = inp.activity
+    n_tv = int(round(len(x) * 0.8))
+    var = ridge_var(x[:n_tv], n_lags=3)
+    var_r = forecast_correlation(x[n_tv:], var.predict(x[n_tv - 3:]))
+    return {"bench": "connectivity_real_nwb", "dataset": path.name, "source": inp.kind, "n_neurons": int(x.shape[1]),
+            "n_steps": len(x), "bin_ms": round(inp.dt_s * 1e3, 3), "synapsnet_forecast_r":
+            round(res.metrics["forecast_correlation"], 4), "ridge_var_p3_forecast_r": round(float(var_r), 4),
+            "seconds": round(seconds, 1), "output_schema_errors": len(report.schema_errors)}
 
 
 if __name__ == "__main__":

@@ -161,7 +161,6 @@ def _provenance(name: str, info: dict, params: dict, *, embed_weights: bool, met
 def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dict, module: str = MODULE,
                 embed_weights: bool = True, overwrite: bool = False):
     """Write cleft labels, the cleft table, the partner table and provenance into ``processing[module]``."""
-    from hdmf.common import DynamicTableRegion
 
     from nwbsyn.types import EMLabelVolume, SynapticCleftTable, SynapticPartnerTable
 
