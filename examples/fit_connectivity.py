@@ -1,10 +1,13 @@
 """Fit functional connectivity on the Units of an NWB file and list the strongest connections.
 
-    python examples/fit_connectivity.py session.nwb      # your file with a Units table
-    python examples/fit_connectivity.py                  # a simulated network with known connectivity
+    python examples/fit_connectivity.py session.nwb                    # your file with a Units table
+    python examples/fit_connectivity.py session.nwb --bin-ms 10 --max-epochs 200
+    python examples/fit_connectivity.py                                # a simulated network with known connectivity
+
+Writes <input>_nwbsyn.nwb (the input is not touched), connectivity.png and <input>_report.html.
 """
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ from pynwb import NWBHDF5IO
 from pynwb.misc import Units
 
 from nwbsyn import connectivity, io
+from nwbsyn.report import write_report
 from nwbsyn.testing import mock_nwbfile
 
 
@@ -29,24 +33,34 @@ def simulated_file(path: Path, *, n_neurons: int = 10, n_steps: int = 3000, dt_s
     return sim
 
 
-def main(path: str | None = None) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", nargs="?", help="NWB file with a Units table (default: a simulated network)")
+    parser.add_argument("--bin-ms", type=float, default=20.0, help="bin size of the spike counts (default 20)")
+    parser.add_argument("--max-epochs", type=int, default=40, help="training epochs at most (early stopping)")
+    parser.add_argument("--n-strongest", type=int, default=5, help="connections to list")
+    args = parser.parse_args()
+
     sim = None
-    if path is None:
-        path = Path("simulated_network.nwb")
+    path = Path(args.input) if args.input else Path("simulated_network.nwb")
+    if args.input is None:
         sim = simulated_file(path)
     output = io.default_output_path(path)
     with io.edit_nwb(path, output=output, overwrite=True) as nwbfile:
-        inp, result = connectivity.run_on_nwbfile(nwbfile, source="units", bin_ms=20, max_epochs=40,
-                                                  overwrite=True, progress_bar=False)
+        inp, result = connectivity.run_on_nwbfile(nwbfile, source="units", bin_ms=args.bin_ms,
+                                                  max_epochs=args.max_epochs, overwrite=True, progress_bar=False)
+        connectivity.plot_connectivity(result, path="connectivity.png", labels=[str(r) for r in inp.rows])
     with io.open_nwb(output) as nwbfile:
         ds = connectivity.to_xarray(nwbfile.processing["ecephys"]["functional_connectivity"])
-    strongest = ds.weights.stack(edge=("presynaptic", "postsynaptic")).to_series().abs().nlargest(5)
+    strongest = ds.weights.stack(edge=("presynaptic", "postsynaptic")).to_series().abs().nlargest(args.n_strongest)
     for (pre, post), weight in strongest.items():
         print(f"unit {pre} -> unit {post}: |w| = {weight:.3f}")
     if sim is not None:
         print(f"AUROC vs the planted network: {connectivity.connectivity_auroc(sim.weights, result.weights):.3f}")
-    print(f"held-out forecast r: {result.metrics.get('forecast_correlation', float('nan')):.3f}; results: {output}")
+    report = write_report(output, output_path=path.with_name(f"{path.stem}_report.html"))
+    print(f"held-out forecast r: {result.metrics.get('forecast_correlation', float('nan')):.3f}; "
+          f"results: {output}, connectivity.png, {report}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    main()

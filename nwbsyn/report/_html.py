@@ -1,0 +1,107 @@
+"""Pieces of the self-contained HTML page: figures as base64 PNG, tables, sections, the page itself."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass, field
+
+__all__ = ["Section", "figure_html", "table_html", "details_html", "page_html", "new_figure"]
+
+_CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0; color: #222;
+       background: #f6f7f9; line-height: 1.45; }
+header, section { background: #fff; margin: 16px auto; max-width: 1180px; padding: 16px 24px;
+                  border-radius: 6px; box-shadow: 0 1px 3px rgba(0,0,0,.12); }
+h1 { font-size: 1.5em; margin: 0.2em 0 0.5em; }
+h2 { font-size: 1.25em; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 1.05em; margin-top: 1.2em; }
+nav a { margin-right: 14px; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+th { background: #eef1f5; }
+td.text, th.text { text-align: left; }
+figure { display: inline-block; vertical-align: top; margin: 10px 14px 18px 0; max-width: 100%; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.88em; color: #555; max-width: 560px; }
+code, pre { font-family: Menlo, Consolas, monospace; font-size: 0.85em; }
+pre { background: #f3f3f3; padding: 8px; overflow-x: auto; white-space: pre-wrap; }
+.note { color: #666; font-size: 0.9em; }
+footer { text-align: center; color: #888; font-size: 0.8em; margin: 20px; }
+"""
+
+
+@dataclass
+class Section:
+    """One part of the report: an ``id`` (anchor), a title and HTML blocks."""
+
+    id: str
+    title: str
+    blocks: list[str] = field(default_factory=list)
+    n_figures: int = 0
+
+    def add(self, block: str) -> None:
+        self.blocks.append(block)
+
+    def add_figure(self, fig, caption: str) -> None:
+        self.blocks.append(figure_html(fig, caption))
+        self.n_figures += 1
+
+    def html(self) -> str:
+        body = "\n".join(self.blocks)
+        return f'<section id="{html.escape(self.id)}">\n<h2>{html.escape(self.title)}</h2>\n{body}\n</section>'
+
+
+def new_figure(**kwargs):
+    """A matplotlib Figure drawn off screen (Agg), not registered with pyplot."""
+    from matplotlib.figure import Figure
+
+    kwargs.setdefault("constrained_layout", True)
+    return Figure(**kwargs)
+
+
+def figure_html(fig, caption: str, *, dpi: int = 100) -> str:
+    """``<figure>`` with the figure embedded as a base64 PNG."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    alt = html.escape(caption, quote=True)
+    return (f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _cell(value, header: bool = False) -> str:
+    tag = "th" if header else "td"
+    if isinstance(value, float):
+        text = "–" if value != value else f"{value:.4g}"
+        return f"<{tag}>{text}</{tag}>"
+    if isinstance(value, int):
+        return f"<{tag}>{value}</{tag}>"
+    return f'<{tag} class="text">{html.escape(str(value))}</{tag}>'
+
+
+def table_html(rows: list[list], header: list[str] | None, *, caption: str | None = None) -> str:
+    """An HTML table (no header row when ``header`` is None); floats with 4 significant digits, NaN as a dash."""
+    head = "<tr>" + "".join(_cell(h, header=True) for h in header) + "</tr>" if header else ""
+    body = "\n".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    head = f"<thead>{head}</thead>" if head else ""
+    return f"<table>{cap}\n{head}\n<tbody>\n{body}\n</tbody></table>"
+
+
+def details_html(summary: str, text: str) -> str:
+    """A collapsed block of preformatted text (e.g. JSON parameters)."""
+    return f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>"
+
+
+def page_html(title: str, header_blocks: list[str], sections: list[Section], footer: str) -> str:
+    """The whole page: inline CSS, a header with a table of contents, the sections."""
+    nav = " ".join(f'<a href="#{html.escape(s.id)}">{html.escape(s.title)}</a>' for s in sections)
+    head = "\n".join(header_blocks)
+    body = "\n".join(s.html() for s in sections)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f'<header id="header">\n<h1>{html.escape(title)}</h1>\n{head}\n<nav>{nav}</nav>\n</header>\n'
+            f"{body}\n<footer>{html.escape(footer)}</footer>\n</body>\n</html>\n")

@@ -1,0 +1,215 @@
+"""Report section for synaptic events: trace with detections and scores, average event, distributions,
+frequency over time and per-recording statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nwbsyn.report._html import Section, new_figure, table_html
+
+__all__ = ["events_section"]
+
+_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}
+_MAX_SNIPPETS = 500
+
+
+def _series_times(series, n: int, first: int = 0) -> np.ndarray:
+    if series.timestamps is not None:
+        return np.asarray(series.timestamps[first:first + n], dtype=float)
+    return float(series.starting_time or 0.0) + (first + np.arange(n)) / float(series.rate)
+
+
+def _scale(series) -> tuple[float, str]:
+    factor, unit = _DISPLAY.get(series.unit, (1.0, series.unit))
+    return float(series.conversion) * factor, unit
+
+
+def _envelope(t: np.ndarray, y: np.ndarray, n_columns: int = 3000):
+    """Min/max per column so that a long trace draws fast and keeps its peaks."""
+    if y.size <= 2 * n_columns:
+        return t, y
+    k = -(-y.size // n_columns)
+    n_blocks = -(-y.size // k)
+    pad = n_blocks * k - y.size
+    blocks = np.pad(y, (0, pad), mode="edge").reshape(n_blocks, k)
+    tt = np.pad(t, (0, pad), mode="edge").reshape(n_blocks, k)[:, [0, -1]].ravel()
+    yy = np.stack([blocks.min(axis=1), blocks.max(axis=1)], axis=1).ravel()
+    return tt, yy
+
+
+def _event_rows(table) -> dict:
+    """Columns of the table as arrays, plus each event's series and onset sample."""
+    n = len(table)
+    refs = table["trace"].data[:] if "trace" in table.colnames else []
+    cols = {name: np.asarray(table[name].data[:], dtype=float) if name in table.colnames else np.full(n, np.nan)
+            for name in ("timestamp", "amplitude", "rise_time", "half_decay_time", "half_width", "score")}
+    cols["series"] = [ref[2] for ref in refs] if len(refs) else [None] * n
+    cols["onset"] = np.asarray([int(ref[0]) for ref in refs], dtype=np.int64) if len(refs) else np.zeros(n, int)
+    cols["amplitude_unit"] = getattr(table["amplitude"], "unit", "") if "amplitude" in table.colnames else ""
+    return cols
+
+
+def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10.0):
+    rate = float(series.rate) if series.rate else 1.0 / float(np.median(np.diff(series.timestamps[:1000])))
+    n = min(len(series.data), int(max_seconds * rate))
+    gain, unit = _scale(series)
+    y = np.asarray(series.data[:n], dtype=float) * gain
+    t = _series_times(series, n)
+    fig = new_figure(figsize=(11, 4.6))
+    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1])
+    ax = fig.add_subplot(grid[0])
+    ax.plot(*_envelope(t, y), lw=0.5, color="0.3")
+    shown = onsets[onsets < n]
+    if shown.size:
+        lo, hi = float(y.min()), float(y.max())
+        top = hi + 0.06 * (hi - lo)
+        ax.plot(t[shown], np.full(shown.size, top), "v", color="tab:red", ms=5,
+                label=f"{shown.size} detected onsets")
+        ax.set_ylim(lo - 0.03 * (hi - lo), hi + 0.16 * (hi - lo))
+        ax.legend(loc="upper right", frameon=False, fontsize=8)
+    ax.set(ylabel=unit, title=f"{series.name}: first {t[-1] - t[0]:.1f} s with detected events")
+    ax_s = fig.add_subplot(grid[1], sharex=ax)
+    if scores is not None:
+        m = len(scores.data)
+        ts = float(scores.starting_time or 0.0) + np.arange(m) / float(scores.rate)
+        keep = np.flatnonzero(ts <= t[-1])
+        ax_s.plot(*_envelope(ts[keep], np.asarray(scores.data[: keep.size], dtype=float)), lw=0.6,
+                  color="tab:blue")
+        if scores.threshold is not None:
+            ax_s.axhline(scores.threshold, ls="--", color="0.5", lw=0.8)
+    else:
+        ax_s.text(0.5, 0.5, "no score series", ha="center", va="center", transform=ax_s.transAxes)
+    ax_s.set(ylim=(-0.05, 1.05), xlabel="time (s, session clock)", ylabel="score")
+    return fig
+
+
+def _average_figure(series, onsets: np.ndarray):
+    rate = float(series.rate or 0) or 1.0 / float(np.median(np.diff(series.timestamps[:1000])))
+    gain, unit = _scale(series)
+    pre, post = int(round(0.002 * rate)), int(round(0.010 * rate))
+    ok = onsets[(onsets - pre >= 0) & (onsets + post <= len(series.data))]
+    if ok.size > _MAX_SNIPPETS:
+        ok = ok[np.linspace(0, ok.size - 1, _MAX_SNIPPETS).astype(int)]
+    snippets = np.stack([np.asarray(series.data[o - pre:o + post], dtype=float) * gain for o in ok]) \
+        if ok.size else np.zeros((0, pre + post))
+    snippets = snippets - snippets[:, : max(1, pre - int(round(0.0003 * rate)))].mean(axis=1, keepdims=True)
+    t_ms = np.arange(-pre, post) * 1e3 / rate
+    fig = new_figure(figsize=(5.5, 4))
+    ax = fig.add_subplot()
+    for s in snippets[:: max(1, len(snippets) // 40)]:
+        ax.plot(t_ms, s, color="0.75", lw=0.5)
+    if len(snippets):
+        ax.plot(t_ms, snippets.mean(axis=0), color="tab:red", lw=2, label=f"mean of {len(snippets)} events")
+        ax.legend(frameon=False, fontsize=8)
+    ax.axvline(0, color="0.5", lw=0.6, ls=":")
+    ax.set(title=f"{series.name}: average event", xlabel="time from onset (ms)",
+           ylabel=f"{unit} (baseline subtracted)")
+    return fig
+
+
+def _histograms_figure(cols, amp_scale: float, amp_unit: str):
+    fig = new_figure(figsize=(12, 3.2))
+    panels = [
+        (cols["amplitude"] * amp_scale, f"amplitude ({amp_unit})"),
+        (cols["rise_time"] * 1e3, "10-90 % rise time (ms)"),
+        (cols["half_decay_time"] * 1e3, "half decay time (ms)"),
+        (cols["score"], "detector score"),
+    ]
+    for k, (values, label) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            span = (0.0, 1.0) if label == "detector score" else None
+            ax.hist(finite, bins=min(40, max(5, finite.size // 5)), range=span, color="tab:blue", alpha=0.8)
+            ax.axvline(np.median(finite), color="tab:red", lw=1, label=f"median {np.median(finite):.3g}")
+            ax.legend(frameon=False, fontsize=7)
+        ax.set(xlabel=label, ylabel="events" if k == 0 else None)
+    return fig
+
+
+def _frequency_figure(series_list, cols):
+    """Events per second over the session, bins of equal width; time outside the sweeps is not counted."""
+    spans = []
+    for s in series_list:
+        t = _series_times(s, 1)[0]
+        rate = float(s.rate) if s.rate else None
+        end = t + len(s.data) / rate if rate else float(s.timestamps[-1])
+        spans.append((t, end))
+    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+    raw_width = max((hi - lo) / 30.0, 0.05)
+    width = min(m * 10.0 ** np.floor(np.log10(raw_width)) for m in (1, 2, 5, 10)
+                if m * 10.0 ** np.floor(np.log10(raw_width)) >= raw_width)
+    edges = lo + width * np.arange(int(np.ceil((hi - lo) / width)) + 1)
+    if edges.size < 2:
+        edges = np.array([lo, lo + width])
+    fig = new_figure(figsize=(11, 3.2))
+    ax = fig.add_subplot()
+    for s, (a, b) in zip(series_list, spans):
+        sel = np.array([x is not None and x.object_id == s.object_id for x in cols["series"]], bool)
+        counts = np.histogram(cols["timestamp"][sel], bins=edges)[0]
+        covered = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0, None)
+        freq = np.where(covered > 0.05 * width, counts / np.maximum(covered, 1e-12), np.nan)
+        ax.stairs(freq, edges, label=s.name, lw=1.2)
+    if len(series_list) <= 10:
+        ax.legend(frameon=False, fontsize=8, ncol=min(5, len(series_list)))
+    ax.set(xlabel="time (s, session clock)", ylabel="events / s",
+           title=f"event frequency over time ({width:g} s bins)")
+    return fig
+
+
+def _stats_rows(series_list, cols, amp_scale: float):
+    rows = []
+    for s in series_list:
+        sel = np.array([x is not None and x.object_id == s.object_id for x in cols["series"]], bool)
+        rate = float(s.rate) if s.rate else None
+        duration = len(s.data) / rate if rate else float(s.timestamps[-1] - s.timestamps[0])
+        med = lambda key, f=1e3: float(np.nanmedian(cols[key][sel]) * f) if sel.any() else float("nan")  # noqa: E731
+        amps = cols["amplitude"][sel] * amp_scale
+        rows.append([s.name, round(duration, 3), int(sel.sum()), float(sel.sum() / duration) if duration else
+                     float("nan"), float(np.nanmean(amps)) if sel.any() else float("nan"),
+                     float(np.nanmedian(amps)) if sel.any() else float("nan"), med("rise_time"),
+                     med("half_decay_time"), med("half_width"), med("score", 1.0)])
+    return rows
+
+
+def events_section(section_id: str, table, score_series: list) -> Section:
+    """Section for one SynapticEventsTable (or, when no event was found, only its score series)."""
+    name = table.name if table is not None else "synaptic events"
+    section = Section(section_id, f"Synaptic events ({name})")
+    cols = _event_rows(table) if table is not None else None
+    by_id = {}
+    for ref in (cols["series"] if cols else []):
+        if ref is not None:
+            by_id.setdefault(ref.object_id, ref)
+    for sc in score_series:
+        if sc.source_series is not None:
+            by_id.setdefault(sc.source_series.object_id, sc.source_series)
+    series_list = list(by_id.values())
+    if not series_list:
+        section.add('<p class="note">The events table references no trace; nothing to draw.</p>')
+        return section
+    scores_of = {sc.source_series.object_id: sc for sc in score_series if sc.source_series is not None}
+    n_events = len(table) if table is not None else 0
+    section.add(f"<p>{n_events} events in {len(series_list)} trace(s)."
+                + (f" Polarity: {table.polarity}." if table is not None and table.polarity else "") + "</p>")
+    counts = {s.object_id: sum(1 for x in (cols["series"] if cols else []) if x is not None
+                               and x.object_id == s.object_id) for s in series_list}
+    main = max(series_list, key=lambda s: counts[s.object_id])
+    onsets = cols["onset"][[x is not None and x.object_id == main.object_id for x in cols["series"]]] \
+        if cols else np.zeros(0, int)
+    section.add_figure(_trace_figure(main, np.sort(onsets), scores_of.get(main.object_id)),
+                       f"Trace '{main.name}' (the one with most events) with detected onsets (red) and the "
+                       "detector score (blue; dashed: threshold).")
+    if not n_events:
+        section.add('<p class="note">No events were found; only the score traces were written.</p>')
+        return section
+    amp_scale, amp_unit = _DISPLAY.get(cols["amplitude_unit"], (1.0, cols["amplitude_unit"]))
+    section.add_figure(_average_figure(main, onsets), f"Average event of '{main.name}' (grey: individual events).")
+    section.add_figure(_histograms_figure(cols, amp_scale, amp_unit),
+                       "Distributions of amplitude, 10-90 % rise time, half decay time and score over all events.")
+    section.add_figure(_frequency_figure(series_list, cols), "Event frequency over time, per trace.")
+    header = ["trace", "duration (s)", "events", "frequency (Hz)", f"mean amplitude ({amp_unit})",
+              f"median amplitude ({amp_unit})", "median rise (ms)", "median half decay (ms)",
+              "median half width (ms)", "median score"]
+    section.add("<h3>Per-recording statistics</h3>" + table_html(_stats_rows(series_list, cols, amp_scale), header))
+    return section
