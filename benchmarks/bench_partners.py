@@ -33,56 +33,75 @@ def emit(**row) -> None:
     print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
 
 
-def split_scores(pred: dict, truth: dict) -> dict:
-    """Dyadic accuracy and polyadic edge F1, given the true clefts."""
-    dyadic = {c: v for c, v in truth.items() if len(v[1]) == 1}
-    poly = {c: v for c, v in truth.items() if len(v[1]) > 1}
-    acc = assignment_accuracy({c: pred[c] for c in dyadic if c in pred}, dyadic)
-    poly_edges = edge_prf(partner_edges({c: pred[c] for c in poly if c in pred}), partner_edges(poly))
-    return dict(dyadic_accuracy=acc.accuracy, n_dyadic=acc.n_clefts, polyadic_edge_f1=poly_edges.f1,
-                n_polyadic=len(poly), all_accuracy=assignment_accuracy(pred, truth).accuracy)
-
-
 def methods(use_pruner: bool):
-    out = {"avan": lambda raw, seg, cl, **kw: assign_partners(raw, seg, cl, device="cpu", **kw)}
+    out = {"avan": lambda raw, seg, cl, polyadic: assign_partners(raw, seg, cl, polyadic=polyadic, device="cpu")}
     if use_pruner:
-        out["mask_pruner"] = lambda raw, seg, cl, polyadic=True, **kw: mask_pruner_assign(
-            raw, seg, cl, polyadic=polyadic, device="cpu")
+        out["mask_pruner"] = lambda raw, seg, cl, polyadic: mask_pruner_assign(raw, seg, cl, polyadic=polyadic,
+                                                                               device="cpu")
     return out
 
 
+def _keyed(partners: dict, k: int) -> dict:
+    return {k * 1_000_000 + c: p for c, p in partners.items()}  # cleft ids unique across volumes
+
+
 def run_dataset(name: str, vols, use_pruner: bool, combined: bool) -> None:
+    """Dyadic mode (argmax) scored on dyadic synapses, polyadic mode on polyadic ones, as in the paper."""
+    truth = {}
+    for k, v in enumerate(vols):
+        truth.update(_keyed(v.partners(), k))
+    dyadic = {c: p for c, p in truth.items() if len(p[1]) == 1}
+    poly = {c: p for c, p in truth.items() if len(p[1]) > 1}
+    n_clefts = sum(len(np.unique(v.clefts)) - 1 for v in vols)
     for method, assign in methods(use_pruner).items():
-        pred, truth, seconds, n_clefts = {}, {}, 0.0, 0
-        det_pred, det_true, det_seconds = [], [], 0.0
-        for k, v in enumerate(vols):
-            t = time.perf_counter()
-            res = assign(v.raw, v.neuron_ids, v.clefts)
-            seconds += time.perf_counter() - t
-            n_clefts += len(np.unique(v.clefts)) - 1
-            pred.update({k * 1_000_000 + c: p for c, p in res.partners().items()})  # unique across volumes
-            truth.update({k * 1_000_000 + c: p for c, p in v.partners().items()})
-            if combined:
-                t = time.perf_counter()
-                found = detect_clefts(v.raw, device="cpu")
-                det_res = assign(v.raw, v.neuron_ids, found)
-                det_seconds += time.perf_counter() - t
-                det_pred.append((found.labels, det_res.edges()))
-                det_true.append((v.clefts, v.edges()))
-        emit(dataset=name, method=method, measure="true_clefts", n_volumes=len(vols),
-             clefts_per_s=n_clefts / seconds, **split_scores(pred, truth))
+        row = dict(dataset=name, method=method, measure="true_clefts", n_volumes=len(vols), n_dyadic=len(dyadic),
+                   n_polyadic=len(poly))
+        for polyadic in (False, True):
+            pred, t = {}, time.perf_counter()
+            for k, v in enumerate(vols):
+                pred.update(_keyed(assign(v.raw, v.neuron_ids, v.clefts, polyadic).partners(), k))
+            seconds = time.perf_counter() - t
+            if polyadic:
+                row.update(polyadic_edge_f1=edge_prf(partner_edges({c: pred[c] for c in poly if c in pred}),
+                                                     partner_edges(poly)).f1,
+                           all_edge_f1_polyadic_mode=edge_prf(partner_edges(pred), partner_edges(truth)).f1,
+                           all_accuracy_polyadic_mode=assignment_accuracy(pred, truth).accuracy)
+            else:
+                row.update(dyadic_accuracy=assignment_accuracy({c: pred[c] for c in dyadic if c in pred},
+                                                               dyadic).accuracy, clefts_per_s=n_clefts / seconds)
+        emit(**row)
         if combined:
             tp = fp = fn = 0
-            for (pl, pe), (tl, te) in zip(det_pred, det_true):
-                s = synapse_edge_f1(pl, pe, tl, te)
+            t = time.perf_counter()
+            for v in vols:
+                found = detect_clefts(v.raw, device="cpu")
+                s = synapse_edge_f1(found.labels, assign(v.raw, v.neuron_ids, found, True).edges(), v.clefts,
+                                    v.edges())
                 tp, fp, fn = tp + s.n_true_positive, fp + s.n_false_positive, fn + s.n_false_negative
             p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
             emit(dataset=name, method=method, measure="detected_clefts", edge_precision=p, edge_recall=r,
-                 edge_f1=2 * p * r / max(1e-12, p + r), seconds_per_volume=det_seconds / len(vols))
+                 edge_f1=2 * p * r / max(1e-12, p + r), seconds_per_volume=(time.perf_counter() - t) / len(vols))
 
 
 def tune(vols) -> None:
-    """Grid of post thresholds on validation volumes: edge F1 (all synapses) for each."""
+    """On validation volumes: cleft counts per minimum cleft score, edge F1 per post threshold."""
+    from nwbsyn.partners import match_clefts
+    from nwbsyn.partners._blockwise import label_blockwise
+    from nwbsyn.partners.infer import load_network, predict_blockwise
+
+    net, _ = load_network("default", task="cleft")
+    probs = [predict_blockwise(net, v.raw) for v in vols]
+    for min_score in (0.0, 0.7, 0.72, 0.74, 0.76, 0.78):
+        tp = fp = miss = 0
+        for v, prob in zip(vols, probs):
+            out = np.zeros(prob.shape, np.uint32)
+            label_blockwise(prob, threshold_u8=127, min_voxels=100, min_score=min_score, block_zyx=prob.shape, out=out)
+            hits = match_clefts(out, v.clefts)
+            tp += len({t for t in hits.values() if t})
+            fp += sum(t == 0 for t in hits.values())
+            miss += len(v.synapses) - len({t for t in hits.values() if t})
+        emit(dataset="validation", method="avan", measure="tune_min_cleft_score", min_score=min_score,
+             clefts_found=tp, false_clefts=fp, clefts_missed=miss)
     cache = [assign_partners(v.raw, v.neuron_ids, v.clefts, device="cpu") for v in vols]
     from nwbsyn.partners.infer import _choose
 

@@ -41,7 +41,6 @@ class DemoRow:
     nwb_path: Path | None = None
     report_path: Path | None = None
     valid: bool | None = None
-    status: str = "ok"  # "ok" or "not available yet ..." (partner assignment in an older installation)
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,13 @@ class DemoSummary:
 
     @property
     def ok(self) -> bool:
-        """True when every available analysis ran and wrote a valid file."""
-        return all((r.status == "ok" and r.valid) or r.status.startswith("not available") for r in self.rows)
+        """True when every analysis wrote a valid file."""
+        return all(r.valid for r in self.rows)
 
     def format(self) -> str:
         """The planted-vs-found table and the files written."""
         header = ["analysis", "planted", "found", "score", "valid", "time"]
-        rows = [[r.analysis, r.planted, r.found if r.status == "ok" else r.status, r.score,
+        rows = [[r.analysis, r.planted, r.found, r.score,
                  {True: "yes", False: "NO", None: "-"}[r.valid], f"{r.seconds:.0f} s"] for r in self.rows]
         widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
         line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
@@ -171,37 +170,6 @@ def _demo_connectivity(out_dir: Path, size: dict, *, seed: int, progress_bar: bo
                    enriched, report, valid)
 
 
-def _predicted_clefts(result, enriched: Path):
-    """The predicted cleft label volume: from the result, or the file's SynapticCleftTable."""
-    clefts = getattr(result, "clefts", None)
-    clefts = getattr(clefts, "labels", clefts)  # a cleft detection (table + label volume) or the volume itself
-    if clefts is not None and np.ndim(clefts) == 3:
-        return np.asarray(clefts)
-    from nwbsyn import io
-    from nwbsyn.types import SynapticCleftTable
-
-    with io.open_nwb(enriched) as nwbfile:
-        for obj in nwbfile.objects.values():
-            if isinstance(obj, SynapticCleftTable) and obj.cleft_volume is not None:
-                return np.asarray(obj.cleft_volume.data[:])
-    return None
-
-
-def _partners_missing(partners) -> str | None:
-    """Why partner assignment cannot run in this installation (None when it can)."""
-    if not (hasattr(partners, "run_on_nwbfile") and hasattr(partners, "add_em_volume")):
-        return "not available yet"
-    try:
-        from nwbsyn.partners import infer
-    except ImportError:
-        return "not available yet"
-    for name in ("DEFAULT_CLEFT_MODEL", "DEFAULT_ASSOCIATION_MODEL"):
-        path = getattr(infer, name, None)
-        if path is not None and not Path(path).is_file():
-            return "not available yet (no trained model)"
-    return None
-
-
 def _demo_partners(out_dir: Path, size: dict | None = None, *, seed: int = 0, progress_bar: bool = False) -> DemoRow:
     """EM volume with dyadic and polyadic synapses -> clefts detected, partners assigned."""
     from nwbsyn import io, partners
@@ -212,25 +180,17 @@ def _demo_partners(out_dir: Path, size: dict | None = None, *, seed: int = 0, pr
     sim = partners.simulate_volume(rng=seed, **size)
     n_poly = sum(s.is_polyadic for s in sim.synapses)
     planted = f"{len(sim.synapses)} synapses ({n_poly} polyadic), {len(sim.edges())} edges"
-    missing = _partners_missing(partners)
-    if missing:
-        return DemoRow("partners", planted, "", "-", time.perf_counter() - t0, status=missing)
     nwbfile = _new_nwbfile("nwbsyn-demo-em", "Serial-section EM of neuropil with synapses (simulated).")
     partners.add_em_volume(nwbfile, raw=sim.raw, neuron_ids=sim.neuron_ids, voxel_size_nm=sim.voxel_size_nm)
     source = write_new_nwb(nwbfile, out_dir / "demo_em.nwb", overwrite=True)
     enriched = io.default_output_path(source)
     with io.edit_nwb(source, output=enriched, overwrite=True) as nwbfile:
         _, result = partners.run_on_nwbfile(nwbfile, clefts="detect", polyadic=True, progress_bar=progress_bar)
-    edges = np.asarray(result.edges()).reshape(-1, 3)
-    pred_clefts = _predicted_clefts(result, enriched)
-    if pred_clefts is not None:
-        score = partners.synapse_edge_f1(pred_clefts, edges, sim.clefts, sim.edges())
-        text = f"edge F1 {score.f1:.3f} (P {score.precision:.3f}, R {score.recall:.3f})"
-    else:
-        text = "edge F1 - (no cleft volume written)"
+    edges = result.edges()
+    score = partners.synapse_edge_f1(result.clefts.labels, edges, sim.clefts, sim.edges())
+    text = f"edge F1 {score.f1:.3f} (P {score.precision:.3f}, R {score.recall:.3f})"
     report, valid = _finish(enriched, "demo_em", out_dir)
-    n_clefts = len(np.unique(edges[:, 0])) if len(edges) else 0
-    return DemoRow("partners", planted, f"{n_clefts} synapses, {len(edges)} edges", text,
+    return DemoRow("partners", planted, f"{len(result)} synapses, {len(edges)} edges", text,
                    time.perf_counter() - t0, enriched, report, valid)
 
 

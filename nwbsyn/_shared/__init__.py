@@ -22,7 +22,8 @@ def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-_EXTRA = {"dask": "dask", "distributed": "dask", "dandi": "dandi", "remfile": "dandi", "nwbinspector": "test"}
+_EXTRA = {"dask": "dask", "distributed": "dask", "pandas": "dask", "pyarrow": "dask", "dandi": "dandi", "remfile": "dandi",
+          "nwbinspector": "test"}
 
 
 def require(module: str):

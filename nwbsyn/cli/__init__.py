@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from nwbsyn.cli import connectivity, core, events, partners
+from nwbsyn.cli import batch, connectivity, core, events, partners, report
 
 _DESCRIPTION = """\
 nwbsyn: synaptic physiology in NWB.
@@ -20,13 +20,16 @@ never modified unless you ask for --in-place writing.
   nwbsyn events detect FILE.nwb      spontaneous synaptic events (miniML method)
   nwbsyn convert abf FILE.abf        Axon recording -> icephys NWB
   nwbsyn connectivity fit FILE.nwb   functional connectivity from Units or ROIs (SynapsNet)
+  nwbsyn partners assign FILE        synaptic clefts + partners in EM (NWB or CREMI; AVAN)
   nwbsyn partners simulate -o V.hdf  synthetic EM volume with synapse ground truth (CREMI)
+  nwbsyn demo; nwbsyn report F.nwb   all analyses on simulated data; HTML QC report of a file
+  nwbsyn batch DANDI:000123 --out D  one analysis over a dandiset, URLs or files (Dask; resumable)
 """
 
 _EPILOG = "Run 'nwbsyn COMMAND --help' for the options of each command."
 
 # every subcommand module exposes add_parsers(subparsers); order = order in --help
-_COMMAND_MODULES = [core, events, connectivity, partners]
+_COMMAND_MODULES = [core, events, connectivity, partners, report, batch]
 
 
 def build_parser() -> argparse.ArgumentParser:

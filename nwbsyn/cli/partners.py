@@ -61,6 +61,8 @@ def add_parsers(subparsers) -> None:
     train.add_argument("--data", nargs="+", metavar="FILE.hdf",
                        help="CREMI files with raw, neuron_ids, clefts and partner annotations (default: generator)")
     train.add_argument("--iterations", type=int, default=1200, help="training steps of 4 patches (default 1200)")
+    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam step size (default 1e-3)")
+    train.add_argument("--init", metavar="MODEL.pt", help="continue training this checkpoint (same task and widths)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -138,7 +140,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                          progress_bar=not args.quiet)
         print(f"{out} and {out.with_suffix('.card.json').name} written")
         return 0
-    config = train.TrainConfig(task=args.task, iterations=args.iterations, seed=args.seed)
+    config = train.TrainConfig(task=args.task, iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
+                               init_from=args.init)
     out = train.train_and_save(args.output, config=config, volumes=volumes, val_volumes=val,
                                data_description=description, device=args.device, progress_bar=not args.quiet)
     print(f"{out} and {out.with_suffix('.card.json').name} written")

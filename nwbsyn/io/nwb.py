@@ -1,6 +1,7 @@
 """Open NWB files for reading, and write results to a new file or atomically in place.
 
-This is the only module that opens or writes NWB files.
+This is the only module that opens or writes NWB files. Inputs may be local files, URLs or
+DANDI assets (streamed through :mod:`nwbsyn.io.remote`).
 
 Example
 -------
@@ -19,6 +20,7 @@ from pathlib import Path
 import h5py
 
 from nwbsyn._shared import InputError
+from nwbsyn.io.remote import is_remote
 
 __all__ = ["check_nwb_path", "open_nwb", "edit_nwb", "write_new_nwb", "default_output_path"]
 
@@ -41,22 +43,30 @@ def check_nwb_path(path) -> Path:
     return path
 
 
+def _read_error(path, err: Exception) -> InputError:
+    return InputError(
+        f"{path} could not be read as NWB ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+        "the file may be truncated or not an NWB file - check it with 'nwbsyn validate'."
+    )
+
+
 @contextmanager
-def _nwb_reader(path: Path):
+def _nwb_reader(path, *, dandi_api_url: str | None = None):
     from pynwb import NWBHDF5IO
 
     import nwbsyn  # noqa: F401  (registers the ndx-nwbsyn types)
 
+    if is_remote(path):
+        with _remote_reader(path, dandi_api_url) as pair:
+            yield pair
+        return
     try:
         io = NWBHDF5IO(str(path), mode="r", load_namespaces=True)
         nwbfile = io.read()
     except InputError:
         raise
     except Exception as err:  # h5py/hdmf raise many types for damaged files
-        raise InputError(
-            f"{path} could not be read as NWB ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-            "the file may be truncated or not an NWB file - check it with 'nwbsyn validate'."
-        ) from err
+        raise _read_error(path, err) from err
     try:
         yield io, nwbfile
     finally:
@@ -64,26 +74,64 @@ def _nwb_reader(path: Path):
 
 
 @contextmanager
-def open_nwb(path):
-    """Open a local NWB file read-only and yield its ``NWBFile``.
+def _remote_reader(source: str, dandi_api_url: str | None):
+    """Stream a URL or DANDI asset; a network failure anywhere inside becomes one RemoteError."""
+    from pynwb import NWBHDF5IO
+
+    from nwbsyn.io.remote import open_remote
+
+    with open_remote(source, api_url=dandi_api_url) as handle:
+        try:
+            io = NWBHDF5IO(file=handle.h5, mode="r", load_namespaces=True)
+            nwbfile = io.read()
+        except InputError:
+            raise
+        except Exception as err:
+            raise (handle.failure() or _read_error(handle.source, err)) from err
+        try:
+            yield io, nwbfile
+        except Exception as err:  # the analysis or the export read data that the network did not deliver
+            failure = handle.failure()
+            if failure is None:
+                raise
+            raise failure from err
+        finally:
+            io.close()
+
+
+@contextmanager
+def open_nwb(path, *, dandi_api_url: str | None = None):
+    """Open an NWB file read-only and yield its ``NWBFile``.
+
+    ``path`` is a local file, an ``https://`` URL or a DANDI asset (``DANDI:000123/sub-x/...nwb``,
+    ``dandi://DANDI/000123/...``); remote files are streamed, only the bytes that are read are
+    fetched (see :mod:`nwbsyn.io.remote` for the version rule and ``dandi_api_url``).
 
     Example
     -------
     >>> with open_nwb("session.nwb") as nwbfile:                     # doctest: +SKIP
     ...     print(nwbfile.identifier)
     """
-    path = check_nwb_path(path)
-    with _nwb_reader(path) as (_, nwbfile):
+    path = path if is_remote(path) else check_nwb_path(path)
+    with _nwb_reader(path, dandi_api_url=dandi_api_url) as (_, nwbfile):
         yield nwbfile
 
 
 def default_output_path(path) -> Path:
-    """``session.nwb`` → ``session_nwbsyn.nwb`` beside it."""
+    """``session.nwb`` → ``session_nwbsyn.nwb`` beside it; a remote input → its asset path (or URL
+    file name) under the current folder, e.g. ``DANDI:000123/sub-1/sub-1_ses-1.nwb`` →
+    ``sub-1/sub-1_ses-1.nwb``."""
+    if is_remote(path):
+        from nwbsyn.io.remote import parse_source
+
+        return Path(parse_source(path).relpath)
     path = Path(path)
     return path.with_name(f"{path.stem}_nwbsyn.nwb")
 
 
-def _resolve_destination(src: Path, output, in_place: bool, overwrite: bool) -> Path:
+def _resolve_destination(src, output, in_place: bool, overwrite: bool) -> Path:
+    if is_remote(src):
+        return _remote_destination(src, output, in_place, overwrite)
     if in_place:
         if output is not None and Path(output).resolve() != src.resolve():
             raise InputError("Give either an output file or in-place writing, not both.")
@@ -98,14 +146,36 @@ def _resolve_destination(src: Path, output, in_place: bool, overwrite: bool) -> 
     return dest
 
 
+def _remote_destination(src: str, output, in_place: bool, overwrite: bool) -> Path:
+    if in_place:
+        raise InputError(f"{src} is remote and cannot be changed in place; give a local output file (-o OUT.nwb).")
+    dest = Path(output) if output is not None else default_output_path(src)
+    if dest.exists() and not overwrite:
+        raise InputError(f"{dest} already exists; pass --overwrite to replace it or choose another output path.")
+    if output is not None and not dest.parent.is_dir():  # the default's folders are made when it is written
+        raise InputError(f"The output folder {dest.parent} does not exist; create it first.")
+    return dest
+
+
+def _make_folders(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"Could not create {folder} ({err.strerror or err}); choose a writable output location.") \
+            from err
+
+
 @contextmanager
-def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = False):
+def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = False,
+             dandi_api_url: str | None = None):
     """Read an NWB file, yield its ``NWBFile`` for additions, then write the result.
 
     By default the result goes to a new file (``output``, or ``<stem>_nwbsyn.nwb`` beside the
     input) and the input is never touched. With ``in_place=True`` the input is replaced
     atomically: the new content is written to a temporary file in the same folder, which
-    is then renamed over the input. If anything fails, no partial file is left behind and
+    is then renamed over the input. A remote input (URL or DANDI asset, streamed) is written
+    to ``output`` or, by default, to its asset path under the current folder (never in place),
+    and the output holds all data (no links to the remote file). If anything fails, no partial file is left behind and
     the input is unchanged. The written file is complete (no links into the input) and
     carries the ndx-nwbsyn namespace, so plain pynwb can read it.
 
@@ -119,21 +189,26 @@ def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = Fal
         Replace the input instead of writing a new file.
     overwrite : bool, default: False
         Allow replacing an existing output file.
+    dandi_api_url : str, optional
+        DANDI API for ``DANDI:`` inputs (default: ``NWBSYN_DANDI_API_URL`` or the DANDI archive).
 
     Example
     -------
     >>> with edit_nwb("in.nwb", output="out.nwb") as nwbfile:       # doctest: +SKIP
     ...     nwbfile.add_acquisition(series)
     """
-    src = check_nwb_path(path)
+    src = path.strip() if is_remote(path) else check_nwb_path(path)
     dest = _resolve_destination(src, output, in_place, overwrite)
-    with _nwb_reader(src) as (src_io, nwbfile):
+    with _nwb_reader(src, dandi_api_url=dandi_api_url) as (src_io, nwbfile):
         old_version = src_io.nwb_version[0]
         yield nwbfile
+        if not dest.parent.is_dir():  # a remote input's default output mirrors its asset path
+            _make_folders(dest.parent)
         _atomic_write(dest, lambda out: out.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False}))
     new_version = _written_version(dest)
     if old_version and new_version and old_version != new_version:
-        log.info("%s was NWB %s; %s is written as NWB %s.", src.name, old_version, dest.name, new_version)
+        log.info("%s was NWB %s; %s is written as NWB %s.", getattr(src, "name", src), old_version, dest.name,
+                 new_version)
 
 
 def write_new_nwb(nwbfile, output, *, overwrite: bool = False) -> Path:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from nwbsyn._shared import require
 from nwbsyn.io.nwb import check_nwb_path
+from nwbsyn.io.remote import is_remote
 
 __all__ = ["ValidationReport", "validate_nwb"]
 
@@ -65,7 +66,7 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
     Parameters
     ----------
     path : str or Path
-        A local NWB file.
+        A local NWB file, or a URL / DANDI asset (streamed: every dataset the checks look at is read).
     threshold : {"CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION"}
         Inspector messages at or above this importance make the report fail.
 
@@ -77,6 +78,8 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
 
     if threshold not in _IMPORTANCE:
         raise InputError(f"threshold must be one of {', '.join(_IMPORTANCE)}; got {threshold!r}.")
+    if is_remote(path):
+        return _validate_remote(path, threshold)
     path = check_nwb_path(path)
     inspector = require("nwbinspector")
     from nwbsyn.io import checks  # noqa: F401  (registers nwbsyn's own inspector checks)
@@ -85,6 +88,28 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
         nwbfile_path=str(path), config=inspector.load_config(filepath_or_keyword="dandi"),
         importance_threshold=inspector.Importance.BEST_PRACTICE_SUGGESTION,
     )
+    return _report(path, messages, _schema_errors(path), threshold)
+
+
+def _validate_remote(source: str, threshold: str) -> ValidationReport:
+    from pynwb import NWBHDF5IO, validate
+    from pynwb.validation import get_cached_namespaces_to_validate
+
+    from nwbsyn.io import checks  # noqa: F401
+    from nwbsyn.io.nwb import _nwb_reader
+
+    inspector = require("nwbinspector")
+    with _nwb_reader(source) as (io, nwbfile):
+        h5 = io._file  # the streamed h5py.File: validate with the file's cached namespaces, as for local files
+        manager = get_cached_namespaces_to_validate(io=NWBHDF5IO(file=h5, mode="r"))[1]
+        errors = [str(e) for e in validate(io=NWBHDF5IO(file=h5, mode="r", manager=manager))]
+        messages = list(inspector.inspect_nwbfile_object(
+            nwbfile, config=inspector.load_config(filepath_or_keyword="dandi"),
+            importance_threshold=inspector.Importance.BEST_PRACTICE_SUGGESTION))
+    return _report(source, messages, errors, threshold)
+
+
+def _report(path, messages, schema_errors: list[str], threshold: str) -> ValidationReport:
     found = [
         {"importance": m.importance.name, "check": m.check_function_name,
          "location": m.location or m.object_name,
@@ -93,5 +118,5 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
         for m in messages
     ]
     found.sort(key=lambda m: _IMPORTANCE.index(m["importance"]))
-    return ValidationReport(path=str(path), schema_errors=_schema_errors(path), inspector_messages=found,
+    return ValidationReport(path=str(path), schema_errors=schema_errors, inspector_messages=found,
                             threshold=threshold)

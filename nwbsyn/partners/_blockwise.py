@@ -20,8 +20,11 @@ def _blocks(shape, block):
         yield tuple(slice(c, min(c + b, n)) for c, b, n in zip(corner, block, shape))
 
 
-def label_blockwise(prob, *, threshold_u8: int, min_voxels: int, block_zyx, out) -> dict:
-    """Label ``prob > threshold_u8`` into ``out``; returns the cleft table's columns."""
+def label_blockwise(prob, *, threshold_u8: int, min_voxels: int, block_zyx, out, min_score: float = 0.0) -> dict:
+    """Label ``prob > threshold_u8`` into ``out``; returns the cleft table's columns.
+
+    Components smaller than ``min_voxels`` or with a mean probability under ``min_score`` are dropped.
+    """
     import cc3d
 
     shape = tuple(prob.shape)
@@ -53,7 +56,8 @@ def label_blockwise(prob, *, threshold_u8: int, min_voxels: int, block_zyx, out)
     r = root[1:]  # component k (1-based) -> its root
     uniq, inv = np.unique(r, return_inverse=True)
     tot = np.bincount(inv, count)
-    keep = tot >= min_voxels
+    score = np.bincount(inv, psum) / tot
+    keep = (tot >= min_voxels) & (score >= min_score)
     lut = np.zeros(offset + 1, out.dtype)
     new_id = np.cumsum(keep) * keep  # 1..n for kept roots, 0 for dropped
     lut[1:] = new_id[inv]
@@ -66,7 +70,7 @@ def label_blockwise(prob, *, threshold_u8: int, min_voxels: int, block_zyx, out)
     return dict(cleft_ids=np.arange(1, keep.sum() + 1, dtype=np.uint64), centroids_zyx=centroid,
                 num_voxels=tot[keep].astype(np.int64),
                 bounding_boxes=np.concatenate([agg(lo, np.min), agg(hi, np.max)], 1).astype(np.int64),
-                scores=np.bincount(inv, psum)[keep] / tot[keep])
+                scores=score[keep])
 
 
 def _face_pairs(labels, shape, block) -> np.ndarray:

@@ -31,6 +31,7 @@ __all__ = ["CleftDetection", "PartnerResult", "load_network", "predict_blockwise
 _MODELS = Path(__file__).parent / "models"
 DEFAULT_CLEFT_MODEL = _MODELS / "avan_cleft.pt"
 DEFAULT_ASSOCIATION_MODEL = _MODELS / "avan_association.pt"
+MIN_CLEFT_SCORE = 0.74  # tuned on validation volumes (benchmarks/bench_partners.py --tune)
 POST_THRESHOLD = 0.5  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
 
 
@@ -133,7 +134,7 @@ def clefts_from_labels(labels, *, probability=None) -> CleftDetection:
 
 
 def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int = 100,
-                  block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
+                  min_score: float = MIN_CLEFT_SCORE, block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
                   progress_bar: bool = False) -> CleftDetection:
     """Detect synaptic clefts in an EM volume, block by block.
 
@@ -146,6 +147,9 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
         Probability above which a voxel is cleft.
     min_voxels : int, default: 100
         Components smaller than this are dropped.
+    min_score : float, default: 0.74
+        Components whose mean probability is lower are dropped (tuned on validation volumes:
+        contacts without a synapse give weak, patchy responses).
     workspace : str or Path, optional
         An HDF5 file for the probability and label volumes, for volumes larger than memory;
         ``result.labels`` is then a dataset of that file (keep it until you are done).
@@ -176,7 +180,7 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
         labels = ws.create_dataset("cleft_labels", shape=shape, dtype=np.uint32, chunks=chunks)
     predict_blockwise(net, raw, block_zyx=block_zyx, device=dev, out=prob, progress_bar=progress_bar)
     stats = label_blockwise(prob, threshold_u8=int(round(threshold * 255)), min_voxels=int(min_voxels),
-                            block_zyx=block_zyx, out=labels)
+                            min_score=float(min_score), block_zyx=block_zyx, out=labels)
     return CleftDetection(labels=labels, **stats)
 
 

@@ -41,6 +41,7 @@ class TrainConfig:
     val_patches: int = 48
     val_every: int = 100
     seed: int = 0
+    init_from: str | None = None  # a checkpoint to continue from (its card is kept in the new card)
 
 
 @dataclass
@@ -183,6 +184,13 @@ def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device:
     rng = as_rng(cfg.seed)
     n_out = 1 if cfg.task == "cleft" else 2
     net = ResidualUNet3d(in_channels=n_out, out_channels=n_out, widths=cfg.widths).to(dev)
+    if cfg.init_from:
+        from nwbsyn.partners.model import load_checkpoint
+
+        base, _ = load_checkpoint(cfg.init_from, task=cfg.task)
+        if base.init_kwargs != net.init_kwargs:
+            raise InputError(f"{cfg.init_from} is a {base.init_kwargs} network; widths must match to continue it.")
+        net.load_state_dict(base.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     pos_weight = torch.tensor(cfg.cleft_pos_weight if cfg.task == "cleft" else 1.0, device=dev)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
@@ -234,7 +242,9 @@ def train_and_save(output, *, config: TrainConfig, recipe: dict | None = None, v
     result = fit(volumes, config=config, val_volumes=val_volumes, device=device, progress_bar=progress_bar)
     output = Path(output)
     save_checkpoint(output, result.model, task=config.task, extra={"config": _jsonable(asdict(config))})
+    previous = Path(config.init_from).with_suffix(".card.json") if config.init_from else None
     card = dict(
+        continued_from=json.loads(previous.read_text()) if previous and previous.is_file() else None,
         model=output.name, task=config.task, method="AVAN (Turner et al.): residual symmetric 3D U-Net",
         architecture=result.model.init_kwargs, nwbsyn_version=__version__, training_data=data_description,
         config=_jsonable(asdict(config)), best_val_loss=result.best_val_loss, history=result.history,

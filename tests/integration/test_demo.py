@@ -17,20 +17,15 @@ def test_every_analysis_has_a_row(summary):
     assert [r.analysis for r in summary.rows] == ["events", "connectivity", "partners"]
     assert summary.ok
     events, conn, partners = summary.rows
-    assert events.status == conn.status == "ok"
-    assert partners.status == "ok" or partners.status.startswith("not available yet"), partners
     f1 = float(re.search(r"F1 ([0-9.]+)", events.score).group(1))
     assert f1 >= 0.8, events
     auroc = float(re.search(r"AUROC ([0-9.]+)", conn.score).group(1))
     assert auroc >= 0.7, conn
-    if partners.status == "ok":
-        assert re.search(r"edge F1 [0-9.]+", partners.score), partners
+    assert re.search(r"edge F1 [0-9.]+", partners.score), partners
 
 
 def test_files_are_written_valid_and_reported(summary):
     for row in summary.rows:
-        if row.status != "ok":
-            continue
         assert row.nwb_path.is_file() and row.nwb_path.name.endswith("_nwbsyn.nwb")
         assert row.nwb_path.with_name(row.nwb_path.name.replace("_nwbsyn", "")).is_file()  # the input
         assert row.valid is True
