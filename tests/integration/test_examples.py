@@ -12,7 +12,8 @@ from conftest import shared_path
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.py"))
 # smaller than the scripts' defaults, to keep CI short
 SMALL_ARGS = {"transfer_learn_events.py": ["--epochs", "3", "--n-windows", "240"],
-              "fit_connectivity.py": ["--max-epochs", "20"]}
+              "fit_connectivity.py": ["--max-epochs", "20"],
+              "assign_partners_cremi.py": ["--shape", "12", "128", "128"]}
 
 
 def run_example(script: Path, *args, cwd) -> subprocess.CompletedProcess:
@@ -67,3 +68,11 @@ def test_validate_example_fails_on_a_file_that_breaks_best_practice(tmp_path):
     source = write_new_nwb(nwbfile, tmp_path / "no_subject.nwb")
     proc = run_example(example("validate_nwb_file.py"), source, cwd=tmp_path)
     assert proc.returncode == 1 and "NOT valid" in proc.stdout
+
+
+def test_partners_example_reports_accuracy_against_the_annotations(tmp_path):
+    proc = run_example(example("assign_partners_cremi.py"), "--shape", "12", "128", "128", "--clefts", "given",
+                       cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    accuracy = float(proc.stdout.split("assignment accuracy vs annotations:")[1].split()[0])
+    assert accuracy >= 0.5 and (tmp_path / "generated_nwbsyn.nwb").is_file() and (tmp_path / "synapses.png").is_file()

@@ -98,11 +98,19 @@ def test_bad_inputs_exit_2(tmp_path, em_file, tiny_models, icephys_file, capsys)
     assert not list(tmp_path.glob("*_nwbsyn.nwb")) and not list(tmp_path.glob(".*tmp*"))
 
 
-@pytest.mark.skipif(not DEFAULT_ASSOCIATION_MODEL.exists(), reason="shipped networks not trained yet")
-def test_shipped_networks_assign_held_out_synapses():
-    from nwbsyn.partners import assign_partners, assignment_accuracy
+def test_shipped_networks_on_a_held_out_volume():
+    from nwbsyn.partners import assign_partners, assignment_accuracy, detect_clefts, edge_prf, partner_edges
 
-    held_out = simulate_volume(shape_zyx=(16, 128, 128), rng=987)
-    res = assign_partners(held_out.raw, held_out.neuron_ids, held_out.clefts, device="cpu")
-    assert assignment_accuracy(res.partners(), held_out.partners()).accuracy >= 0.75
-    assert DEFAULT_CLEFT_MODEL.with_suffix(".card.json").exists()
+    held_out = simulate_volume(shape_zyx=(16, 192, 192), n_synapses=8, polyadic_fraction=0.4, rng=981)
+    truth = held_out.partners()
+    dyadic = {c: p for c, p in truth.items() if len(p[1]) == 1}
+    poly = {c: p for c, p in truth.items() if len(p[1]) > 1}
+    assert len(dyadic) >= 2 and len(poly) >= 2
+    res = assign_partners(held_out.raw, held_out.neuron_ids, held_out.clefts, polyadic=False, device="cpu")
+    assert assignment_accuracy({c: res.partners()[c] for c in dyadic}, dyadic).accuracy == 1.0
+    res = assign_partners(held_out.raw, held_out.neuron_ids, held_out.clefts, polyadic=True, device="cpu")
+    assert edge_prf(partner_edges({c: res.partners()[c] for c in poly}), partner_edges(poly)).f1 >= 0.7
+    found = detect_clefts(held_out.raw, device="cpu")
+    assert abs(len(found) - len(truth)) <= 2
+    for path in (DEFAULT_CLEFT_MODEL, DEFAULT_ASSOCIATION_MODEL):
+        assert path.with_suffix(".card.json").is_file()
