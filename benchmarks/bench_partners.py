@@ -102,10 +102,20 @@ def tune(vols) -> None:
             miss += len(v.synapses) - len({t for t in hits.values() if t})
         emit(dataset="validation", method="avan", measure="tune_min_cleft_score", min_score=min_score,
              clefts_found=tp, false_clefts=fp, clefts_missed=miss)
+    dets = [detect_clefts(v.raw, device="cpu") for v in vols]
+    for mask_threshold in (0.0, 0.6, 0.7, 0.8, 0.9):
+        tp = fp = fn = 0
+        for v, found in zip(vols, dets):
+            res = assign_partners(v.raw, v.neuron_ids, found, device="cpu", mask_threshold=mask_threshold)
+            s = synapse_edge_f1(found.labels, res.edges(), v.clefts, v.edges())
+            tp, fp, fn = tp + s.n_true_positive, fp + s.n_false_positive, fn + s.n_false_negative
+        p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        emit(dataset="validation", method="avan", measure="tune_mask_threshold", mask_threshold=mask_threshold,
+             edge_f1=2 * p * r / max(1e-12, p + r))
     cache = [assign_partners(v.raw, v.neuron_ids, v.clefts, device="cpu") for v in vols]
     from nwbsyn.partners.infer import _choose
 
-    for t in np.round(np.arange(0.2, 0.85, 0.05), 2):
+    for t in np.round(np.arange(0.4, 0.95, 0.05), 2):
         tp = fp = fn = 0
         for v, res in zip(vols, cache):
             pred = {int(c): _choose(cands, polyadic=True, post_threshold=t)[::2]

@@ -8,10 +8,12 @@ reads only the blocks and patches it needs, so volumes larger than memory work.
 2. :func:`assign_partners`: for each cleft, a patch around its centroid (shifted to stay
    inside the volume) goes through the association network with the cleft's mask; the
    candidate segments are those under the cleft mask dilated by 5 px in y, x and one
-   section in z; a segment's score is the mean network output over its voxels in the
-   patch. The presynaptic segment is the argmax of the presynaptic channel; the
-   postsynaptic segments are the argmax of the postsynaptic channel (dyadic) or every
-   other candidate whose score reaches ``post_threshold`` (polyadic; the argmax when none does).
+   section in z; a segment's score is the mean network output over its voxels in that
+   region (AVAN averages over the whole patch; near the cleft is where the network is
+   sure, and it scored better on validation volumes). The presynaptic segment is the
+   argmax of the presynaptic channel; the postsynaptic segments are the argmax of the
+   postsynaptic channel (dyadic) or every other candidate whose score reaches
+   ``post_threshold`` (polyadic; the argmax when none does).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ _MODELS = Path(__file__).parent / "models"
 DEFAULT_CLEFT_MODEL = _MODELS / "avan_cleft.pt"
 DEFAULT_ASSOCIATION_MODEL = _MODELS / "avan_association.pt"
 MIN_CLEFT_SCORE = 0.74  # tuned on validation volumes (benchmarks/bench_partners.py --tune)
-POST_THRESHOLD = 0.5  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
+MASK_THRESHOLD = 0.8  # detected clefts: the attention mask is their core above this probability (tuned)
+POST_THRESHOLD = 0.7  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
 
 
 def load_network(model, *, task: str, device: str = "cpu"):
@@ -107,6 +110,7 @@ class CleftDetection:
     num_voxels: np.ndarray
     bounding_boxes: np.ndarray  # (n, 6) z0, y0, x0, z1, y1, x1 (stop exclusive)
     scores: np.ndarray
+    probability: object = field(default=None, repr=False)  # uint8 cleft probability (detected clefts only)
 
     def __len__(self) -> int:
         return len(self.cleft_ids)
@@ -181,7 +185,7 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
     predict_blockwise(net, raw, block_zyx=block_zyx, device=dev, out=prob, progress_bar=progress_bar)
     stats = label_blockwise(prob, threshold_u8=int(round(threshold * 255)), min_voxels=int(min_voxels),
                             min_score=float(min_score), block_zyx=block_zyx, out=labels)
-    return CleftDetection(labels=labels, **stats)
+    return CleftDetection(labels=labels, probability=prob, **stats)
 
 
 @dataclass
@@ -232,7 +236,8 @@ def _choose(cands: dict, *, polyadic: bool, post_threshold: float) -> tuple[int,
 
 
 def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool = True,
-                    post_threshold: float = POST_THRESHOLD, patch_zyx=None, dilation_zyx=(1, 5, 5),
+                    post_threshold: float = POST_THRESHOLD, mask_threshold: float = MASK_THRESHOLD,
+                    patch_zyx=None, dilation_zyx=(1, 5, 5),
                     batch_size: int = 8, device: str = "auto", progress_bar: bool = False) -> PartnerResult:
     """Assign presynaptic and postsynaptic segments to each cleft.
 
@@ -277,7 +282,11 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
             corner = _patch_corner(centre, patch, shape)
             sl = tuple(slice(c, c + p) for c, p in zip(corner, patch))
             img = _padded(np.asarray(raw[sl], np.float32) / 255.0, patch)
-            mask = _padded(np.asarray(table.labels[sl]) == cid, patch, mode="constant")
+            mask = np.asarray(table.labels[sl]) == cid
+            if table.probability is not None and mask_threshold:  # the cleft's core, as thin as the training masks
+                core = mask & (np.asarray(table.probability[sl]) >= round(mask_threshold * 255))
+                mask = core if core.any() else mask
+            mask = _padded(mask, patch, mode="constant")
             seg = _padded(np.asarray(neuron_ids[sl]).astype(np.int64), patch, mode="constant")
             inputs.append(np.stack([img, mask.astype(np.float32)]))
             segs.append(seg)
@@ -285,10 +294,11 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
         out = _forward(net, np.stack(inputs), dev)
         for cid_mask, seg, prob in zip(masks, segs, out):
             near = ndimage.binary_dilation(cid_mask, structure)
-            cand = np.unique(seg[near & (seg != 0)])
-            sums_pre = ndimage.mean(prob[0], seg, cand) if len(cand) else []
-            sums_post = ndimage.mean(prob[1], seg, cand) if len(cand) else []
-            per_cleft.append({int(s): (float(a), float(b)) for s, a, b in zip(cand, sums_pre, sums_post)})
+            local = np.where(near, seg, 0)
+            cand = np.unique(local[local != 0])
+            pre_mean = ndimage.mean(prob[0], local, cand) if len(cand) else []
+            post_mean = ndimage.mean(prob[1], local, cand) if len(cand) else []
+            per_cleft.append({int(s): (float(a), float(b)) for s, a, b in zip(cand, pre_mean, post_mean)})
     rows = [(cid, *_choose(c, polyadic=polyadic, post_threshold=post_threshold))
             for (cid, _), c in zip(jobs, per_cleft) if c]
     kept = [c for c in per_cleft if c]

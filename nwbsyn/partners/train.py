@@ -227,7 +227,8 @@ def _val_loss(net, loss_fn, x, y, dev) -> float:
 
 
 def train_and_save(output, *, config: TrainConfig, recipe: dict | None = None, volumes=None, val_volumes=None,
-                   data_description: str | None = None, device: str = "auto", progress_bar: bool = True) -> Path:
+                   data_description: str | None = None, command: str | None = None, device: str = "auto",
+                   progress_bar: bool = True) -> Path:
     """Train on ``volumes`` (default: the generator with ``recipe``) and write OUT.pt + OUT.card.json."""
     from nwbsyn import __version__
     from nwbsyn.partners.model import save_checkpoint
@@ -245,7 +246,7 @@ def train_and_save(output, *, config: TrainConfig, recipe: dict | None = None, v
     previous = Path(config.init_from).with_suffix(".card.json") if config.init_from else None
     card = dict(
         continued_from=json.loads(previous.read_text()) if previous and previous.is_file() else None,
-        model=output.name, task=config.task, method="AVAN (Turner et al.): residual symmetric 3D U-Net",
+        model=output.name, task=config.task, command=command, method="AVAN (Turner et al.): residual symmetric 3D U-Net",
         architecture=result.model.init_kwargs, nwbsyn_version=__version__, training_data=data_description,
         config=_jsonable(asdict(config)), best_val_loss=result.best_val_loss, history=result.history,
         train_seconds=round(result.seconds, 1), weights_format="torch.save state_dict (weights_only=True)",

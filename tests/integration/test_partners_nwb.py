@@ -114,3 +114,21 @@ def test_shipped_networks_on_a_held_out_volume():
     assert abs(len(found) - len(truth)) <= 2
     for path in (DEFAULT_CLEFT_MODEL, DEFAULT_ASSOCIATION_MODEL):
         assert path.with_suffix(".card.json").is_file()
+
+
+def test_shipped_networks_end_to_end_through_nwb(tmp_path):
+    """Generated volume -> NWB -> `nwbsyn partners assign` -> read back: the planted dyadic partners."""
+    sim = simulate_volume(shape_zyx=(16, 192, 192), n_synapses=8, polyadic_fraction=0.0, rng=982)
+    nwbfile = mock_nwbfile()
+    add_em_volume(nwbfile, raw=sim.raw, neuron_ids=sim.neuron_ids, voxel_size_nm=sim.voxel_size_nm, clefts=sim.clefts)
+    source = write_nwbfile(nwbfile, tmp_path / "planted.nwb")
+    out = tmp_path / "found.nwb"
+    assert main(["partners", "assign", str(source), "-o", str(out), "--clefts", "given", "--no-polyadic",
+                 "--quiet"]) == 0
+    assert validate_nwb(out).ok
+    with open_nwb(out) as f:
+        partners = f.processing["misc"]["synaptic_partners"]
+        cleft_ids = np.asarray(f.processing["misc"]["synaptic_clefts"].cleft_id[:])[np.asarray(partners.cleft.data[:])]
+        got = {int(c): (int(p), (int(q),)) for c, p, q in zip(cleft_ids, partners.presynaptic_id[:],
+                                                               partners.postsynaptic_id[:])}
+    assert got == sim.partners()
