@@ -106,7 +106,7 @@ def _counts_figure(synapses):
     fig = new_figure(figsize=(5, 3.4))
     ax = fig.add_subplot()
     colors = ["0.6" if x == 0 else "tab:green" if x == 1 else "tab:purple" for x in xs]
-    ax.bar([str(x) for x in xs], [counts[x] for x in xs], color=colors)
+    ax.bar(range(len(xs)), [counts[x] for x in xs], color=colors, tick_label=[str(x) for x in xs])
     ax.set(xlabel="postsynaptic partners per cleft (1 dyadic, ≥ 2 polyadic)", ylabel="clefts",
            title=f"{len(synapses)} clefts")
     return fig
