@@ -63,6 +63,8 @@ def add_parsers(subparsers) -> None:
     train.add_argument("--iterations", type=int, default=1200, help="training steps of 4 patches (default 1200)")
     train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam step size (default 1e-3)")
     train.add_argument("--init", metavar="MODEL.pt", help="continue training this checkpoint (same task and widths)")
+    train.add_argument("--mask-dilation", type=float, default=0.0, metavar="P",
+                       help="association: share of patches whose cleft mask is dilated 1-2 px (robust to detected clefts)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -141,7 +143,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"{out} and {out.with_suffix('.card.json').name} written")
         return 0
     config = train.TrainConfig(task=args.task, iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
-                               init_from=args.init)
+                               init_from=args.init, mask_dilation_prob=args.mask_dilation)
     out = train.train_and_save(args.output, config=config, volumes=volumes, val_volumes=val,
                                data_description=description, command=_command_line(), device=args.device,
                                progress_bar=not args.quiet)

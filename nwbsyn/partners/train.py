@@ -42,6 +42,8 @@ class TrainConfig:
     val_every: int = 100
     seed: int = 0
     init_from: str | None = None  # a checkpoint to continue from (its card is kept in the new card)
+    mask_dilation_prob: float = 0.0  # association: how often the cleft mask is dilated 1-2 px in-plane,
+    # so that the network also sees masks as thick as detected clefts
 
 
 @dataclass
@@ -91,7 +93,8 @@ def _crop(a: np.ndarray, corner, patch) -> np.ndarray:
     return a[tuple(slice(c, c + p) for c, p in zip(corner, patch))]
 
 
-def _sample(vol: LabelledVolume, task: str, patch, rng) -> tuple[np.ndarray, np.ndarray]:
+def _sample(vol: LabelledVolume, task: str, patch, rng, mask_dilation_prob: float = 0.0
+            ) -> tuple[np.ndarray, np.ndarray]:
     """One (input channels, target channels) pair, float32, before augmentation."""
     if task == "cleft":
         cleft_voxels = vol.clefts > 0
@@ -110,7 +113,13 @@ def _sample(vol: LabelledVolume, task: str, patch, rng) -> tuple[np.ndarray, np.
     centre = np.round(np.argwhere(mask).mean(axis=0)).astype(int)
     corner = _corner(vol.raw.shape, patch, centre, rng, (2, patch[1] // 4, patch[2] // 4))
     seg = _crop(vol.neuron_ids, corner, patch)
-    x = np.stack([_crop(vol.raw, corner, patch) / np.float32(255), _crop(mask, corner, patch)])
+    mask = _crop(mask, corner, patch)
+    if mask_dilation_prob and rng.random() < mask_dilation_prob:  # no draw at 0: older recipes replay exactly
+        from scipy import ndimage
+
+        cross = ndimage.generate_binary_structure(2, 1)[None]
+        mask = ndimage.binary_dilation(mask, cross, iterations=int(rng.integers(1, 3)))
+    x = np.stack([_crop(vol.raw, corner, patch) / np.float32(255), mask])
     y = np.stack([seg == pre, np.isin(seg, posts)])
     return x.astype(np.float32), y.astype(np.float32)
 
@@ -128,9 +137,9 @@ def _augment(x: np.ndarray, y: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]
     return x, np.ascontiguousarray(y)
 
 
-def _batch(vols, task, patch, n, rng, augment=True):
+def _batch(vols, task, patch, n, rng, augment=True, mask_dilation_prob=0.0):
     usable = [v for v in vols if v.partners] if task == "association" else vols
-    pairs = [_sample(usable[rng.integers(len(usable))], task, patch, rng) for _ in range(n)]
+    pairs = [_sample(usable[rng.integers(len(usable))], task, patch, rng, mask_dilation_prob) for _ in range(n)]
     if augment:
         pairs = [_augment(x, y, rng) for x, y in pairs]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
@@ -200,7 +209,8 @@ def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device:
     bar = tqdm(range(1, cfg.iterations + 1), desc=f"train {cfg.task}", disable=not progress_bar)
     for it in bar:
         net.train()
-        x, y = _batch(volumes, cfg.task, cfg.patch_zyx, cfg.batch_size, rng)
+        x, y = _batch(volumes, cfg.task, cfg.patch_zyx, cfg.batch_size, rng,
+                      mask_dilation_prob=cfg.mask_dilation_prob)
         loss = loss_fn(net(torch.from_numpy(x).to(dev)), torch.from_numpy(y).to(dev))
         opt.zero_grad()
         loss.backward()

@@ -132,3 +132,25 @@ def test_shipped_networks_end_to_end_through_nwb(tmp_path):
         got = {int(c): (int(p), (int(q),)) for c, p, q in zip(cleft_ids, partners.presynaptic_id[:],
                                                                partners.postsynaptic_id[:])}
     assert got == sim.partners()
+
+
+def test_bad_cremi_files_exit_2_and_write_nothing(tmp_path, sim, capsys):
+    import h5py
+
+    empty = cremi_from_simulated(sim)
+    empty_path = write_cremi(tmp_path / "empty_seg.hdf", type(empty)(
+        raw=empty.raw, neuron_ids=np.zeros_like(empty.neuron_ids), clefts=empty.clefts,
+        resolution_nm=empty.resolution_nm))
+    no_res = tmp_path / "no_resolution.hdf"
+    with h5py.File(no_res, "w") as f:
+        f["volumes/raw"] = sim.raw
+        f["volumes/labels/neuron_ids"] = sim.neuron_ids
+    no_seg = tmp_path / "no_segmentation.hdf"
+    with h5py.File(no_seg, "w") as f:
+        f["volumes/raw"] = sim.raw
+        f["volumes/raw"].attrs["resolution"] = (40.0, 8.0, 8.0)
+    for path, words in [(empty_path, "empty"), (no_res, "resolution"), (no_seg, "neuron_ids")]:
+        assert main(["partners", "assign", str(path), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, err
+    assert not list(tmp_path.glob("*.nwb"))
