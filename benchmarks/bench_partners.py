@@ -135,7 +135,7 @@ def real_crop(path: str, seed: int):
     return [paint_synapses(raw, seg, voxel_size_nm=(40.0, 8.0, 8.0), n_synapses=20, rng=seed + k) for k in range(3)]
 
 
-def memory_run(limit_mb: float, seed: int) -> None:
+def memory_run(limit_mb: float, seed: int, block_zyx=(16, 128, 128)) -> None:
     """Detect + assign on an HDF5 volume whose raw + segmentation bytes are twice ``limit_mb``; peak RSS."""
     import resource
     import tempfile
@@ -161,13 +161,14 @@ def memory_run(limit_mb: float, seed: int) -> None:
         data_mb = path.stat().st_size / 2**20
         t = time.perf_counter()
         with h5py.File(path, "r") as f:
-            found = detect_clefts(f["raw"], workspace=Path(tmp) / "ws.h5", device="cpu", progress_bar=True)
+            found = detect_clefts(f["raw"], workspace=Path(tmp) / "ws.h5", block_zyx=block_zyx, device="cpu",
+                                  progress_bar=True)
             res = assign_partners(f["raw"], f["seg"], found, device="cpu")
         seconds = time.perf_counter() - t
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     emit(dataset="tiled_generated", method="avan", measure="blockwise_memory", shape=list(shape),
          volume_mb=shape[0] * shape[1] * shape[2] * bytes_per_voxel / 2**20, file_mb=data_mb,
-         limit_mb=limit_mb, peak_rss_mb=peak_mb, within_limit=bool(peak_mb <= limit_mb), n_clefts=len(found),
+         limit_mb=limit_mb, block_zyx=list(block_zyx), peak_rss_mb=peak_mb, within_limit=bool(peak_mb <= limit_mb), n_clefts=len(found),
          n_edges=len(res.edges()), seconds=seconds)
 
 
@@ -182,6 +183,7 @@ def main() -> None:
                     help="real CREMI crop to paint synapses onto ('' to skip)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit-mb", type=float, help="only the block-wise memory run, with this RSS budget")
+    ap.add_argument("--block", type=int, nargs=3, default=[16, 128, 128], help="block of the memory run (z y x)")
     args = ap.parse_args()
     import os
 
@@ -189,7 +191,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     if args.memory_limit_mb:
-        memory_run(args.memory_limit_mb, args.seed)
+        memory_run(args.memory_limit_mb, args.seed, tuple(args.block))
         return
     if args.tune:
         tune(simulate_dataset(args.volumes, rng=2000, shape_zyx=(24, 192, 192), polyadic_fraction=0.4))

@@ -35,7 +35,7 @@ DEFAULT_CLEFT_MODEL = _MODELS / "avan_cleft.pt"
 DEFAULT_ASSOCIATION_MODEL = _MODELS / "avan_association.pt"
 MIN_CLEFT_SCORE = 0.74  # tuned on validation volumes (benchmarks/bench_partners.py --tune)
 MASK_THRESHOLD = 0.8  # detected clefts: the attention mask is their core above this probability (tuned)
-POST_THRESHOLD = 0.7  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
+POST_THRESHOLD = 0.65  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
 
 
 def load_network(model, *, task: str, device: str = "cpu"):
