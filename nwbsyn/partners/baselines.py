@@ -60,11 +60,10 @@ def _pair_input(img, mask, seg, pre, post) -> np.ndarray:
     return np.stack([img, mask, seg == pre, seg == post]).astype(np.float32)
 
 
-def _patches(vol, cid, patch, rng=None):
+def _patches(vol, cid, patch, centre, rng=None):
+    """Image, cleft mask and segments of the patch around ``centre`` (read one slice at a time)."""
     from nwbsyn.partners.infer import _padded, _patch_corner
 
-    zyx = np.argwhere(vol.clefts == cid)
-    centre = zyx.mean(axis=0)
     if rng is not None:
         centre = centre + rng.integers(-1, 2, 3) * np.array([1, patch[1] // 8, patch[2] // 8])
     corner = _patch_corner(centre, patch, vol.raw.shape)
@@ -95,7 +94,7 @@ def fit_mask_pruner(volumes, *, iterations: int = 600, batch_size: int = 8, patc
             vol = usable[rng.integers(len(usable))]
             cid = int(rng.choice(list(vol.partners)))
             pre, posts = vol.partners[cid]
-            img, mask, seg = _patches(vol, cid, patch_zyx, rng)
+            img, mask, seg = _patches(vol, cid, patch_zyx, np.argwhere(vol.clefts == cid).mean(axis=0), rng)
             pairs = candidate_pairs(seg, mask)
             true = {(pre, p) for p in posts}
             pos = [p for p in pairs if p in true]
@@ -167,8 +166,8 @@ def mask_pruner_assign(raw, neuron_ids, clefts, *, model="default", polyadic: bo
     table = clefts if isinstance(clefts, CleftDetection) else clefts_from_labels(clefts)
     vol = LabelledVolume(raw=raw, neuron_ids=neuron_ids, clefts=table.labels)
     rows = []
-    for cid in table.cleft_ids.tolist():
-        img, mask, seg = _patches(vol, cid, patch_zyx)
+    for cid, centre in zip(table.cleft_ids.tolist(), table.centroids_zyx):  # centroids: no pass over the volume
+        img, mask, seg = _patches(vol, cid, patch_zyx, centre)
         pairs = candidate_pairs(seg, mask)
         if not pairs:
             continue

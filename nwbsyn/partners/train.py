@@ -97,7 +97,6 @@ def _sample(vol: LabelledVolume, task: str, patch, rng, mask_dilation_prob: floa
             ) -> tuple[np.ndarray, np.ndarray]:
     """One (input channels, target channels) pair, float32, before augmentation."""
     if task == "cleft":
-        cleft_voxels = vol.clefts > 0
         if rng.random() < 0.5 and vol.partners:
             cid = int(rng.choice(list(vol.partners)))
             zyx = np.argwhere(vol.clefts == cid)
@@ -106,7 +105,7 @@ def _sample(vol: LabelledVolume, task: str, patch, rng, mask_dilation_prob: floa
         else:
             corner = tuple(int(rng.integers(0, n - p + 1)) for n, p in zip(vol.raw.shape, patch))
         x = _crop(vol.raw, corner, patch)[None] / np.float32(255)
-        return x.astype(np.float32), _crop(cleft_voxels, corner, patch)[None].astype(np.float32)
+        return x.astype(np.float32), (_crop(vol.clefts, corner, patch) > 0)[None].astype(np.float32)
     cid = int(rng.choice(list(vol.partners)))
     pre, posts = vol.partners[cid]
     mask = vol.clefts == cid
