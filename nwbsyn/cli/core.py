@@ -29,6 +29,14 @@ def add_parsers(subparsers) -> None:
     validate.set_defaults(handler=_cmd_validate)
 
 
+def command_line() -> str:
+    """This process's ``nwbsyn ...`` command, shell-quoted (recorded in model cards)."""
+    import shlex
+    import sys
+
+    return "nwbsyn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
 def _format_table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nwbsyn.cli.core import command_line
+
 _DETECT_EPILOG = """\
 examples:
   nwbsyn events detect cell1.nwb                      all patch-clamp sweeps -> cell1_nwbsyn.nwb
@@ -137,7 +139,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = train.TrainConfig(learning_rate=args.learning_rate, max_epochs=args.epochs, device=args.device)
     result = train.fit(windows, data.labels, config=config, seed=args.seed, checkpoint=args.output,
                        init_from=args.base, freeze_conv=args.freeze_conv, name=Path(args.output).stem,
-                       data_description=data.source, progress_bar=not args.quiet)
+                       data_description=data.source, command=command_line(), progress_bar=not args.quiet)
     print(f"{result.checkpoint}: best epoch {result.best_epoch}, validation accuracy "
           f"{result.best_val_accuracy:.4f}, loss {result.best_val_loss:.4f} ({len(data.labels)} windows)")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nwbsyn.cli.core import command_line
 from nwbsyn.cli.events import add_output_arguments
 
 _ASSIGN_EPILOG = """\
@@ -145,17 +146,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = train.TrainConfig(task=args.task, iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
                                init_from=args.init, mask_dilation_prob=args.mask_dilation)
     out = train.train_and_save(args.output, config=config, volumes=volumes, val_volumes=val,
-                               data_description=description, command=_command_line(), device=args.device,
+                               data_description=description, command=command_line(), device=args.device,
                                progress_bar=not args.quiet)
     print(f"{out} and {out.with_suffix('.card.json').name} written")
     return 0
-
-
-def _command_line() -> str:
-    import shlex
-    import sys
-
-    return "nwbsyn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

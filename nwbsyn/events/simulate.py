@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 NOISE_KINDS = ("white", "pink", "mixed")
+WINDOW_COLOURS = (*NOISE_KINDS, "filtered", "pink_trace")  # noise colours of simulate_windows
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ def simulate_windows(
     decay_sd_ms: float = 0.25,
     polarity: int = -1,
     hum_probability: float = 0.2,
+    noise_colours: dict[str, float] | None = None,
     rng=None,
 ) -> SimulatedWindows:
     """Labelled windows (events vs. hard negatives) for training a window classifier.
@@ -318,9 +320,9 @@ def simulate_windows(
     bump or slow oscillation); partial events cut by the window edge (onset in the last
     15 % of the window, or only the decaying tail of an event that began 0.1-0.6 windows
     earlier); and artifacts (fast symmetric transients of either sign, or events of the
-    opposite polarity). Every window draws its own noise SD, noise colour (white, pink,
-    mixed, or white low-passed at 2-6 kHz like an amplifier filter) and, with
-    ``hum_probability``, 50/60 Hz hum; a fifth of the positives also sit on a drift.
+    opposite polarity). Every window draws its own noise SD, noise colour (see
+    ``noise_colours``) and, with ``hum_probability``, 50/60 Hz hum; a fifth of the
+    positives also sit on a drift.
     Event amplitudes are ``snr * noise_sd`` with ``snr`` log-uniform in ``snr_range``.
 
     Parameters
@@ -339,6 +341,12 @@ def simulate_windows(
         Normal distributions of the time constants.
     polarity : {-1, +1}, default: -1
     hum_probability : float, default: 0.2
+    noise_colours : dict, optional
+        Relative weights of the noise colours: ``"white"``; ``"pink"`` (1/f within the
+        window); ``"mixed"`` (equal power white and 1/f); ``"filtered"`` (white low-passed
+        at 2-6 kHz like an amplifier filter); ``"pink_trace"`` (windows cut from 42 s
+        long 1/f traces of unit SD, so that slow swings dominate and the fast noise is
+        small, as in a real recording with 1/f noise). Default: the first four, equally.
     rng : int, Generator or None
 
     Returns
@@ -370,7 +378,7 @@ def simulate_windows(
     sd = rng.uniform(*noise_sd_range_pA, n)
     snr = np.exp(rng.uniform(np.log(snr_range[0]), np.log(snr_range[1]), n))
     t_ms = np.arange(L) * 1e3 / fs
-    noise = _window_noise(n, L, fs, rng)
+    noise = _window_noise(n, L, fs, rng, noise_colours or dict.fromkeys(WINDOW_COLOURS[:4], 1.0))
     signal = np.zeros((n, L))
     onsets = np.full(n, -1, dtype=np.int64)
 
@@ -419,9 +427,13 @@ def simulate_windows(
     return SimulatedWindows(windows=windows, labels=labels, onset_samples=onsets, kinds=kinds, sampling_rate_hz=fs)
 
 
-def _window_noise(n, L, fs, rng):
-    """Unit-SD noise rows of random colour: white, pink, mixed or low-passed white."""
-    colour = rng.integers(0, 4, n)
+def _window_noise(n, L, fs, rng, colours: dict[str, float]):
+    """Unit-SD noise rows (``n``, ``L``) whose colours are drawn with the weights ``colours``."""
+    unknown = set(colours) - set(WINDOW_COLOURS)
+    weights = np.array([max(0.0, float(colours.get(c, 0.0))) for c in WINDOW_COLOURS])
+    if unknown or weights.sum() <= 0:
+        raise InputError(f"noise_colours must weight some of {WINDOW_COLOURS}; got {colours!r}.")
+    colour = rng.choice(len(WINDOW_COLOURS), size=n, p=weights / weights.sum())
     out = np.empty((n, L))
     for k, kind in enumerate(NOISE_KINDS):
         rows = np.flatnonzero(colour == k)
@@ -438,6 +450,13 @@ def _window_noise(n, L, fs, rng):
             x = scipy.signal.sosfiltfilt(sos, x, axis=1)
         x = x[:, pad:-pad]
         out[sub] = x / x.std(axis=1, keepdims=True)
+    rows = np.flatnonzero(colour == 4)
+    trace_samples = 2**21  # 42 s at 50 kHz; one long trace per 1,000 windows
+    for part in np.array_split(rows, max(1, int(np.ceil(len(rows) / 1000)))):
+        if len(part):
+            long = colored_noise(trace_samples, exponent=1.0, sampling_rate_hz=fs, rng=rng)
+            starts = rng.integers(0, trace_samples - L, len(part))
+            out[part] = long[starts[:, None] + np.arange(L)[None, :]]
     return out
 
 

@@ -124,6 +124,7 @@ def fit(
     checkpoint: str | Path | None = None,
     name: str = "events-classifier",
     data_description: str = "",
+    command: str | None = None,
     progress_bar: bool = True,
 ) -> TrainResult:
     """Train an :class:`~nwbsyn.events.model.EventClassifier` on labelled windows.
@@ -146,7 +147,7 @@ def fit(
         statistics) fixed and train only the BiLSTM and dense layers.
     checkpoint : str or Path, optional
         Where to save the best model (plus ``<stem>.card.json``).
-    name, data_description : str
+    name, data_description, command : str
         Recorded in the model card.
     progress_bar : bool, default: True
 
@@ -212,7 +213,8 @@ def fit(
         raise InputError("Validation loss was not finite in any epoch; check windows for NaN/inf or lower learning_rate.")
     model.load_state_dict(best_state)
     model.eval()
-    card = _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_idx, val_idx, best, history, data_description)
+    card = _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_idx, val_idx, best, history, data_description,
+                 command)
     ckpt_path = None
     if checkpoint is not None:
         from nwbsyn.events.model import save_model
@@ -319,7 +321,8 @@ def _evaluate(model, step, x, y, device) -> tuple[float, float]:
     return float(loss), float(((logits > 0) == (y > 0.5)).float().mean())
 
 
-def _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_idx, val_idx, best, history, description):
+def _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_idx, val_idx, best, history, description,
+          command):
     import torch
 
     init_name, init_sha = None, None
@@ -336,6 +339,7 @@ def _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_i
         "init_kwargs": dict(model.init_kwargs),
         "n_parameters_keras": model.keras_parameter_count(),
         "training_recipe": {
+            "command": command,
             "data_description": description,
             "n_windows": int(len(y)),
             "n_events": int(y.sum()),
@@ -501,11 +505,17 @@ def make_training_windows(n_windows: int, *, rng=None, **simulate_kwargs) -> Tra
 
 
 # The data recipe of the model nwbsyn ships (nwbsyn/events/models/nwbsyn_events_default.pt):
-# three kinetic regimes so that one model covers fast, GC-like and slow events.
+# three kinetic regimes so that one model covers fast, GC-like and slow events; a third of
+# the windows are cut from long 1/f traces (slow swings that look like events, and events
+# on them), the rest are white, 1/f within the window, mixed or filtered noise.
+_COLOURS = {"white": 1.0, "pink": 1.0, "mixed": 1.0, "filtered": 1.0, "pink_trace": 2.0}
 DEFAULT_RECIPE = (
-    {"n_windows": 16_000, "rise_ms": 0.2, "rise_sd_ms": 0.05, "decay_ms": 1.0, "decay_sd_ms": 0.25},
-    {"n_windows": 8_000, "rise_ms": 0.1, "rise_sd_ms": 0.03, "decay_ms": 0.5, "decay_sd_ms": 0.15},
-    {"n_windows": 8_000, "rise_ms": 0.4, "rise_sd_ms": 0.1, "decay_ms": 3.5, "decay_sd_ms": 1.25},
+    {"n_windows": 16_000, "rise_ms": 0.2, "rise_sd_ms": 0.05, "decay_ms": 1.0, "decay_sd_ms": 0.25,
+     "noise_colours": _COLOURS},
+    {"n_windows": 8_000, "rise_ms": 0.1, "rise_sd_ms": 0.03, "decay_ms": 0.5, "decay_sd_ms": 0.15,
+     "noise_colours": _COLOURS},
+    {"n_windows": 8_000, "rise_ms": 0.4, "rise_sd_ms": 0.1, "decay_ms": 3.5, "decay_sd_ms": 1.25,
+     "noise_colours": _COLOURS},
 )
 
 

@@ -135,3 +135,15 @@ def test_windows_positive_polarity_and_reproducibility():
 def test_bad_simulation_input(kwargs):
     with pytest.raises(InputError):
         simulate_trace(**kwargs)
+
+
+def test_window_noise_colours():
+    """``pink_trace`` windows are cut from long 1/f traces: slow swings dominate the fast noise."""
+    kw = dict(positive_fraction=0.0, hum_probability=0.0, noise_sd_range_pA=(1.0, 1.0), rng=3)
+    white = simulate_windows(200, noise_colours={"white": 1.0}, **kw)
+    long_pink = simulate_windows(200, noise_colours={"pink_trace": 1.0}, **kw)
+    noise = long_pink.kinds == "noise"
+    fast = lambda w: np.median(np.std(np.diff(w[noise], axis=1), axis=1))  # noqa: E731
+    assert fast(long_pink.windows) < 0.5 * fast(white.windows)
+    with pytest.raises(InputError):
+        simulate_windows(10, noise_colours={"purple": 1.0}, rng=0)
