@@ -37,6 +37,21 @@ def command_line() -> str:
     return "nwbsyn " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
+SUBJECT_FIELDS = ("subject-id", "species", "sex", "age")
+
+
+def add_subject_arguments(parser: argparse.ArgumentParser, *, when: str = "") -> None:
+    """``--subject-id/--species/--sex/--age`` for commands that create a new NWB file."""
+    for name in SUBJECT_FIELDS:
+        parser.add_argument(f"--{name}", help=f"subject {name.replace('-', ' ')}{when} (DANDI requires it)")
+
+
+def subject_from_arguments(args: argparse.Namespace) -> dict | None:
+    """The ``pynwb.file.Subject`` fields given on the command line (None: none)."""
+    subject = {name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name in SUBJECT_FIELDS}
+    return {k: v for k, v in subject.items() if v} or None
+
+
 def _format_table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nwbsyn.cli.core import command_line
+from nwbsyn.cli.core import add_subject_arguments, command_line, subject_from_arguments
 
 _DETECT_EPILOG = """\
 examples:
@@ -103,8 +103,7 @@ def add_parsers(subparsers) -> None:
     abf.add_argument("-o", "--output", metavar="OUT.nwb", help="default: IN.nwb beside the input")
     abf.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     abf.add_argument("--clamp-mode", choices=["voltage", "current"], help="override the mode guessed from units")
-    for field in ("subject-id", "species", "sex", "age"):
-        abf.add_argument(f"--{field}", help=f"subject {field.replace('-', ' ')} (DANDI requires it)")
+    add_subject_arguments(abf)
     abf.set_defaults(handler=_cmd_convert_abf)
 
 
@@ -172,10 +171,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 def _cmd_convert_abf(args: argparse.Namespace) -> int:
     from nwbsyn.io.abf import convert_abf
 
-    subject = {k: v for k, v in {"subject_id": args.subject_id, "species": args.species, "sex": args.sex,
-                                 "age": args.age}.items() if v}
     output = args.output or Path(args.input).with_suffix(".nwb")
-    result = convert_abf(args.input, output=output, overwrite=args.overwrite, subject=subject or None,
+    result = convert_abf(args.input, output=output, overwrite=args.overwrite, subject=subject_from_arguments(args),
                          clamp_mode=args.clamp_mode)
     print(f"{result.output}: {result.mode}, {result.n_sweeps} sweeps, {len(result.series)} series")
     if result.missing_metadata:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nwbsyn.cli.core import command_line
+from nwbsyn.cli.core import add_subject_arguments, command_line, subject_from_arguments
 from nwbsyn.cli.events import add_output_arguments
 
 _ASSIGN_EPILOG = """\
@@ -47,6 +47,7 @@ def add_parsers(subparsers) -> None:
     assign.add_argument("--no-weights", action="store_true", help="do not store the network weights in the output")
     assign.add_argument("--plot", metavar="FILE.png", help="also draw a few synapses: EM slice, cleft, pre/post")
     assign.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_subject_arguments(assign, when=" of a CREMI input")
     assign.set_defaults(handler=_cmd_assign)
 
     train = sub.add_parser(
@@ -110,7 +111,8 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         if args.in_place:
             raise InputError(f"{args.input} is a CREMI file; write the NWB result with -o OUT.nwb.")
         where = Path(args.output or io.default_output_path(args.input))
-        nwbfile = partners.nwbfile_from_cremi(partners.read_cremi(args.input), source=args.input)
+        nwbfile = partners.nwbfile_from_cremi(partners.read_cremi(args.input), source=args.input,
+                                              subject=subject_from_arguments(args))
         inp, result = partners.run_on_nwbfile(nwbfile, **options)
         write_new_nwb(nwbfile, where, overwrite=args.overwrite)
         if args.plot:

@@ -93,17 +93,23 @@ def add_em_volume(nwbfile, *, raw, neuron_ids, voxel_size_nm, offset_nm=(0.0, 0.
     return image
 
 
-def nwbfile_from_cremi(volume, *, source: str = "a CREMI file"):
-    """A new NWBFile holding a CREMI volume (raw, neuron ids and clefts when present)."""
+def nwbfile_from_cremi(volume, *, source: str = "a CREMI file", subject: dict | None = None):
+    """A new NWBFile holding a CREMI volume (raw, neuron ids and clefts when present).
+
+    ``subject`` holds ``pynwb.file.Subject`` fields (subject_id, species, sex, age, ...);
+    CREMI files carry none, and DANDI requires them.
+    """
     from datetime import datetime, timezone
     from uuid import uuid4
 
     from pynwb import NWBFile
+    from pynwb.file import Subject
 
     if volume.neuron_ids is None:
         raise InputError(f"{source} has no /volumes/labels/neuron_ids; partner assignment needs a segmentation.")
     nwbfile = NWBFile(session_description=f"EM volume imported from {source} by nwbsyn.", identifier=str(uuid4()),
-                      session_start_time=datetime(1970, 1, 1, tzinfo=timezone.utc))
+                      session_start_time=datetime(1970, 1, 1, tzinfo=timezone.utc),
+                      subject=Subject(**subject) if subject else None)
     add_em_volume(nwbfile, raw=volume.raw, neuron_ids=volume.neuron_ids, voxel_size_nm=volume.resolution_nm,
                   clefts=volume.clefts)
     return nwbfile

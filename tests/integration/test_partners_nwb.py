@@ -69,10 +69,13 @@ def test_assign_nwb_in_nwb_out(tmp_path, em_file, sim, tiny_models, clefts, caps
 
 def test_assign_cremi_in_nwb_out_and_rerun(tmp_path, sim, tiny_models):
     cremi = write_cremi(tmp_path / "v.hdf", cremi_from_simulated(sim))
-    assert main(["partners", "assign", str(cremi), "--clefts", "given"] + tiny_models) == 0
+    subject = ["--subject-id", "fly1", "--species", "Drosophila melanogaster", "--sex", "F", "--age", "P7D"]
+    assert main(["partners", "assign", str(cremi), "--clefts", "given"] + subject + tiny_models) == 0
     out = tmp_path / "v_nwbsyn.nwb"
     with open_nwb(out) as nwbfile:
         assert len(nwbfile.processing["misc"]["synaptic_clefts"]) == len(sim.synapses)
+        assert (nwbfile.subject.subject_id, nwbfile.subject.species) == ("fly1", "Drosophila melanogaster")
+    assert validate_nwb(out).failures == []  # CREMI has no subject; the options give DANDI its one
     assert main(["partners", "assign", str(out), "--in-place", "--clefts", "given"] + tiny_models) == 2
     assert main(["partners", "assign", str(out), "--in-place", "--overwrite", "--clefts", "given"] + tiny_models) == 0
     assert validate_nwb(out).schema_errors == []
