@@ -35,7 +35,8 @@ _MODELS = Path(__file__).parent / "models"
 DEFAULT_CLEFT_MODEL = _MODELS / "avan_cleft.pt"
 DEFAULT_ASSOCIATION_MODEL = _MODELS / "avan_association.pt"
 MIN_CLEFT_SCORE = 0.74  # tuned on validation volumes (benchmarks/bench_partners.py --tune)
-MASK_THRESHOLD = 0.8  # detected clefts: the attention mask is their core above this probability (tuned)
+MASK_THRESHOLD = 0.0  # > 0: a detected cleft's attention mask is its core above this probability (0: the whole
+# component, best with the shipped cleft network on validation volumes: bench_partners.py --tune)
 POST_THRESHOLD = 0.65  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
 
 
