@@ -4,7 +4,7 @@ One JSON line per (dataset, method, measurement). Held-out volumes use seeds the
 recipe never uses (training 1000+, validation 2000+, here 5000+ by default).
 
     python benchmarks/bench_partners.py --volumes 4                 # accuracy, edge F1, throughput
-    python benchmarks/bench_partners.py --tune --volumes 3          # post threshold on validation volumes
+    python benchmarks/bench_partners.py --tune                      # thresholds, on validation volumes
     python benchmarks/bench_partners.py --memory-limit-mb 1500      # block-wise run on a 2x larger volume
 """
 
@@ -27,6 +27,7 @@ from nwbsyn.partners import (
     synapse_edge_f1,
 )
 from nwbsyn.partners.baselines import DEFAULT_PRUNER_MODEL, mask_pruner_assign
+from nwbsyn.partners.infer import POST_THRESHOLD
 
 
 def emit(**row) -> None:
@@ -83,48 +84,54 @@ def run_dataset(name: str, vols, use_pruner: bool, combined: bool) -> None:
                  edge_f1=2 * p * r / max(1e-12, p + r), seconds_per_volume=(time.perf_counter() - t) / len(vols))
 
 
-def tune(vols) -> None:
-    """On validation volumes: cleft counts per minimum cleft score, edge F1 per post threshold."""
-    from nwbsyn.partners import match_clefts
-    from nwbsyn.partners._blockwise import label_blockwise
-    from nwbsyn.partners.infer import load_network, predict_blockwise
+def validation_volumes():
+    """The tuning set: the training recipe's validation volumes and 8 of the benchmark's shape (seeds 3000, 3100)."""
+    return (simulate_dataset(4, rng=2000, shape_zyx=(24, 192, 192), polyadic_fraction=0.4)
+            + simulate_dataset(4, rng=3000, shape_zyx=(32, 256, 256))
+            + simulate_dataset(4, rng=3100, shape_zyx=(32, 256, 256)))
 
-    net, _ = load_network("default", task="cleft")
-    probs = [predict_blockwise(net, v.raw) for v in vols]
-    for min_score in (0.0, 0.7, 0.72, 0.74, 0.76, 0.78):
-        tp = fp = miss = 0
-        for v, prob in zip(vols, probs):
-            out = np.zeros(prob.shape, np.uint32)
-            label_blockwise(prob, threshold_u8=127, min_voxels=100, min_score=min_score, block_zyx=prob.shape, out=out)
-            hits = match_clefts(out, v.clefts)
-            tp += len({t for t in hits.values() if t})
-            fp += sum(t == 0 for t in hits.values())
-            miss += len(v.synapses) - len({t for t in hits.values() if t})
-        emit(dataset="validation", method="avan", measure="tune_min_cleft_score", min_score=min_score,
-             clefts_found=tp, false_clefts=fp, clefts_missed=miss)
-    dets = [detect_clefts(v.raw, device="cpu") for v in vols]
-    for mask_threshold in (0.0, 0.6, 0.7, 0.8, 0.9):
-        tp = fp = fn = 0
-        for v, found in zip(vols, dets):
-            res = assign_partners(v.raw, v.neuron_ids, found, device="cpu", mask_threshold=mask_threshold)
-            s = synapse_edge_f1(found.labels, res.edges(), v.clefts, v.edges())
-            tp, fp, fn = tp + s.n_true_positive, fp + s.n_false_positive, fn + s.n_false_negative
-        p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
-        emit(dataset="validation", method="avan", measure="tune_mask_threshold", mask_threshold=mask_threshold,
-             edge_f1=2 * p * r / max(1e-12, p + r))
-    cache = [assign_partners(v.raw, v.neuron_ids, v.clefts, device="cpu") for v in vols]
+
+def _pooled_f1(vols, label_volumes, results, post_threshold) -> float:
     from nwbsyn.partners.infer import _choose
 
-    for t in np.round(np.arange(0.4, 0.95, 0.05), 2):
-        tp = fp = fn = 0
-        for v, res in zip(vols, cache):
-            pred = {int(c): _choose(cands, polyadic=True, post_threshold=t)[::2]
-                    for c, cands in zip(res.cleft_ids, res.candidates)}
-            s = edge_prf(partner_edges(pred), v.edges())
-            tp, fp, fn = tp + s.n_true_positive, fp + s.n_false_positive, fn + s.n_false_negative
-        p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
-        emit(dataset="validation", method="avan", measure="tune_post_threshold", post_threshold=float(t),
-             edge_f1=2 * p * r / max(1e-12, p + r))
+    tp = fp = fn = 0
+    for v, labels, res in zip(vols, label_volumes, results):
+        pred = {int(c): _choose(cands, polyadic=True, post_threshold=post_threshold)[::2]
+                for c, cands in zip(res.cleft_ids, res.candidates)}
+        s = synapse_edge_f1(labels, partner_edges(pred), v.clefts, v.edges())
+        tp, fp, fn = tp + s.n_true_positive, fp + s.n_false_positive, fn + s.n_false_negative
+    return 2 * tp / max(1, 2 * tp + fp + fn)
+
+
+def tune(vols) -> None:
+    """On validation volumes: edge F1 with detected clefts per cleft filter (size, mean probability),
+    then per minimum contact x post threshold, with detected and with true clefts."""
+    from nwbsyn.partners.infer import MIN_CLEFT_SCORE, MIN_CLEFT_VOXELS, clefts_from_labels
+
+    raw_dets = [detect_clefts(v.raw, device="cpu", min_score=0.0, min_voxels=1) for v in vols]
+
+    def detected(min_voxels, min_score):
+        out = []
+        for d in raw_dets:
+            keep = d.cleft_ids[(d.num_voxels >= min_voxels) & (d.scores >= min_score)]
+            out.append(clefts_from_labels(np.where(np.isin(d.labels, keep), d.labels, 0), probability=d.probability))
+        return out
+
+    for min_voxels, min_score in ((100, 0.74), (70, 0.74), (70, 0.8), (60, 0.8), (70, 0.85)):
+        tables = detected(min_voxels, min_score)
+        res = [assign_partners(v.raw, v.neuron_ids, t, device="cpu") for v, t in zip(vols, tables)]
+        emit(dataset="validation", method="avan", measure="tune_cleft_filter", min_voxels=min_voxels,
+             min_score=min_score, edge_f1=_pooled_f1(vols, [t.labels for t in tables], res, POST_THRESHOLD))
+    tables = detected(MIN_CLEFT_VOXELS, MIN_CLEFT_SCORE)
+    for clefts in ("detected", "true"):
+        for min_contact in (0, 10, 20, 25, 30):
+            res = [assign_partners(v.raw, v.neuron_ids, t if clefts == "detected" else v.clefts, device="cpu",
+                                   min_contact_voxels=min_contact) for v, t in zip(vols, tables)]
+            labels = [t.labels for t in tables] if clefts == "detected" else [v.clefts for v in vols]
+            for post in np.round(np.arange(0.3, 0.75, 0.05), 2):
+                emit(dataset="validation", method="avan", measure="tune_contact_post", clefts=clefts,
+                     min_contact_voxels=min_contact, post_threshold=float(post),
+                     edge_f1=_pooled_f1(vols, labels, res, post))
 
 
 def real_crop(path: str, seed: int):
@@ -192,7 +199,7 @@ def main() -> None:
     ap.add_argument("--volumes", type=int, default=4)
     ap.add_argument("--shape", type=int, nargs=3, default=[32, 256, 256])
     ap.add_argument("--seed", type=int, default=5000)
-    ap.add_argument("--tune", action="store_true", help="tune the polyadic threshold on validation volumes")
+    ap.add_argument("--tune", action="store_true", help="tune the inference thresholds on validation volumes")
     ap.add_argument("--no-combined", action="store_true", help="skip cleft detection (true clefts only)")
     ap.add_argument("--real", default="../shared/data/em/cremi_sampleB_sec46-50_500x500.hdf",
                     help="real CREMI crop to paint synapses onto ('' to skip)")
@@ -209,7 +216,7 @@ def main() -> None:
         memory_run(args.memory_limit_mb, args.seed, tuple(args.block))
         return
     if args.tune:
-        tune(simulate_dataset(args.volumes, rng=2000, shape_zyx=(24, 192, 192), polyadic_fraction=0.4))
+        tune(validation_volumes())
         return
     use_pruner = DEFAULT_PRUNER_MODEL.exists()
     vols = simulate_dataset(args.volumes, rng=args.seed, shape_zyx=tuple(args.shape))

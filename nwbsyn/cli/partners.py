@@ -40,7 +40,8 @@ def add_parsers(subparsers) -> None:
     assign.add_argument("--image", metavar="NAME", help="EMImageVolume to use when the file holds several")
     assign.add_argument("--segmentation", metavar="NAME", help="EMLabelVolume of neurite ids (default: the image's)")
     assign.add_argument("--threshold", type=float, default=0.5, help="cleft probability threshold (default 0.5)")
-    assign.add_argument("--min-voxels", type=int, default=100, help="smallest cleft kept, in voxels (default 100)")
+    assign.add_argument("--min-voxels", type=int,
+                        help="smallest detected cleft kept, in voxels (default: the value tuned on validation volumes)")
     assign.add_argument("--cleft-model", default="default", help="'default' or a checkpoint from 'partners train'")
     assign.add_argument("--association-model", default="default", help="'default' or a checkpoint")
     assign.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
@@ -67,6 +68,10 @@ def add_parsers(subparsers) -> None:
     train.add_argument("--init", metavar="MODEL.pt", help="continue training this checkpoint (same task and widths)")
     train.add_argument("--mask-dilation", type=float, default=0.0, metavar="P",
                        help="association: share of patches whose cleft mask is dilated 1-2 px (robust to detected clefts)")
+    train.add_argument("--volumes", type=int, default=32, metavar="N",
+                       help="generated training volumes (default 32, the shipped recipe; ignored with --data)")
+    train.add_argument("--data-seed", type=int, default=1000,
+                       help="seed of the generated training volumes (default 1000; validation stays at 2000)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -104,9 +109,11 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     from nwbsyn.io.nwb import write_new_nwb
 
     options = dict(image=args.image, segmentation=args.segmentation, clefts=args.clefts, polyadic=args.polyadic,
-                   threshold=args.threshold, min_voxels=args.min_voxels, cleft_model=args.cleft_model,
+                   threshold=args.threshold, cleft_model=args.cleft_model,
                    association_model=args.association_model, device=args.device, embed_weights=not args.no_weights,
                    overwrite=args.overwrite, progress_bar=not args.quiet)
+    if args.min_voxels is not None:
+        options["min_voxels"] = args.min_voxels
     if Path(args.input).is_file() and _is_cremi(args.input):
         if args.in_place:
             raise InputError(f"{args.input} is a CREMI file; write the NWB result with -o OUT.nwb.")
@@ -133,6 +140,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from nwbsyn.partners import train
 
     volumes = val = description = None
+    recipe = dict(train.DEFAULT_RECIPE, n_volumes=args.volumes, seed=args.data_seed)
     if args.data:
         volumes = [train.LabelledVolume.from_cremi(p) for p in args.data]
         volumes, val = (volumes[:-1], volumes[-1:]) if len(volumes) > 1 else (volumes, None)
@@ -147,7 +155,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     config = train.TrainConfig(task=args.task, iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
                                init_from=args.init, mask_dilation_prob=args.mask_dilation)
-    out = train.train_and_save(args.output, config=config, volumes=volumes, val_volumes=val,
+    out = train.train_and_save(args.output, config=config, recipe=recipe, volumes=volumes, val_volumes=val,
                                data_description=description, command=command_line(), device=args.device,
                                progress_bar=not args.quiet)
     print(f"{out} and {out.with_suffix('.card.json').name} written")

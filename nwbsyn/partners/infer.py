@@ -8,7 +8,9 @@ reads only the blocks and patches it needs, so volumes larger than memory work.
 2. :func:`assign_partners`: for each cleft, a patch around its centroid (shifted to stay
    inside the volume) goes through the association network with the cleft's mask. The
    candidate segments are those touching the cleft (within 1 px in-plane; AVAN takes 5 px
-   and one section, which lets in neighbours that never touch it), and a segment's score is
+   and one section, which lets in neighbours that never touch it) with at least
+   ``min_contact_voxels`` voxels there (a neighbour whose corner grazes the cleft's rim is
+   no partner; true partners share tens to hundreds of voxels), and a segment's score is
    the mean network output over its voxels within 5 px and one section of the cleft (AVAN
    averages over the whole patch; near the cleft is where the network is sure). Both
    choices scored better on validation volumes. The presynaptic segment is the
@@ -29,15 +31,18 @@ from scipy import ndimage
 from nwbsyn._shared import InputError, pick_device
 
 __all__ = ["CleftDetection", "PartnerResult", "load_network", "predict_blockwise", "detect_clefts",
-           "assign_partners", "DEFAULT_CLEFT_MODEL", "DEFAULT_ASSOCIATION_MODEL"]
+           "assign_partners", "DEFAULT_CLEFT_MODEL", "DEFAULT_ASSOCIATION_MODEL", "MIN_CLEFT_VOXELS"]
 
 _MODELS = Path(__file__).parent / "models"
 DEFAULT_CLEFT_MODEL = _MODELS / "avan_cleft.pt"
 DEFAULT_ASSOCIATION_MODEL = _MODELS / "avan_association.pt"
-MIN_CLEFT_SCORE = 0.74  # tuned on validation volumes (benchmarks/bench_partners.py --tune)
+MIN_CLEFT_VOXELS = 70  # detected components smaller than this are dropped; so are those with a lower mean
+MIN_CLEFT_SCORE = 0.74  # probability (both tuned on validation volumes: benchmarks/bench_partners.py --tune; a
+# score of 0.8 did as well there but halved the clefts found on the real CREMI crop)
 MASK_THRESHOLD = 0.0  # > 0: a detected cleft's attention mask is its core above this probability (0: the whole
-# component, best with the shipped cleft network on validation volumes: bench_partners.py --tune)
-POST_THRESHOLD = 0.65  # tuned for edge F1 on validation volumes (benchmarks/bench_partners.py --tune)
+# component, which scored best on validation volumes with the shipped cleft network)
+MIN_CONTACT_VOXELS = 25  # candidates need this many voxels within 1 px of the cleft (see assign_partners)
+POST_THRESHOLD = 0.4  # tuned with MIN_CONTACT_VOXELS for edge F1 on validation volumes (bench_partners.py --tune)
 
 
 def load_network(model, *, task: str, device: str = "cpu"):
@@ -139,7 +144,7 @@ def clefts_from_labels(labels, *, probability=None) -> CleftDetection:
                           num_voxels=counts[ids].astype(np.int64), bounding_boxes=boxes, scores=np.asarray(scores))
 
 
-def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int = 100,
+def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int = MIN_CLEFT_VOXELS,
                   min_score: float = MIN_CLEFT_SCORE, block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
                   progress_bar: bool = False) -> CleftDetection:
     """Detect synaptic clefts in an EM volume, block by block.
@@ -151,7 +156,7 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
         The cleft detector (shipped: ``models/avan_cleft.pt``).
     threshold : float, default: 0.5
         Probability above which a voxel is cleft.
-    min_voxels : int, default: 100
+    min_voxels : int, default: 70
         Components smaller than this are dropped.
     min_score : float, default: 0.74
         Components whose mean probability is lower are dropped (tuned on validation volumes:
@@ -240,6 +245,7 @@ def _choose(cands: dict, *, polyadic: bool, post_threshold: float) -> tuple[int,
 def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool = True,
                     post_threshold: float = POST_THRESHOLD, mask_threshold: float = MASK_THRESHOLD,
                     patch_zyx=None, candidate_dilation_zyx=(0, 1, 1), score_dilation_zyx=(1, 5, 5),
+                    min_contact_voxels: int = MIN_CONTACT_VOXELS,
                     batch_size: int = 8, device: str = "auto", progress_bar: bool = False) -> PartnerResult:
     """Assign presynaptic and postsynaptic segments to each cleft.
 
@@ -253,6 +259,9 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
         Allow several postsynaptic partners (score ≥ ``post_threshold``); False takes the argmax.
     patch_zyx : tuple, optional
         Network input per cleft; default the training patch of the model.
+    min_contact_voxels : int, default: 25
+        Candidates need this many voxels within 1 px (in-plane) of the cleft; when none has,
+        all touching segments stay candidates.
 
     Example
     -------
@@ -299,7 +308,10 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
         out = _forward(net, np.stack(inputs), dev)
         for mask, full, seg, prob in zip(masks, fulls, segs, out):
             local = np.where(ndimage.binary_dilation(mask, scored), seg, 0)
-            cand = np.unique(seg[ndimage.binary_dilation(full, touching) & (seg != 0)])
+            near = np.where(ndimage.binary_dilation(full, touching), seg, 0)
+            cand, contact = np.unique(near[near != 0], return_counts=True)
+            if (contact >= min_contact_voxels).any():  # a corner touching the cleft is no partner
+                cand = cand[contact >= min_contact_voxels]
             pre_mean = ndimage.mean(prob[0], local, cand) if len(cand) else []
             post_mean = ndimage.mean(prob[1], local, cand) if len(cand) else []
             per_cleft.append({int(s): (float(a), float(b)) for s, a, b in zip(cand, pre_mean, post_mean)})

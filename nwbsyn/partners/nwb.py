@@ -17,6 +17,7 @@ import numpy as np
 
 from nwbsyn._shared import InputError, sha256_of_file
 from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, make_provenance, put_result
+from nwbsyn.partners.infer import MIN_CLEFT_VOXELS
 
 __all__ = ["PartnerInput", "add_em_volume", "nwbfile_from_cremi", "load_inputs", "add_results", "run_on_nwbfile",
            "MODULE", "RESULT_NAMES"]
@@ -211,7 +212,7 @@ def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dic
 
 def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | None = None, clefts: str = "detect",
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
-                   min_voxels: int = 100, cleft_model="default", association_model="default", device: str = "auto",
+                   min_voxels: int = MIN_CLEFT_VOXELS, cleft_model="default", association_model="default", device: str = "auto",
                    module: str = MODULE, embed_weights: bool = True, overwrite: bool = False,
                    progress_bar: bool = True):
     """Detect clefts (or take the given ones), assign partners and add the results to ``nwbfile``.

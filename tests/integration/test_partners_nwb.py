@@ -157,3 +157,13 @@ def test_bad_cremi_files_exit_2_and_write_nothing(tmp_path, sim, capsys):
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err, err
     assert not list(tmp_path.glob("*.nwb"))
+
+
+def test_train_cli_records_the_generated_data_in_the_card(tmp_path):
+    import json
+
+    out = tmp_path / "assoc.pt"
+    assert main(["partners", "train", "--task", "association", "-o", str(out), "--volumes", "1", "--data-seed", "7",
+                 "--iterations", "1", "--quiet"]) == 0
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert '"n_volumes": 1, "seed": 7' in card["training_data"]

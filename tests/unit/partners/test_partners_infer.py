@@ -91,6 +91,18 @@ def test_assignment_near_the_border_and_with_a_tiny_volume(vol):
     assert vol.raw[small].shape == raw.shape
 
 
+def test_a_segment_grazing_the_cleft_rim_is_no_candidate():
+    seg = np.ones((5, 40, 40), np.int64)
+    seg[:, 20:, :] = 2
+    seg[:, 20:, 30:] = 3  # touches the cleft's end with 2 voxels
+    raw = np.where(seg == 1, 255, 128).astype(np.uint8)  # the oracle calls both 2 and 3 postsynaptic
+    labels = np.zeros(seg.shape, np.int64)
+    labels[2, 19:21, 5:30] = 4
+    kw = dict(model=Oracle("association"), patch_zyx=(8, 64, 64), device="cpu")
+    assert assign_partners(raw, seg, labels, **kw).partners() == {4: (1, (2,))}
+    assert assign_partners(raw, seg, labels, min_contact_voxels=0, **kw).partners() == {4: (1, (2, 3))}
+
+
 def test_cleft_table_from_labels():
     labels = np.zeros((4, 10, 10), np.uint64)
     labels[1, 2:4, 2:6] = 5
