@@ -12,7 +12,7 @@ reads only the blocks and patches it needs, so volumes larger than memory work.
    ``min_contact_voxels`` voxels there (a neighbour whose corner grazes the cleft's rim is
    no partner; true partners share tens to hundreds of voxels), and a segment's score is
    the mean network output over its voxels within 5 px and one section of the cleft (AVAN
-   averages over the whole patch; near the cleft is where the network is sure). Both
+   averages over the whole patch; near the cleft is where the network is sure). All three
    choices scored better on validation volumes. The presynaptic segment is the
    argmax of the presynaptic channel; the postsynaptic segments are the argmax of the
    postsynaptic channel (dyadic) or every other candidate whose score reaches
@@ -31,7 +31,7 @@ from scipy import ndimage
 from nwbsyn._shared import InputError, pick_device
 
 __all__ = ["CleftDetection", "PartnerResult", "load_network", "predict_blockwise", "detect_clefts",
-           "assign_partners", "DEFAULT_CLEFT_MODEL", "DEFAULT_ASSOCIATION_MODEL", "MIN_CLEFT_VOXELS"]
+           "assign_partners", "DEFAULT_CLEFT_MODEL", "DEFAULT_ASSOCIATION_MODEL"]
 
 _MODELS = Path(__file__).parent / "models"
 DEFAULT_CLEFT_MODEL = _MODELS / "avan_cleft.pt"

@@ -212,8 +212,8 @@ def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dic
 
 def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | None = None, clefts: str = "detect",
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
-                   min_voxels: int = MIN_CLEFT_VOXELS, cleft_model="default", association_model="default", device: str = "auto",
-                   module: str = MODULE, embed_weights: bool = True, overwrite: bool = False,
+                   min_voxels: int = MIN_CLEFT_VOXELS, cleft_model="default", association_model="default",
+                   device: str = "auto", module: str = MODULE, embed_weights: bool = True, overwrite: bool = False,
                    progress_bar: bool = True):
     """Detect clefts (or take the given ones), assign partners and add the results to ``nwbfile``.
 
