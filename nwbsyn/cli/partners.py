@@ -42,6 +42,12 @@ def add_parsers(subparsers) -> None:
     assign.add_argument("--threshold", type=float, default=0.5, help="cleft probability threshold (default 0.5)")
     assign.add_argument("--min-voxels", type=int,
                         help="smallest detected cleft kept, in voxels (default: the value tuned on validation volumes)")
+    assign.add_argument("--post-threshold", type=float, metavar="P",
+                        help="polyadic: every candidate whose postsynaptic score reaches P is a partner "
+                             "(default: tuned on validation volumes)")
+    assign.add_argument("--min-contact", type=int, metavar="VOXELS", dest="min_contact_voxels",
+                        help="candidates need this many voxels touching the cleft (default: tuned on validation "
+                             "volumes; lower it for coarse resolutions)")
     assign.add_argument("--cleft-model", default="default", help="'default' or a checkpoint from 'partners train'")
     assign.add_argument("--association-model", default="default", help="'default' or a checkpoint")
     assign.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
@@ -112,8 +118,8 @@ def _cmd_assign(args: argparse.Namespace) -> int:
                    threshold=args.threshold, cleft_model=args.cleft_model,
                    association_model=args.association_model, device=args.device, embed_weights=not args.no_weights,
                    overwrite=args.overwrite, progress_bar=not args.quiet)
-    if args.min_voxels is not None:
-        options["min_voxels"] = args.min_voxels
+    options.update({k: getattr(args, k) for k in ("min_voxels", "post_threshold", "min_contact_voxels")
+                    if getattr(args, k) is not None})  # unset: the library's tuned defaults
     if Path(args.input).is_file() and _is_cremi(args.input):
         if args.in_place:
             raise InputError(f"{args.input} is a CREMI file; write the NWB result with -o OUT.nwb.")

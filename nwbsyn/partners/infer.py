@@ -274,6 +274,10 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
     from tqdm.auto import tqdm
 
     shape = _check_volume(raw)
+    if not 0 <= post_threshold <= 1:
+        raise InputError(f"post_threshold={post_threshold} must lie in [0, 1].")
+    if min_contact_voxels < 0:
+        raise InputError(f"min_contact_voxels={min_contact_voxels} must be 0 or more.")
     if tuple(neuron_ids.shape) != shape:
         raise InputError(f"the segmentation has shape {tuple(neuron_ids.shape)} but the image {shape}; they must match.")
     table = clefts if isinstance(clefts, CleftDetection) else clefts_from_labels(clefts)

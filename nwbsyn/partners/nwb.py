@@ -17,7 +17,7 @@ import numpy as np
 
 from nwbsyn._shared import InputError, sha256_of_file
 from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, make_provenance, put_result
-from nwbsyn.partners.infer import MIN_CLEFT_VOXELS
+from nwbsyn.partners.infer import MIN_CLEFT_VOXELS, MIN_CONTACT_VOXELS, POST_THRESHOLD
 
 __all__ = ["PartnerInput", "add_em_volume", "nwbfile_from_cremi", "load_inputs", "add_results", "run_on_nwbfile",
            "MODULE", "RESULT_NAMES"]
@@ -212,7 +212,8 @@ def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dic
 
 def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | None = None, clefts: str = "detect",
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
-                   min_voxels: int = MIN_CLEFT_VOXELS, cleft_model="default", association_model="default",
+                   min_voxels: int = MIN_CLEFT_VOXELS, post_threshold: float = POST_THRESHOLD,
+                   min_contact_voxels: int = MIN_CONTACT_VOXELS, cleft_model="default", association_model="default",
                    device: str = "auto", module: str = MODULE, embed_weights: bool = True, overwrite: bool = False,
                    progress_bar: bool = True):
     """Detect clefts (or take the given ones), assign partners and add the results to ``nwbfile``.
@@ -248,8 +249,10 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
         table = detect_clefts(inp.raw, model=cleft_model, threshold=threshold, min_voxels=min_voxels,
                               device=device, progress_bar=progress_bar)
     result = assign_partners(inp.raw, inp.neuron_ids, table, model=association_model, polyadic=polyadic,
-                             device=device, progress_bar=progress_bar)
+                             post_threshold=post_threshold, min_contact_voxels=min_contact_voxels, device=device,
+                             progress_bar=progress_bar)
     params = dict(clefts=clefts, polyadic=polyadic, threshold=threshold, min_voxels=min_voxels,
+                  post_threshold=post_threshold, min_contact_voxels=min_contact_voxels,
                   image=inp.image.name, segmentation=inp.segmentation.name)
     add_results(nwbfile, inp, result, models=models, params=params, module=module, embed_weights=embed_weights,
                 overwrite=overwrite)

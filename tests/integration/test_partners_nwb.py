@@ -1,5 +1,7 @@
 """``nwbsyn partners assign``: NWB or CREMI in, validated NWB out; bad input exits 2 with one sentence."""
 
+import json
+
 import numpy as np
 import pytest
 from conftest import write_nwbfile
@@ -8,7 +10,7 @@ from nwbsyn.cli import main
 from nwbsyn.io import open_nwb
 from nwbsyn.io.validate import validate_nwb
 from nwbsyn.partners import add_em_volume, cremi_from_simulated, simulate_volume, write_cremi
-from nwbsyn.partners.infer import DEFAULT_ASSOCIATION_MODEL, DEFAULT_CLEFT_MODEL
+from nwbsyn.partners.infer import DEFAULT_ASSOCIATION_MODEL, DEFAULT_CLEFT_MODEL, POST_THRESHOLD
 from nwbsyn.partners.train import TrainConfig, labelled_volumes, train_and_save
 from nwbsyn.testing import mock_nwbfile
 
@@ -43,7 +45,7 @@ def em_file(tmp_path, sim):
 def test_assign_nwb_in_nwb_out(tmp_path, em_file, sim, tiny_models, clefts, capsys):
     before = em_file.read_bytes()
     out = tmp_path / "out.nwb"
-    assert main(["partners", "assign", str(em_file), "-o", str(out), "--clefts", clefts,
+    assert main(["partners", "assign", str(em_file), "-o", str(out), "--clefts", clefts, "--min-contact", "5",
                  "--plot", str(tmp_path / "s.png")] + tiny_models) == 0
     assert em_file.read_bytes() == before and (tmp_path / "s.png").stat().st_size > 1000
     assert "edges ->" in capsys.readouterr().out
@@ -51,7 +53,8 @@ def test_assign_nwb_in_nwb_out(tmp_path, em_file, sim, tiny_models, clefts, caps
     assert not report.schema_errors and report.ok, report
     with open_nwb(out) as nwbfile:
         misc = nwbfile.processing["misc"]
-        assert "association_model" in misc.data_interfaces
+        params = json.loads(misc["association_model"].parameters)
+        assert params["min_contact_voxels"] == 5 and params["post_threshold"] == POST_THRESHOLD
         assert ("cleft_model" in misc.data_interfaces) == (clefts == "detect")
         if "synaptic_clefts" in misc.data_interfaces:
             table = misc["synaptic_clefts"]
@@ -87,11 +90,13 @@ def test_bad_inputs_exit_2(tmp_path, em_file, tiny_models, icephys_file, capsys)
         [str(em_file), "--in-place", "--clefts", "given", "--segmentation", "nope"],
         [str(tmp_path / "missing.nwb")],
         [str(em_file), "--cleft-model", str(em_file)],            # not a checkpoint
+        [str(em_file), "-o", str(tmp_path / "x.nwb"), "--clefts", "given", "--post-threshold", "1.5"],
     ]
     for args in cases:
         assert main(["partners", "assign", *args] + tiny_models[-1:]) == 2, args
         err = capsys.readouterr().err
         assert err.startswith("nwbsyn: error:") and "Traceback" not in err
+    assert not (tmp_path / "x.nwb").exists()
     nwbfile = mock_nwbfile()
     sim = simulate_volume(shape_zyx=(4, 32, 32), n_synapses=0, rng=0)
     add_em_volume(nwbfile, raw=sim.raw, neuron_ids=sim.neuron_ids, voxel_size_nm=sim.voxel_size_nm)
@@ -160,8 +165,6 @@ def test_bad_cremi_files_exit_2_and_write_nothing(tmp_path, sim, capsys):
 
 
 def test_train_cli_records_the_generated_data_in_the_card(tmp_path):
-    import json
-
     out = tmp_path / "assoc.pt"
     assert main(["partners", "train", "--task", "association", "-o", str(out), "--volumes", "1", "--data-seed", "7",
                  "--iterations", "1", "--quiet"]) == 0
