@@ -226,6 +226,14 @@ class PartnerResult:
         return np.asarray(rows, float).reshape(-1, 2)
 
 
+def check_assignment_options(*, post_threshold: float, min_contact_voxels: int) -> None:
+    """Raise :class:`InputError` for a post threshold outside [0, 1] or a negative contact."""
+    if not 0 <= post_threshold <= 1:
+        raise InputError(f"post_threshold={post_threshold} must lie in [0, 1].")
+    if min_contact_voxels < 0:
+        raise InputError(f"min_contact_voxels={min_contact_voxels} must be 0 or more.")
+
+
 def _patch_corner(centre, patch, shape) -> tuple[int, ...]:
     return tuple(int(np.clip(round(c) - p // 2, 0, max(0, n - p))) for c, p, n in zip(centre, patch, shape))
 
@@ -274,10 +282,7 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
     from tqdm.auto import tqdm
 
     shape = _check_volume(raw)
-    if not 0 <= post_threshold <= 1:
-        raise InputError(f"post_threshold={post_threshold} must lie in [0, 1].")
-    if min_contact_voxels < 0:
-        raise InputError(f"min_contact_voxels={min_contact_voxels} must be 0 or more.")
+    check_assignment_options(post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)
     if tuple(neuron_ids.shape) != shape:
         raise InputError(f"the segmentation has shape {tuple(neuron_ids.shape)} but the image {shape}; they must match.")
     table = clefts if isinstance(clefts, CleftDetection) else clefts_from_labels(clefts)

@@ -230,10 +230,12 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
     >>> inp, result = run_on_nwbfile(nwbfile, progress_bar=False)  # doctest: +SKIP
     >>> result.edges()[:2]  # (cleft, pre, post)  # doctest: +SKIP
     """
-    from nwbsyn.partners.infer import assign_partners, clefts_from_labels, detect_clefts, load_network
+    from nwbsyn.partners.infer import (assign_partners, check_assignment_options, clefts_from_labels, detect_clefts,
+                                       load_network)
 
     if clefts not in ("detect", "given"):
         raise InputError(f"clefts='{clefts}' must be 'detect' or 'given'.")
+    check_assignment_options(post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)  # before detection
     inp = load_inputs(nwbfile, image=image, segmentation=segmentation, cleft_volume=cleft_volume)
     mod = nwbfile.processing.get(module)
     if mod is not None and not overwrite and any(n in mod.data_interfaces for n in RESULT_NAMES):
