@@ -6,7 +6,7 @@ import importlib
 
 import numpy as np
 
-__all__ = ["InputError", "as_rng", "require", "ms_to_samples", "sha256_of_file", "pick_device"]
+__all__ = ["InputError", "MissingExtraError", "as_rng", "require", "ms_to_samples", "sha256_of_file", "pick_device"]
 
 
 class InputError(ValueError):
@@ -17,13 +17,20 @@ class InputError(ValueError):
     """
 
 
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed; the message names the ``pip install`` that adds it.
+
+    The CLI prints it as one sentence and exits with code 2.
+    """
+
+
 def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
     """Return a numpy Generator from a seed, a Generator or None."""
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 _EXTRA = {"dask": "dask", "distributed": "dask", "pandas": "dask", "pyarrow": "dask", "dandi": "dandi", "remfile": "dandi",
-          "nwbinspector": "test"}
+          "pytest": "test"}
 
 
 def require(module: str):
@@ -31,8 +38,10 @@ def require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        extra = _EXTRA.get(module.partition(".")[0], "all")
-        raise ImportError(f"{module!r} is needed here: pip install 'nwbsyn[{extra}]'") from err
+        top = module.partition(".")[0]
+        extra = _EXTRA.get(top)
+        how = f"pip install 'nwbsyn[{extra}]'" if extra else f"pip install {top}"
+        raise MissingExtraError(f"The optional package {top!r} is needed for this; install it with: {how}.") from err
 
 
 def ms_to_samples(duration_ms: float, sampling_rate_hz: float) -> int:
@@ -51,10 +60,37 @@ def sha256_of_file(path) -> str:
     return h.hexdigest()
 
 
+def available_devices() -> list[str]:
+    """The torch devices this machine and this torch build offer, e.g. ``["cpu", "cuda", "cuda:0"]``."""
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
 def pick_device(device: str | None = "auto") -> str:
-    """``"auto"``/None → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
+    """``"auto"``/None → ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values are checked.
+
+    A device that does not exist or is not built into this torch raises :class:`InputError`
+    naming the devices available.
+
+    Example
+    -------
+    >>> pick_device("cpu")
+    'cpu'
+    """
     if device in (None, "auto"):
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
+    name = str(device).strip().lower()
+    available = available_devices()
+    if name not in available:
+        raise InputError(f"The device {device!r} is not available here; use --device with one of: auto, "
+                         f"{', '.join(available)}.")
+    return name

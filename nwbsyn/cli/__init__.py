@@ -45,9 +45,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so that temporary files are removed."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, _frame):
+    raise Stopped(signum)
+
+
+def _install_signal_handlers() -> None:
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            try:
+                signal.signal(getattr(signal, name), _stop)
+            except ValueError:  # not the main thread (main() called from a thread)
+                pass
+
+
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nwbsyn`` command; returns the exit code (2 for user mistakes)."""
-    from nwbsyn._shared import InputError
+    from nwbsyn._shared import InputError, MissingExtraError
+    from nwbsyn.io.output import remove_temporaries
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -55,16 +84,53 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.INFO, format="nwbsyn: %(message)s", stream=sys.stderr)
+    _install_signal_handlers()
     try:
         return int(args.handler(args) or 0)
-    except (InputError, FileNotFoundError, PermissionError, IsADirectoryError) as err:
+    except (InputError, MissingExtraError) as err:
         if args.debug:
             raise
-        print(f"nwbsyn: error: {err}", file=sys.stderr)
+        print(f"nwbsyn: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"nwbsyn: error: {where}{err.strerror or _one_line(err)}; check the path.", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `nwbsyn validate f | head`: the reader left; say nothing
+        _silence_stdout()
+        return 0
     except KeyboardInterrupt:
+        remove_temporaries()
         print("nwbsyn: interrupted; no output was written.", file=sys.stderr)
         return 130
+    except Stopped as stop:
+        remove_temporaries()
+        print(f"nwbsyn: stopped by signal {stop.signum}; no output was written.", file=sys.stderr)
+        return 128 + stop.signum
+    except MemoryError:
+        if args.debug:
+            raise
+        print("nwbsyn: error: out of memory; analyse a shorter stretch or use a machine with more memory.",
+              file=sys.stderr)
+        return 2
+    except Exception as err:  # a bug, not a user mistake: still one sentence, the traceback on --debug
+        if args.debug:
+            raise
+        print(f"nwbsyn: error: unexpected {type(err).__name__}: {_one_line(err)} (this is a bug in nwbsyn; "
+              "run again with --debug for the traceback and report it).", file=sys.stderr)
+        return 1
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,13 +13,13 @@ Example
 from __future__ import annotations
 
 import logging
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 
 from nwbsyn._shared import InputError
+from nwbsyn.io.output import OutputClaim, claim_output, same_file
 from nwbsyn.io.remote import is_remote
 
 __all__ = ["check_nwb_path", "open_nwb", "edit_nwb", "write_new_nwb", "default_output_path"]
@@ -129,32 +129,21 @@ def default_output_path(path) -> Path:
     return path.with_name(f"{path.stem}_nwbsyn.nwb")
 
 
-def _resolve_destination(src, output, in_place: bool, overwrite: bool) -> Path:
-    if is_remote(src):
-        return _remote_destination(src, output, in_place, overwrite)
+def _claim_destination(src, output, in_place: bool, overwrite: bool) -> OutputClaim:
+    """Check and lock where the result goes, before any work."""
     if in_place:
-        if output is not None and Path(output).resolve() != src.resolve():
-            raise InputError("Give either an output file or in-place writing, not both.")
-        return src
+        if is_remote(src):
+            raise InputError(f"{src} is remote and cannot be changed in place; give a local output file (-o OUT.nwb).")
+        if output is not None and not same_file(output, src):
+            raise InputError("Give either an output file or in-place writing (--in-place), not both.")
+        return claim_output(src, in_place=True)
     dest = Path(output) if output is not None else default_output_path(src)
-    if dest.resolve() == src.resolve():
-        raise InputError(f"The output {dest} is the input file; use in-place writing (--in-place) to change it.")
-    if dest.exists() and not overwrite:
-        raise InputError(f"{dest} already exists; pass --overwrite to replace it or choose another output path.")
-    if not dest.parent.is_dir():
-        raise InputError(f"The output folder {dest.parent} does not exist; create it first.")
-    return dest
-
-
-def _remote_destination(src: str, output, in_place: bool, overwrite: bool) -> Path:
-    if in_place:
-        raise InputError(f"{src} is remote and cannot be changed in place; give a local output file (-o OUT.nwb).")
-    dest = Path(output) if output is not None else default_output_path(src)
-    if dest.exists() and not overwrite:
-        raise InputError(f"{dest} already exists; pass --overwrite to replace it or choose another output path.")
-    if output is not None and not dest.parent.is_dir():  # the default's folders are made when it is written
-        raise InputError(f"The output folder {dest.parent} does not exist; create it first.")
-    return dest
+    if not is_remote(src) and same_file(dest, src):
+        raise InputError(f"The output {dest} is the input file; choose another output path, or pass --in-place "
+                         "to add the results to the input itself.")
+    if is_remote(src) and output is None and not dest.parent.is_dir():
+        _make_folders(dest.parent)  # a remote input's default output mirrors its asset path
+    return claim_output(dest, inputs=[src], overwrite=overwrite)
 
 
 def _make_folders(folder: Path) -> None:
@@ -198,47 +187,35 @@ def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = Fal
     ...     nwbfile.add_acquisition(series)
     """
     src = path.strip() if is_remote(path) else check_nwb_path(path)
-    dest = _resolve_destination(src, output, in_place, overwrite)
-    with _nwb_reader(src, dandi_api_url=dandi_api_url) as (src_io, nwbfile):
+    with _claim_destination(src, output, in_place, overwrite) as claim, \
+            _nwb_reader(src, dandi_api_url=dandi_api_url) as (src_io, nwbfile):
         old_version = src_io.nwb_version[0]
         yield nwbfile
-        if not dest.parent.is_dir():  # a remote input's default output mirrors its asset path
-            _make_folders(dest.parent)
-        _atomic_write(dest, lambda out: out.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False}))
+        _atomic_write(claim, lambda out: out.export(src_io=src_io, nwbfile=nwbfile, write_args={"link_data": False}))
+    dest = claim.target
     new_version = _written_version(dest)
     if old_version and new_version and old_version != new_version:
         log.info("%s was NWB %s; %s is written as NWB %s.", getattr(src, "name", src), old_version, dest.name,
                  new_version)
 
 
-def write_new_nwb(nwbfile, output, *, overwrite: bool = False) -> Path:
-    """Write an in-memory ``NWBFile`` to ``output`` atomically (never a half-written file)."""
-    dest = Path(output)
-    if dest.exists() and not overwrite:
-        raise InputError(f"{dest} already exists; pass --overwrite to replace it or choose another output path.")
-    if not dest.parent.is_dir():
-        raise InputError(f"The output folder {dest.parent} does not exist; create it first.")
-    _atomic_write(dest, lambda out: out.write(nwbfile))
-    return dest
+def write_new_nwb(nwbfile, output, *, overwrite: bool = False, inputs=()) -> Path:
+    """Write an in-memory ``NWBFile`` to ``output`` atomically (never a half-written file).
+
+    ``inputs`` are files the result was made from; naming one of them as ``output`` is refused.
+    """
+    with claim_output(output, inputs=inputs, overwrite=overwrite) as claim:
+        _atomic_write(claim, lambda out: out.write(nwbfile))
+    return Path(output)
 
 
-def _atomic_write(dest: Path, write) -> None:
-    """Call ``write(NWBHDF5IO)`` on a temporary file beside ``dest``, then rename it to ``dest``."""
+def _atomic_write(claim: OutputClaim, write) -> None:
+    """Call ``write(NWBHDF5IO)`` on a temporary file beside the claimed target, then rename it."""
     from pynwb import NWBHDF5IO
 
-    tmp = dest.with_name(f".{dest.stem}.nwbsyn-tmp-{os.getpid()}.nwb")
-    try:
+    with claim.temporary(suffix=".nwb") as tmp:
         with NWBHDF5IO(str(tmp), mode="w") as out:
             write(out)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise InputError(f"Could not write {dest} ({err.strerror or err}); "
-                             "choose a writable output location.") from err
-        raise
-    os.replace(tmp, dest)
 
 
 def _written_version(path: Path) -> str | None:
