@@ -127,7 +127,7 @@ def _probe_folder(folder: Path, path: Path, what: str) -> None:
         finally:
             os.close(fd)
     except OSError as err:
-        raise InputError(f"Cannot write the {what} {path} ({_oserror_text(err)}); choose a writable location.") \
+        raise InputError(f"Could not write the {what} {path} ({_oserror_text(err)}); choose a writable location.") \
             from err
     finally:
         try:
