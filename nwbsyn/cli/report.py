@@ -67,16 +67,11 @@ def add_parsers(subparsers) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from nwbsyn._shared import InputError
     from nwbsyn.report import write_report
 
     source = Path(args.input)
     output = Path(args.output) if args.output else source.with_name(f"{source.stem}_report.html")
-    if output.exists() and not args.overwrite:
-        raise InputError(f"{output} already exists; pass --overwrite to replace it or choose another -o.")
-    if output.suffix.lower() == ".nwb":
-        raise InputError(f"{output} looks like an NWB file; give the report an .html name.")
-    path = write_report(source, output_path=output)
+    path = write_report(source, output_path=output, overwrite=args.overwrite)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): open it in a web browser")
     return 0
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from nwbsyn._shared import InputError
+from nwbsyn.io.output import claim_output
 from nwbsyn.report._html import Section, details_html, page_html, table_html
 
 __all__ = ["ReportContents", "find_results", "build_report", "write_report"]
@@ -171,7 +171,7 @@ def _traces(table) -> list:
     return list(seen.values())
 
 
-def write_report(nwbfile_or_path, *, output_path) -> Path:
+def write_report(nwbfile_or_path, *, output_path, overwrite: bool = True) -> Path:
     """Write a self-contained HTML QC report of the nwbsyn results in an NWB file.
 
     One page, no external assets: figures are embedded PNGs and the style sheet is inline,
@@ -187,7 +187,9 @@ def write_report(nwbfile_or_path, *, output_path) -> Path:
     nwbfile_or_path : pynwb.NWBFile, str or Path
         An open file, or the path of one.
     output_path : str or Path
-        The HTML file to write (replaced if it exists).
+        The HTML file to write; never the input file, and never an ``.nwb`` name.
+    overwrite : bool, default: True
+        Replace an existing page (False: refuse, as the CLI does without ``--overwrite``).
 
     Returns
     -------
@@ -201,16 +203,16 @@ def write_report(nwbfile_or_path, *, output_path) -> Path:
     PosixPath('cell1_report.html')
     """
     output_path = Path(output_path)
-    if not output_path.parent.is_dir():
-        raise InputError(f"The output folder {output_path.parent} does not exist; create it first.")
-    if isinstance(nwbfile_or_path, (str, Path)):
-        from nwbsyn.io import open_nwb
+    if output_path.suffix.lower() in (".nwb", ".h5", ".hdf5", ".hdf"):
+        raise InputError(f"The report {output_path} has an HDF5/NWB name; give it an .html name.")
+    source = nwbfile_or_path if isinstance(nwbfile_or_path, (str, Path)) else None
+    with claim_output(output_path, inputs=[source], overwrite=overwrite, what="report") as claim:
+        if source is not None:
+            from nwbsyn.io import open_nwb
 
-        with open_nwb(nwbfile_or_path) as nwbfile:
-            page, _ = build_report(nwbfile, source=str(nwbfile_or_path))
-    else:
-        page, _ = build_report(nwbfile_or_path)
-    tmp = output_path.with_name(f".{output_path.name}.tmp-{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, output_path)
+            with open_nwb(source) as nwbfile:
+                page, _ = build_report(nwbfile, source=str(source))
+        else:
+            page, _ = build_report(nwbfile_or_path)
+        claim.write_bytes(page.encode("utf-8"))
     return output_path
