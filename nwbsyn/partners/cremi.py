@@ -25,7 +25,7 @@ import numpy as np
 from nwbsyn._shared import InputError
 
 __all__ = ["CremiAnnotations", "CremiVolume", "read_cremi", "write_cremi", "cremi_from_simulated",
-           "cremi_synapses", "CREMI_NO_CLEFT"]
+           "cremi_synapses", "is_cremi", "CREMI_NO_CLEFT"]
 
 CREMI_NO_CLEFT = np.uint64(np.iinfo(np.uint64).max)
 PRE, POST = "presynaptic_site", "postsynaptic_site"
@@ -155,60 +155,155 @@ def read_cremi(path: str | Path, *, lazy: bool = False) -> CremiVolume:
     return vol
 
 
+def is_cremi(path) -> bool:
+    """True for an HDF5 file in the CREMI layout (a ``/volumes`` group, no NWB version): cheap, reads no data."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "volumes" in f and "nwb_version" not in f.attrs
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _dataset(f, key: str, path: Path, *, required: bool = False):
+    """The dataset at ``key`` (None when absent and not required); a group or broken link there is refused."""
+    import h5py
+
+    try:
+        obj = f.get(key)
+    except (KeyError, OSError, ValueError, TypeError) as err:
+        raise InputError(f"/{key} in {path} cannot be read ({_reason(err)}); the file may be damaged.") from None
+    if obj is None:
+        if required:
+            raise InputError(f"{path} has no /{key} dataset; it is not a CREMI volume file.")
+        return None
+    if not isinstance(obj, h5py.Dataset):
+        raise InputError(f"/{key} in {path} is a group, not a dataset; a CREMI volume needs a (z, y, x) dataset "
+                         "there.")
+    return obj
+
+
+def _reason(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:120] if lines else type(err).__name__
+
+
+def _read_array(d, key: str, path: Path) -> np.ndarray:
+    try:
+        return np.asarray(d[...])
+    except (OSError, ValueError, TypeError, RuntimeError) as err:
+        raise InputError(f"/{key} in {path} cannot be read ({_reason(err)}); the file may be truncated or "
+                         "damaged.") from None
+
+
 def _read_open(f, path: Path, lazy: bool) -> CremiVolume:
-    if "volumes/raw" not in f:
-        raise InputError(f"{str(path)!r} has no /volumes/raw dataset; it is not a CREMI volume file.")
-    raw = f["volumes/raw"]
-    if raw.ndim != 3:
-        raise InputError(f"/volumes/raw in {str(path)!r} has shape {raw.shape}; a (z, y, x) volume is needed.")
+    from nwbsyn.partners._checks import (ASSIGN_BYTES_PER_VOXEL, check_image_dtype, check_image_values,
+                                         check_label_dtype, check_label_values, check_memory, check_volume_shape,
+                                         check_voxel_size)
+
+    raw = _dataset(f, "volumes/raw", path, required=True)
+    shape = check_volume_shape(raw.shape, name=f"/volumes/raw in {path}")
+    check_image_dtype(raw.dtype, name=f"/volumes/raw in {path}")
     if "resolution" not in raw.attrs:
-        raise InputError(f"/volumes/raw in {str(path)!r} has no 'resolution' attribute; add it in nm (z, y, x).")
-    res = tuple(float(v) for v in raw.attrs["resolution"])
+        raise InputError(f"/volumes/raw in {path} has no 'resolution' attribute; add it in nm (z, y, x).")
+    try:
+        resolution = raw.attrs["resolution"]
+    except (OSError, TypeError, ValueError) as err:
+        raise InputError(f"the resolution of /volumes/raw in {path} cannot be read ({_reason(err)}).") from None
+    res = check_voxel_size(resolution, name=f"the resolution of /volumes/raw in {path}")
     labels = {}
     for name in ("neuron_ids", "clefts"):
         key = f"volumes/labels/{name}"
-        d = f[key] if key in f else None
-        if d is not None and d.shape != raw.shape:
-            raise InputError(f"{key} {d.shape} and /volumes/raw {raw.shape} differ in shape in {str(path)!r}.")
+        d = _dataset(f, key, path)
+        if d is not None and tuple(d.shape) != shape:
+            raise InputError(f"/{key} {tuple(d.shape)} and /volumes/raw {shape} differ in shape in {path}; they "
+                             "must match voxel for voxel.")
+        if d is not None:
+            check_label_dtype(d.dtype, name=f"/{key} in {path}")
         labels[name] = d
     ann = _read_annotations(f, path)
     if lazy:
         cl = labels["clefts"]
         return CremiVolume(raw=raw, neuron_ids=labels["neuron_ids"], clefts=None if cl is None else _LazyClefts(cl),
                            resolution_nm=res, annotations=ann, _file=f)
-    nid, cl = labels["neuron_ids"], labels["clefts"]
-    vol = CremiVolume(raw=np.asarray(raw[...]), neuron_ids=None if nid is None else _labels(nid[...]),
-                      clefts=None if cl is None else _clefts_from_cremi(cl[...]), resolution_nm=res,
-                      annotations=ann)
+    check_memory(float(np.prod(shape, dtype=float)) * ASSIGN_BYTES_PER_VOXEL,
+                 what=f"The CREMI volume {path} ({' x '.join(map(str, shape))} voxels)",
+                 fix="crop it, or use a machine with more memory")
+    image = _read_array(raw, "volumes/raw", path)
+    check_image_values(image, name=f"/volumes/raw in {path}")
+    arrays = {}
+    for name, d in labels.items():
+        if d is not None:
+            arrays[name] = _read_array(d, f"volumes/labels/{name}", path)
+            check_label_values(arrays[name] if name == "neuron_ids" else _cremi_signed(arrays[name]),
+                               name=f"/volumes/labels/{name} in {path}")
+    nid, cl = arrays.get("neuron_ids"), arrays.get("clefts")
+    vol = CremiVolume(raw=image.astype(np.uint8, copy=False), neuron_ids=None if nid is None else _labels(nid),
+                      clefts=None if cl is None else _clefts_from_cremi(cl), resolution_nm=res, annotations=ann)
     if vol.clefts is None or vol.neuron_ids is None or not len(ann.partners):
         return vol
     return CremiVolume(raw=vol.raw, neuron_ids=vol.neuron_ids, clefts=vol.clefts, resolution_nm=res,
                        annotations=ann, synapses=cremi_synapses(vol))
 
 
+def _cremi_signed(a: np.ndarray) -> np.ndarray:
+    """Signed cleft ids with -1 as the CREMI background (a signed copy of max uint64) are fine; others are not."""
+    return a[a != -1] if a.dtype.kind == "i" else a
+
+
 def _read_annotations(f, path: Path) -> CremiAnnotations:
+    import h5py
+
     if "annotations" not in f:
         return _empty_annotations()
     g = f["annotations"]
+    if not isinstance(g, h5py.Group):
+        raise InputError(f"/annotations in {path} is a dataset, not a group; a CREMI annotation group holds ids, "
+                         "types and locations.")
     missing = [k for k in ("ids", "types", "locations") if k not in g]
     if missing:
-        raise InputError(f"/annotations in {str(path)!r} lacks {', '.join(missing)}; "
+        raise InputError(f"/annotations in {path} lacks {', '.join(missing)}; "
                          "a CREMI annotation group needs ids, types and locations.")
-    ids = np.asarray(g["ids"][...], np.uint64)
-    types = tuple(t.decode() if isinstance(t, bytes) else str(t) for t in g["types"][...])
-    loc = np.asarray(g["locations"][...], float).reshape(-1, 3)
-    if not len(ids) == len(types) == len(loc):
-        raise InputError(f"/annotations in {str(path)!r}: ids, types and locations differ in length.")
+    try:
+        ann = _parse_annotations(g)
+    except (TypeError, ValueError, KeyError, AttributeError, OSError, UnicodeDecodeError) as err:
+        raise InputError(f"/annotations in {path} is malformed ({_reason(err)}); it needs ids (uint64), types "
+                         "(strings), locations (n x 3 nm) and presynaptic_site/partners (m x 2 ids).") from None
+    if not len(ann.ids) == len(ann.types) == len(ann.locations_nm):
+        raise InputError(f"/annotations in {path}: ids, types and locations differ in length.")
+    if not np.all(np.isfinite(ann.locations_nm)) or not np.all(np.isfinite(ann.offset_nm)):
+        raise InputError(f"/annotations in {path} holds locations that are not finite numbers; fix the file.")
+    return ann
+
+
+def _parse_annotations(g) -> CremiAnnotations:
+    ids = np.asarray(g["ids"][...])
+    if ids.dtype.kind not in "ui" or (ids.dtype.kind == "i" and ids.size and ids.min() < 0):
+        raise ValueError("ids must be non-negative integers")
+    loc = np.asarray(g["locations"][...], float)
+    if loc.size % 3:
+        raise ValueError(f"locations hold {loc.size} numbers, not n x 3")
+    types = tuple(t.decode() if isinstance(t, bytes) else str(t) for t in np.asarray(g["types"][...]).ravel())
     key = "presynaptic_site/partners"
-    partners = np.asarray(g[key][...], np.uint64).reshape(-1, 2) if key in g else np.zeros((0, 2), np.uint64)
-    offset = tuple(float(v) for v in g.attrs.get("offset", (0.0, 0.0, 0.0)))
-    return CremiAnnotations(ids=ids, types=types, locations_nm=loc, partners=partners, offset_nm=offset)
+    partners = np.zeros((0, 2), np.uint64)
+    if key in g:
+        pairs = np.asarray(g[key][...])
+        if pairs.dtype.kind not in "ui" or pairs.size % 2 or (pairs.dtype.kind == "i" and pairs.size and pairs.min() < 0):
+            raise ValueError("partners must be m x 2 non-negative site ids")
+        partners = pairs.astype(np.uint64).reshape(-1, 2)
+    offset = np.asarray(g.attrs.get("offset", (0.0, 0.0, 0.0)), float).ravel()
+    if offset.shape != (3,):
+        raise ValueError(f"the offset holds {offset.size} values, not 3")
+    return CremiAnnotations(ids=ids.astype(np.uint64).ravel(), types=types, locations_nm=loc.reshape(-1, 3),
+                            partners=partners, offset_nm=tuple(float(v) for v in offset))
 
 
 def write_cremi(path: str | Path, volume, *, compression: str | None = "gzip") -> Path:
     """Write a :class:`CremiVolume` (or a :class:`~nwbsyn.partners.SimulatedVolume`) as CREMI HDF5.
 
-    An existing file is replaced. Cleft 0 (no cleft) is written as ``2**64 - 1``.
+    An existing file is replaced (write to a temporary path and rename it for an atomic write, as
+    ``nwbsyn partners simulate`` does). Cleft 0 (no cleft) is written as ``2**64 - 1``.
 
     Examples
     --------
@@ -222,9 +317,9 @@ def write_cremi(path: str | Path, volume, *, compression: str | None = "gzip") -
     raw = np.asarray(volume.raw)
     if raw.ndim != 3:
         raise InputError(f"raw has shape {raw.shape}; a (z, y, x) volume is needed.")
-    res = np.asarray(volume.resolution_nm, float)
-    if res.shape != (3,) or np.any(res <= 0):
-        raise InputError(f"resolution_nm={volume.resolution_nm} must be three positive sizes in nm (z, y, x).")
+    from nwbsyn.partners._checks import check_voxel_size
+
+    res = np.asarray(check_voxel_size(volume.resolution_nm, name="the resolution"), float)
     arrays = {"volumes/raw": raw.astype(np.uint8, copy=False)}
     if volume.neuron_ids is not None:
         arrays["volumes/labels/neuron_ids"] = _labels(volume.neuron_ids)

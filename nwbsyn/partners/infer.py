@@ -128,20 +128,35 @@ def clefts_from_labels(labels, *, probability=None) -> CleftDetection:
     import cc3d
 
     labels = np.asarray(labels)
-    stats = cc3d.statistics(labels.astype(np.uint64) if labels.dtype.kind == "i" else labels)
+    compact, original = _compact_labels(labels)
+    stats = cc3d.statistics(compact)
     counts = np.asarray(stats["voxel_counts"])
     ids = np.flatnonzero(counts)
     ids = ids[ids != 0]
     boxes = np.array([[s.start for s in stats["bounding_boxes"][i]] + [s.stop for s in stats["bounding_boxes"][i]]
                       for i in ids], np.int64).reshape(-1, 6)
     if probability is not None and len(ids):
-        sums = ndimage.sum_labels(np.asarray(probability, np.float32), labels, ids) / 255.0
+        sums = ndimage.sum_labels(np.asarray(probability, np.float32), compact, ids) / 255.0
         scores = sums / counts[ids]
     else:
         scores = np.ones(len(ids))
-    return CleftDetection(labels=labels, cleft_ids=ids.astype(np.uint64),
+    return CleftDetection(labels=labels, cleft_ids=original[ids].astype(np.uint64),
                           centroids_zyx=np.asarray(stats["centroids"], float)[ids].reshape(-1, 3),
                           num_voxels=counts[ids].astype(np.int64), bounding_boxes=boxes, scores=np.asarray(scores))
+
+
+def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels renumbered 0..n when their ids are sparse (cc3d allocates per id up to the largest),
+    and the original id of each new one."""
+    labels = labels.astype(np.uint64) if labels.dtype.kind != "u" else labels
+    top = int(labels.max()) if labels.size else 0
+    if top <= 2 * labels.size + 1024:
+        return labels, np.arange(top + 1, dtype=np.uint64)
+    original, inverse = np.unique(labels, return_inverse=True)
+    if original[0] != 0:
+        original = np.concatenate([[np.uint64(0)], original])
+        inverse = inverse + 1
+    return inverse.reshape(labels.shape).astype(np.uint32 if len(original) < 2**32 else np.uint64), original
 
 
 def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int = MIN_CLEFT_VOXELS,
@@ -309,7 +324,7 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
                 core = full & (np.asarray(table.probability[sl]) >= round(mask_threshold * 255))
                 mask = core if core.any() else full
             mask, full = _padded(mask, patch, mode="constant"), _padded(full, patch, mode="constant")
-            seg = _padded(np.asarray(neuron_ids[sl]).astype(np.int64), patch, mode="constant")
+            seg = _padded(np.asarray(neuron_ids[sl]).astype(np.uint64), patch, mode="constant")
             inputs.append(np.stack([img, mask.astype(np.float32)]))
             segs.append(seg)
             masks.append(mask)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 __all__ = ["ResidualUNet3d", "DEFAULT_WIDTHS", "PAPER_WIDTHS", "save_checkpoint", "load_checkpoint",
-           "MODEL_DIR"]
+           "count_weights", "check_init", "MODEL_DIR"]
 
 DEFAULT_WIDTHS = (12, 16, 24, 32)
 PAPER_WIDTHS = (28, 36, 48, 64, 80)
@@ -102,32 +103,140 @@ class ResidualUNet3d(nn.Module):
         return self.output(x)
 
 
+MAX_WEIGHTS = 100_000_000  # 400 MB of float32: far above the paper's network (about 2 million)
+TASK_CHANNELS = {"cleft": (1, 1), "association": (2, 2)}
+MAX_PATCH_VOXELS = 2**24
+
+
+def count_weights(*, in_channels: int, out_channels: int, widths) -> int:
+    """Number of weights of ``ResidualUNet3d(in_channels, out_channels, widths)``, without building it."""
+    w = [int(v) for v in widths]
+    kernel = [9] + [27] * (len(w) - 1)
+
+    def module(cin, cout, k):  # first conv, two body convs, three batch norms
+        return cin * cout * k + cout + 2 * (cout * cout * k + cout) + 6 * cout
+
+    total = in_channels * w[0] * 25 + w[0] + 2 * w[0] + w[0] * out_channels * 25 + out_channels
+    total += sum(module(w[i - 1] if i else w[0], w[i], kernel[i]) for i in range(len(w)))
+    total += sum(w[i + 1] * w[i] * 9 + 3 * w[i] + module(w[i], w[i], kernel[i]) for i in range(len(w) - 1))
+    return total
+
+
+def _payload(model: ResidualUNet3d, task: str, extra: dict | None) -> dict:
+    return {"init": model.init_kwargs, "state": model.state_dict(), "task": task, **(extra or {})}
+
+
 def save_checkpoint(path, model: ResidualUNet3d, *, task: str, extra: dict | None = None) -> Path:
-    """Write ``{"init", "state", "task", ...}`` with ``torch.save`` (loadable with ``weights_only=True``)."""
+    """Write ``{"init", "state", "task", ...}`` with ``torch.save`` (loadable with ``weights_only=True``).
+
+    ``path`` is written directly: pass the temporary of an :class:`~nwbsyn.io.output.OutputClaim`
+    for an atomic write (``nwbsyn partners train`` does).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"init": model.init_kwargs, "state": model.state_dict(), "task": task, **(extra or {})}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    torch.save(_payload(model, task, extra), path)
     return path
 
 
+def _refuse(path, why: str):
+    from nwbsyn._shared import InputError
+
+    return InputError(f"{path} is not a usable nwbsyn partners checkpoint ({why}); pass 'default' or a "
+                      "checkpoint written by 'nwbsyn partners train'.")
+
+
+def _read_payload(path: Path, device) -> dict:
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - pickles with code, truncated or foreign files all end here
+        lines = str(err).strip().splitlines()
+        why = "it holds Python objects other than weights" if "weights_only" in str(err) else \
+            ("it is empty" if path.stat().st_size == 0 else "it cannot be read as a torch checkpoint"
+             + (f": {lines[0][:80]}" if lines and "weights_only" not in lines[0] else ""))
+        raise _refuse(path, why) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("init"), dict) \
+            or not isinstance(payload.get("state"), dict):
+        raise _refuse(path, "it lacks the network settings and weights")
+    return payload
+
+
+def check_init(init: dict, *, path, task: str | None) -> dict:
+    """Refuse unknown settings, channels that do not fit ``task`` and absurd sizes, before building."""
+    unknown = sorted(set(init) - {"in_channels", "out_channels", "widths"})
+    if unknown:
+        raise _refuse(path, f"unknown network settings {', '.join(map(str, unknown))}")
+    try:
+        cin, cout = int(init.get("in_channels", 1)), int(init.get("out_channels", 1))
+        widths = [int(v) for v in init.get("widths", DEFAULT_WIDTHS)]
+    except (TypeError, ValueError, OverflowError):
+        raise _refuse(path, "its channel counts and widths are not whole numbers") from None
+    if not 2 <= len(widths) <= 8 or min(widths) < 1 or min(cin, cout) < 1:
+        raise _refuse(path, f"a network of {len(widths)} levels with widths {widths} cannot be built")
+    if task in TASK_CHANNELS and (cin, cout) != TASK_CHANNELS[task]:
+        want = TASK_CHANNELS[task]
+        raise _refuse(path, f"a {task} network takes {want[0]} input and gives {want[1]} output channels, this "
+                            f"one {cin} and {cout}")
+    n = count_weights(in_channels=cin, out_channels=cout, widths=widths)
+    if n > MAX_WEIGHTS:
+        raise _refuse(path, f"its settings ask for {n:.3g} weights ({n * 4 / 2**30:.3g} GiB), more than the "
+                            f"{MAX_WEIGHTS:,} nwbsyn accepts")
+    return dict(in_channels=cin, out_channels=cout, widths=widths)
+
+
+def _check_state(net: nn.Module, state: dict, path) -> None:
+    expected = net.state_dict()
+    if set(state) != set(expected):
+        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        what = f"{len(missing)} weights missing" if missing else f"{len(extra)} unknown weights"
+        raise _refuse(path, f"{what} for its network settings")
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(expected[key].shape):
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise _refuse(path, f"the weights {key} have shape {shape}, not {tuple(expected[key].shape)}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise _refuse(path, f"the weights {key} hold NaN or infinite values")
+
+
+def check_patch(config, *, path) -> tuple[int, int, int] | None:
+    """The training patch recorded in a checkpoint's config (three sizes, not absurd), or None."""
+    if config is None:
+        return None
+    patch = config.get("patch_zyx") if isinstance(config, dict) else "?"
+    if patch is None:
+        return None
+    try:
+        patch = tuple(int(v) for v in patch)
+    except (TypeError, ValueError, OverflowError):
+        raise _refuse(path, "its training patch is not three whole numbers") from None
+    if len(patch) != 3 or min(patch) < 1 or float(np.prod(patch, dtype=float)) > MAX_PATCH_VOXELS:
+        raise _refuse(path, f"its training patch {' x '.join(map(str, patch))} is not a usable size")
+    return patch
+
+
 def load_checkpoint(path, *, task: str | None = None, device="cpu") -> tuple[ResidualUNet3d, dict]:
-    """Rebuild a network from a checkpoint of :func:`save_checkpoint`; never unpickles arbitrary objects."""
+    """Rebuild a network from a checkpoint of :func:`save_checkpoint`; never unpickles arbitrary objects.
+
+    Refused with one sentence before building anything: a missing file or a folder, pickled
+    objects, an empty or foreign file, a network for another task, unknown or absurd settings
+    (sizes are counted from the settings first); after building: missing, extra or misshapen
+    weights and NaN or infinite weights.
+    """
     from nwbsyn._shared import InputError
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path} is not a model file; pass 'default' or the path of a checkpoint from "
+        what = "a folder" if path.is_dir() else "not a file"
+        raise InputError(f"The model {path} is {what}; pass 'default' or the path of a checkpoint from "
                          "'nwbsyn partners train'.")
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-        net = ResidualUNet3d(**payload["init"])
-        net.load_state_dict(payload["state"])
-    except Exception as err:  # noqa: BLE001 - any failure means: not one of our checkpoints
-        raise InputError(f"{path} is not an nwbsyn partners checkpoint ({type(err).__name__}); train one with "
-                         "'nwbsyn partners train'.") from None
+    payload = _read_payload(path, device)
     if task is not None and payload.get("task") != task:
-        raise InputError(f"{path} holds a '{payload.get('task')}' network, not a '{task}' network.")
+        raise InputError(f"{path} holds a '{payload.get('task')}' network, not a '{task}' network; pass a "
+                         f"{task} checkpoint.")
+    init = check_init(payload["init"], path=path, task=task)
+    check_patch(payload.get("config"), path=path)
+    net = ResidualUNet3d(**init)
+    _check_state(net, payload["state"], path)
+    try:
+        net.load_state_dict(payload["state"])
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise _refuse(path, f"its weights do not fit its settings: {str(err).splitlines()[0][:80]}") from None
     return net.to(device).eval(), {k: v for k, v in payload.items() if k not in ("state",)}

@@ -142,14 +142,28 @@ def load_inputs(nwbfile, *, image: str | None = None, segmentation: str | None =
                          "--segmentation.")
     clefts = find_object(nwbfile, cleft_volume, kinds=("em_labels",)) if cleft_volume else \
         next((v for v in labels if "cleft" in v.name.lower()), None)
+    _check_volumes(img, seg, clefts)
     step = max(1, seg.data.shape[0] // 4)
     if not np.any(seg.data[::step]):
         raise InputError(f"the segmentation '{seg.name}' is empty (all 0); partner assignment needs segment ids.")
-    for vol in (seg, clefts):
-        if vol is not None and tuple(vol.data.shape) != tuple(img.data.shape):
-            raise InputError(f"'{vol.name}' has shape {tuple(vol.data.shape)} but '{img.name}' "
-                             f"{tuple(img.data.shape)}; they must match voxel for voxel.")
     return PartnerInput(image=img, segmentation=seg, cleft_volume=clefts)
+
+
+def _check_volumes(img, seg, clefts) -> None:
+    """Shapes, dtypes and voxel sizes of the image and its label volumes, before any data is read."""
+    from nwbsyn.partners._checks import check_image_dtype, check_label_dtype, check_volume_shape, check_voxel_size
+
+    shape = check_volume_shape(img.data.shape, name=f"the EM image '{img.name}'")
+    check_image_dtype(img.data.dtype, name=f"the EM image '{img.name}'")
+    check_voxel_size(img.voxel_size_nm, name=f"the voxel size of '{img.name}'")
+    offset = getattr(img, "offset_nm", None)
+    if offset is not None and not np.all(np.isfinite(np.asarray(offset, float))):
+        raise InputError(f"the offset of '{img.name}' is not three finite numbers of nm; fix or remove it.")
+    for vol in (seg, clefts):
+        if vol is not None and tuple(vol.data.shape) != shape:
+            raise InputError(f"'{vol.name}' has shape {tuple(vol.data.shape)} but '{img.name}' "
+                             f"{shape}; they must match voxel for voxel.")
+    check_label_dtype(seg.data.dtype, name=f"the segmentation '{seg.name}'")
 
 
 def _provenance(name: str, info: dict, params: dict, *, embed_weights: bool, method: str):
@@ -210,6 +224,24 @@ def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dic
     return table, partners
 
 
+def _check_memory(inp: PartnerInput) -> None:
+    from nwbsyn.partners._checks import ASSIGN_BYTES_PER_VOXEL, check_memory
+
+    shape = tuple(inp.image.data.shape)
+    check_memory(float(np.prod(shape, dtype=float)) * ASSIGN_BYTES_PER_VOXEL,
+                 what=f"Partner assignment on '{inp.image.name}' ({' x '.join(map(str, shape))} voxels)",
+                 fix="crop the volume, or use a machine with more memory")
+
+
+def _cleft_labels(volume) -> np.ndarray:
+    from nwbsyn.partners._checks import check_label_dtype, check_label_values
+
+    check_label_dtype(volume.data.dtype, name=f"the cleft label volume '{volume.name}'")
+    labels = np.asarray(volume.data[:])
+    check_label_values(labels, name=f"the cleft label volume '{volume.name}'")
+    return labels
+
+
 def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | None = None, clefts: str = "detect",
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
                    min_voxels: int = MIN_CLEFT_VOXELS, post_threshold: float = POST_THRESHOLD,
@@ -237,15 +269,17 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
         raise InputError(f"clefts='{clefts}' must be 'detect' or 'given'.")
     check_assignment_options(post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)  # before detection
     inp = load_inputs(nwbfile, image=image, segmentation=segmentation, cleft_volume=cleft_volume)
+    _check_memory(inp)
     mod = nwbfile.processing.get(module)
     if mod is not None and not overwrite and any(n in mod.data_interfaces for n in RESULT_NAMES):
         raise InputError(f"processing/{module} already holds nwbsyn partner results; pass --overwrite to replace them.")
     models = {"association": load_network(association_model, task="association")[1]}
     if clefts == "given":
         if inp.cleft_volume is None:
-            raise InputError("--clefts given needs a cleft label volume (an EMLabelVolume whose name contains "
-                             "'cleft', or --cleft-volume NAME); use --clefts detect otherwise.")
-        table = clefts_from_labels(inp.cleft_volume.data[:])
+            raise InputError(f"--clefts given needs a cleft label volume in the file (an EMLabelVolume of the shape "
+                             f"of '{inp.image.name}' whose name contains 'cleft'); there is none, so use --clefts "
+                             "detect.")
+        table = clefts_from_labels(_cleft_labels(inp.cleft_volume))
     else:
         models["cleft"] = load_network(cleft_model, task="cleft")[1]
         table = detect_clefts(inp.raw, model=cleft_model, threshold=threshold, min_voxels=min_voxels,

@@ -44,9 +44,9 @@ def test_checkpoint_roundtrip_and_bad_files(tmp_path):
         load_checkpoint(path, task="association")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="not an nwbsyn partners checkpoint"):
+    with pytest.raises(InputError, match="not a usable nwbsyn partners checkpoint"):
         load_checkpoint(junk)
-    with pytest.raises(InputError, match="not a model file"):
+    with pytest.raises(InputError, match="is not a file"):
         load_checkpoint(tmp_path / "missing.pt")
 
 
