@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import ExitStack
+from pathlib import Path
 
 from nwbsyn.cli.events import add_output_arguments
 
@@ -11,6 +13,7 @@ examples:
   nwbsyn connectivity fit session.nwb                      Units (20 ms bins) or ROI traces
   nwbsyn connectivity fit session.nwb --source rois --behavior running_speed --plot conn.png
   nwbsyn connectivity fit session.nwb --source units --bin-ms 10 -o out.nwb
+  nwbsyn connectivity fit day1.nwb --checkpoint day1.pt; nwbsyn connectivity fit day2.nwb --init day1.pt
 
 Results go to processing['ecephys'] (Units) or processing['ophys'] (ROIs): 'functional_connectivity'
 (FunctionalConnectivity: weights[pre, post] referencing the Units/ROI rows, neuron embeddings, forecast
@@ -35,24 +38,83 @@ def add_parsers(subparsers) -> None:
     fit.add_argument("--bin-ms", type=float, help="bin size (default 20 ms for Units, native rate for ROIs)")
     fit.add_argument("--behavior", metavar="NAME", help="TimeSeries of behavioural covariates to condition on")
     add_output_arguments(fit)
-    fit.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch order")
+    fit.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch order (0 to 2**32 - 1)")
     fit.add_argument("--max-epochs", type=int, default=200, help="early stopping on a chronological validation block")
     fit.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
+    fit.add_argument("--checkpoint", metavar="MODEL.pt", help="also save the fitted model here")
+    fit.add_argument("--init", metavar="MODEL.pt",
+                     help="start the shared decoder from a model saved with --checkpoint (same kind of data)")
     fit.add_argument("--plot", metavar="FILE.png", help="also draw the weight matrix and strongest connections")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     fit.set_defaults(handler=_cmd_fit)
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse options that cannot run, before any file is read."""
+    import math
+
+    from nwbsyn._shared import InputError, pick_device
+
+    if args.max_epochs < 1:
+        raise InputError(f"--max-epochs must be at least 1; got {args.max_epochs}.")
+    if not 0 <= args.seed < 2 ** 32:
+        raise InputError(f"--seed must be an integer from 0 to 4294967295; got {args.seed}.")
+    if args.bin_ms is not None and not (math.isfinite(args.bin_ms) and args.bin_ms > 0):
+        raise InputError(f"--bin-ms must be a positive number of milliseconds; got {args.bin_ms:g}.")
+    if not str(args.source).strip():
+        raise InputError("--source is empty; give 'units', 'rois' or the name of a RoiResponseSeries.")
+    if args.behavior is not None and not args.behavior.strip():
+        raise InputError("--behavior is empty; give the name of a TimeSeries.")
+    args.device = pick_device(args.device)
+    if args.plot:
+        _check_figure_suffix(Path(args.plot))
+
+
+def _check_figure_suffix(path: Path) -> None:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from nwbsyn._shared import InputError
+
+    known = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in known:
+        raise InputError(f"--plot {path} has no figure suffix nwbsyn can write; end the name in .png, .pdf or "
+                         f".svg (or one of {', '.join(sorted(known))}).")
+
+
+def _side_output(stack: ExitStack, path, *, args, others, what: str):
+    """Check and claim a second output (figure, checkpoint) before the fit; return its temporary path."""
+    from nwbsyn._shared import InputError
+    from nwbsyn.io.output import claim_output, same_file
+
+    if path is None:
+        return None
+    for option, other in others:
+        if other is not None and same_file(path, other):
+            raise InputError(f"The {what} {path} is also given as {option}; give each output its own file.")
+    claim = stack.enter_context(claim_output(path, inputs=[args.input, args.init], overwrite=args.overwrite,
+                                             what=what))
+    return stack.enter_context(claim.temporary(suffix=Path(path).suffix))
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     from nwbsyn import connectivity, io
 
-    with io.edit_nwb(args.input, output=args.output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
-        inp, result = connectivity.run_on_nwbfile(
-            nwbfile, source=args.source, bin_ms=args.bin_ms, behavior=args.behavior, seed=args.seed,
-            max_epochs=args.max_epochs, device=args.device, overwrite=args.overwrite, progress_bar=not args.quiet)
-        if args.plot:
-            connectivity.plot_connectivity(result, path=args.plot, labels=[str(r) for r in inp.rows])
-    where = args.input if args.in_place else (args.output or io.default_output_path(args.input))
+    _check_arguments(args)
+    nwb_out = args.input if args.in_place else (args.output or io.default_output_path(args.input))
+    start = connectivity.read_checkpoint(args.init) if args.init else None
+    with ExitStack() as stack:
+        plot_tmp = _side_output(stack, args.plot, args=args, others=[("the NWB output", nwb_out)], what="figure")
+        ckpt_tmp = _side_output(stack, args.checkpoint, args=args,
+                                others=[("the NWB output", nwb_out), ("--plot", args.plot)], what="checkpoint")
+        with io.edit_nwb(args.input, output=args.output, in_place=args.in_place,
+                         overwrite=args.overwrite) as nwbfile:
+            inp, result = connectivity.run_on_nwbfile(
+                nwbfile, source=args.source, bin_ms=args.bin_ms, behavior=args.behavior, seed=args.seed,
+                max_epochs=args.max_epochs, device=args.device, overwrite=args.overwrite,
+                progress_bar=not args.quiet, checkpoint=ckpt_tmp, init_from=start)
+            if plot_tmp is not None:
+                connectivity.plot_connectivity(result, path=plot_tmp, labels=[str(r) for r in inp.rows])
+    where = args.input if args.in_place else nwb_out
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if isinstance(v, float))
     print(f"{inp.activity.shape[1]} {inp.kind} x {inp.activity.shape[0]} bins of {inp.dt_s * 1e3:g} ms -> {where}")
     print(f"  held-out: {metrics}")

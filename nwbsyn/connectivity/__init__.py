@@ -24,7 +24,14 @@ from nwbsyn.connectivity.metrics import (
 from nwbsyn.connectivity.nwb import ActivityInput, add_results, load_inputs, run_on_nwbfile, to_xarray
 from nwbsyn.connectivity.plot import plot_connectivity
 from nwbsyn.connectivity.simulate import SimulatedNetwork, random_connectivity, simulate_network
-from nwbsyn.connectivity.train import TrainConfig, TrainedModel, fit, load_checkpoint, save_checkpoint
+from nwbsyn.connectivity.train import (
+    TrainConfig,
+    TrainedModel,
+    fit,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 
 __all__ = [
     "ActivityInput",
@@ -51,6 +58,7 @@ __all__ = [
     "poisson_glm",
     "predict_next",
     "random_connectivity",
+    "read_checkpoint",
     "result_from_trained",
     "ridge_var",
     "save_checkpoint",

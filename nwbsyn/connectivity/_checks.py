@@ -47,3 +47,74 @@ def check_behavior(behavior, n_steps: int, *, name: str = "behavior") -> np.ndar
     if not np.all(np.isfinite(b)):
         raise InputError(f"{name} contains NaN or infinite values; interpolate them first.")
     return b
+
+
+# --- limits checked before any large allocation -------------------------------------------------
+
+MAX_STEPS = 10_000_000  # time bins a fit takes (a longer recording needs a larger bin)
+BYTES_PER_CELL = 48  # peak bytes per (bin, neuron) while binning, checking and normalising
+
+
+def available_memory_bytes() -> int:
+    """Memory this machine has free now (physical pages), or 16 GiB when it cannot be read."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 16 << 30
+
+
+def gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2 ** 30:.3g} GiB"
+
+
+def check_size(n_steps: float, n_neurons: int, *, what: str, fix: str) -> None:
+    """Refuse a (time, neuron) array too long for a fit or too large for memory, before it is made.
+
+    ``what`` describes the array (e.g. "The Units span 1e+06 s, which at --bin-ms 20 is"), ``fix``
+    says what to do (e.g. "use a larger --bin-ms").
+    """
+    estimate = float(n_steps) * max(int(n_neurons), 1) * BYTES_PER_CELL
+    if n_steps > MAX_STEPS:
+        raise InputError(f"{what} {n_steps:,.0f} bins, more than the {MAX_STEPS:,} a fit takes (about "
+                         f"{gib(estimate)} of memory); {fix}.")
+    if estimate > 0.5 * available_memory_bytes():
+        raise InputError(f"{what} {n_steps:,.0f} bins x {n_neurons} neurons, about {gib(estimate)} of memory "
+                         f"while only {gib(available_memory_bytes())} is free; {fix}.")
+
+
+def check_numeric_dtype(dtype, *, what: str) -> None:
+    """Refuse boolean, complex, text and compound data (``what`` names the object)."""
+    import numpy as np
+
+    kind = np.dtype(dtype).kind if dtype is not None else "O"
+    names = {"b": "boolean", "c": "complex", "S": "text", "U": "text", "O": "text or object", "V": "compound",
+             "M": "date", "m": "time-delta"}
+    if kind not in "iuf":
+        raise InputError(f"{what} holds {names.get(kind, kind)} values; connectivity needs real numbers "
+                         "(store the traces as float or integer data).")
+
+
+def check_time_base(*, n_samples: int, rate_hz, timestamps, starting_time, what: str) -> None:
+    """Refuse a sampling rate that is missing, zero, negative or not finite, and timestamps that do not
+    match the data (length, NaN, not increasing)."""
+    import math
+
+    import numpy as np
+
+    if timestamps is not None:
+        t = np.asarray(timestamps[:], dtype=np.float64) if len(timestamps) <= 50_000_000 else None
+        if len(timestamps) != n_samples:
+            raise InputError(f"{what} has {len(timestamps)} timestamps for {n_samples} samples; "
+                             "give one timestamp per sample.")
+        if t is not None and not np.all(np.isfinite(t)):
+            raise InputError(f"{what} has NaN or infinite timestamps; fix the timestamps of the file.")
+        if t is not None and t.size > 1 and not np.all(np.diff(t) > 0):
+            raise InputError(f"{what} has timestamps that do not increase; sort or fix them.")
+        return
+    if rate_hz is None or isinstance(rate_hz, bool) or not math.isfinite(float(rate_hz)) or float(rate_hz) <= 0:
+        raise InputError(f"{what} has no usable sampling rate (rate {rate_hz}); set a positive rate or "
+                         "timestamps in the file.")
+    if starting_time is not None and not math.isfinite(float(starting_time)):
+        raise InputError(f"{what} has starting_time {starting_time}; set a finite starting time in the file.")

@@ -90,6 +90,8 @@ def fit_connectivity(
     seed: int = 0,
     device: str = "auto",
     progress_bar: bool = True,
+    checkpoint=None,
+    init_from=None,
     **config_kwargs,
 ) -> ConnectivityResult:
     """Learn the functional connectivity of one recording with SynapsNet.
@@ -110,6 +112,11 @@ def fit_connectivity(
         Sparsity (Laplace prior) weight on the adjacency matrix.
     seed : int
         Makes the fit reproducible.
+    checkpoint : str or Path, optional
+        Also save the fitted model here (see :func:`~nwbsyn.connectivity.train.save_checkpoint`).
+    init_from : str, Path or dict, optional
+        Start the shared decoder from an earlier fit's checkpoint; its architecture and
+        settings are used (``loss`` must match), ``max_epochs`` and ``config_kwargs`` override them.
     **config_kwargs
         Any other :class:`~nwbsyn.connectivity.train.TrainConfig` field.
 
@@ -125,9 +132,27 @@ def fit_connectivity(
     ...                        progress_bar=False)  # doctest: +SKIP
     >>> connectivity_auroc(sim.weights, res.weights)  # doctest: +SKIP
     """
-    config = TrainConfig(loss=loss, context_steps=context_steps, l1=l1, max_epochs=max_epochs, **config_kwargs)
-    trained = fit(activity, behavior=behavior, config=config, seed=seed, device=device, progress_bar=progress_bar)
+    if init_from is not None:
+        config, init_from = config_from_checkpoint(init_from, loss=loss, max_epochs=max_epochs, **config_kwargs)
+    else:
+        config = TrainConfig(loss=loss, context_steps=context_steps, l1=l1, max_epochs=max_epochs, **config_kwargs)
+    trained = fit(activity, behavior=behavior, config=config, seed=seed, device=device, progress_bar=progress_bar,
+                  checkpoint=checkpoint, init_from=init_from)
     return result_from_trained(trained, session=0)
+
+
+def config_from_checkpoint(init_from, *, loss: str, max_epochs: int, **config_kwargs):
+    """``(TrainConfig, checked checkpoint dict)`` for a fit that starts from ``init_from``."""
+    from nwbsyn._shared import InputError
+    from nwbsyn.connectivity.train import read_checkpoint
+
+    ckpt = init_from if isinstance(init_from, dict) else read_checkpoint(init_from)
+    base = dict(ckpt["config"])
+    if base.get("loss", "poisson") != loss:
+        kinds = {"poisson": "spike counts (Units)", "mse": "traces (ROIs)"}
+        raise InputError(f"The starting model was fitted on {kinds.get(base.get('loss'), base.get('loss'))} but this "
+                         f"data is {kinds.get(loss, loss)}; start from a model fitted on the same kind of data.")
+    return TrainConfig(**{**base, "max_epochs": max_epochs, **config_kwargs}), ckpt
 
 
 def result_from_trained(trained: TrainedModel, *, session: int = 0) -> ConnectivityResult:

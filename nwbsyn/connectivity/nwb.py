@@ -7,6 +7,7 @@ The model's convention ``weights[i, k]`` (post i, pre k) becomes the schema's
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +21,12 @@ from nwbsyn._shared.nwb import (
     put_result,
     series_rate_hz,
 )
+from nwbsyn.connectivity._checks import check_numeric_dtype, check_size, check_time_base
 
 __all__ = ["ActivityInput", "load_inputs", "add_results", "run_on_nwbfile", "to_xarray", "RESULT_NAME"]
 
 RESULT_NAME = "functional_connectivity"
+log = logging.getLogger("nwbsyn")
 
 
 @dataclass(frozen=True)
@@ -45,19 +48,43 @@ class ActivityInput:
         return "poisson" if self.kind == "units" else "mse"
 
 
-def _bin_units(units, bin_s: float):
-    if len(units) < 2:
-        raise InputError(f"The Units table has {len(units)} unit(s); connectivity needs at least 2 neurons.")
-    trains = [np.asarray(units.get_unit_spike_times(i), dtype=float) for i in range(len(units))]
+def _spike_trains(units) -> list[np.ndarray]:
+    trains = []
+    for i in range(len(units)):
+        try:
+            train = np.asarray(units.get_unit_spike_times(i), dtype=float).ravel()
+        except (TypeError, ValueError) as err:
+            raise InputError(f"The spike times of unit {units.id[i]} are not numbers; fix the Units table.") from err
+        trains.append(train)
     empty = [str(units.id[i]) for i, t in enumerate(trains) if t.size == 0]
     if empty:
         raise InputError(f"Units {', '.join(empty)} have no spikes; remove them (or select others) before fitting.")
+    bad = [str(units.id[i]) for i, t in enumerate(trains) if not np.all(np.isfinite(t))]
+    if bad:
+        raise InputError(f"Units {', '.join(bad[:10])} have NaN or infinite spike times; remove those spikes "
+                         "from the Units table first.")
+    return trains
+
+
+def _bin_units(units, bin_s: float):
+    if len(units) < 2:
+        raise InputError(f"The Units table has {len(units)} unit(s); connectivity needs at least 2 neurons.")
+    trains = _spike_trains(units)
     start, stop = min(t.min() for t in trains), max(t.max() for t in trains)
     if stop - start < bin_s * 2:
         raise InputError(f"The recording spans {stop - start:.3g} s, shorter than two bins of {bin_s * 1e3:g} ms; "
                          "use a smaller --bin-ms.")
-    edges = start + bin_s * np.arange(int(np.floor((stop - start) / bin_s)) + 2)
-    counts = np.stack([np.histogram(t, bins=edges)[0] for t in trains], axis=1).astype(np.float32)
+    n_bins = np.floor((stop - start) / bin_s) + 1
+    fix = "use a larger --bin-ms"
+    if stop - start > 1e5:  # more than a day: likely a stray spike time (or times in the wrong unit)
+        latest = int(np.argmax([t.max() for t in trains]))
+        fix += f", or check the spike times of unit {units.id[latest]} (latest spike at {stop:.6g} s)"
+    check_size(n_bins, len(trains), what=f"The Units span {stop - start:.6g} s, which at --bin-ms {bin_s * 1e3:g} is",
+               fix=fix)
+    edges = start + bin_s * np.arange(int(n_bins) + 1)
+    counts = np.empty((len(edges) - 1, len(trains)), dtype=np.float32)
+    for column, train in enumerate(trains):
+        counts[:, column] = np.histogram(train, bins=edges)[0]
     return counts, float(start)
 
 
@@ -68,6 +95,9 @@ def _roi_series(nwbfile, source: str):
         items = [i for i in list_analysable(nwbfile) if i.kind == "roi_response"]
         if not items:
             raise InputError("The file holds no RoiResponseSeries; use --source units or name a series.")
+        if len(items) > 1:
+            log.warning("using the ROI series %s (the file has %d: %s); pass --source NAME to choose another.",
+                        items[0].path, len(items), ", ".join(i.path for i in items))
         return find_object(nwbfile, items[0].path)
     obj = find_object(nwbfile, source, kinds=("roi_response", "trace"))
     if not isinstance(obj, RoiResponseSeries):
@@ -76,10 +106,35 @@ def _roi_series(nwbfile, source: str):
     return obj
 
 
+def _series_data(series, *, what: str) -> np.ndarray:
+    """The data of a TimeSeries as float32, after checking its type, time base and size."""
+    data = series.data
+    if data is None:
+        raise InputError(f"{what} holds no data; name a series with data.")
+    dtype = getattr(data, "dtype", None)
+    check_numeric_dtype(np.asarray(data[:1]).dtype if dtype is None else dtype, what=what)
+    shape = tuple(getattr(data, "shape", np.shape(data)))
+    check_time_base(n_samples=shape[0] if shape else 0, rate_hz=getattr(series, "rate", None),
+                    timestamps=series.timestamps, starting_time=getattr(series, "starting_time", None), what=what)
+    n_columns = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+    check_size(shape[0] if shape else 0, n_columns, what=f"{what} has", fix="analyse a shorter stretch of it")
+    out = np.asarray(data[:], dtype=np.float32)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"{what} contains NaN or infinite values; interpolate or drop those samples first.")
+    return out
+
+
+def _rate_hz(series) -> float:
+    rate = series_rate_hz(series)
+    if rate is None or not np.isfinite(rate) or rate <= 0:
+        raise InputError(f"{series.name} has no usable sampling rate; set a positive rate or timestamps in the file.")
+    return rate
+
+
 def _rebin(data: np.ndarray, rate_hz: float, bin_s: float | None):
     if bin_s is None or abs(bin_s * rate_hz - 1.0) < 1e-6:
         return data, 1.0 / rate_hz
-    factor = int(round(bin_s * rate_hz))
+    factor = int(round(bin_s * rate_hz)) if bin_s * rate_hz < 2 ** 62 else 0
     if factor < 1 or abs(factor / rate_hz - bin_s) > 1e-3 * bin_s:
         raise InputError(f"--bin-ms {bin_s * 1e3:g} is not a whole multiple of the series' sampling period "
                          f"({1e3 / rate_hz:g} ms); choose a multiple.")
@@ -90,19 +145,45 @@ def _rebin(data: np.ndarray, rate_hz: float, bin_s: float | None):
 
 
 def _behavior(nwbfile, name: str, start_s: float, dt_s: float, n: int):
-    series = find_object(nwbfile, name)
-    data = np.asarray(series.data[:], dtype=float).reshape(len(series.data), -1)
+    from pynwb import TimeSeries
+
+    series = find_object(nwbfile, name, kinds=("trace", "patch_clamp", "roi_response"))
+    if not isinstance(series, TimeSeries):
+        raise InputError(f"--behavior '{name}' is a {series.neurodata_type}, not a TimeSeries; name a TimeSeries.")
+    what = f"The behaviour series '{name}'"
+    data = _series_data(series, what=what).astype(float)
+    if len(data) < 2:
+        raise InputError(f"{what} has {len(data)} sample(s); give a behaviour series over the whole recording.")
+    data = data.reshape(len(data), -1)
     if series.timestamps is not None:
         times = np.asarray(series.timestamps[:], dtype=float)
     else:
-        times = float(series.starting_time or 0.0) + np.arange(len(data)) / series_rate_hz(series)
+        times = float(series.starting_time or 0.0) + np.arange(len(data)) / _rate_hz(series)
     centers = start_s + dt_s * (np.arange(n) + 0.5)
     if times[0] > centers[0] + dt_s or times[-1] < centers[-1] - dt_s:
         raise InputError(f"Behaviour '{name}' covers {times[0]:.3g}-{times[-1]:.3g} s but the activity spans "
                          f"{centers[0]:.3g}-{centers[-1]:.3g} s; give a behaviour series over the whole recording.")
-    if not np.isfinite(data).all():
-        raise InputError(f"Behaviour '{name}' contains NaN or infinite values; clean it first.")
     return np.stack([np.interp(centers, times, column) for column in data.T], axis=1)
+
+
+def _roi_input(nwbfile, source: str, bin_ms: float | None) -> dict:
+    series = _roi_series(nwbfile, source)
+    what = f"The ROI series '{series.name}'"
+    data = _series_data(series, what=what)
+    if data.ndim != 2 or data.shape[1] < 2:
+        raise InputError(f"{what} has shape {data.shape}; connectivity needs (time, ROIs) data with at least 2 ROIs.")
+    rows = [int(r) for r in np.asarray(series.rois.data[:]).ravel()]
+    n_table = len(series.rois.table)
+    if len(rows) != data.shape[1]:
+        raise InputError(f"{what} has {data.shape[1]} columns but references {len(rows)} ROIs; give one column "
+                         "per referenced ROI.")
+    if any(r < 0 or r >= n_table for r in rows):
+        raise InputError(f"{what} references ROI rows outside its table of {n_table} ROIs; fix its rois region.")
+    rate = _rate_hz(series)
+    data, dt = _rebin(data, rate, None if bin_ms is None else bin_ms / 1e3)
+    start = float(series.starting_time or 0.0) if series.timestamps is None else float(series.timestamps[0])
+    return dict(activity=data.astype(np.float32), dt_s=dt, start_s=start, table=series.rois.table,
+                rows=rows, kind="rois", source_series=series)
 
 
 def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
@@ -124,8 +205,8 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
     >>> load_inputs(mock_ecephys_nwbfile(n_units=4), bin_ms=50).activity.shape[1]
     4
     """
-    if bin_ms is not None and not bin_ms > 0:
-        raise InputError(f"--bin-ms must be positive; got {bin_ms}.")
+    if bin_ms is not None and not (np.isfinite(bin_ms) and bin_ms > 0):
+        raise InputError(f"--bin-ms must be a positive number of milliseconds; got {bin_ms}.")
     use_units = source == "units" or (source == "auto" and nwbfile.units is not None and len(nwbfile.units) > 0)
     if use_units:
         if nwbfile.units is None:
@@ -134,17 +215,7 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
         inp = dict(activity=counts, dt_s=(bin_ms or 20.0) / 1e3, start_s=start, table=nwbfile.units,
                    rows=list(range(len(nwbfile.units))), kind="units", source_series=None)
     else:
-        series = _roi_series(nwbfile, source)
-        data = np.asarray(series.data[:], dtype=np.float32)
-        if data.ndim != 2 or data.shape[1] < 2:
-            raise InputError(f"{series.name} has shape {data.shape}; connectivity needs (time, ≥ 2 ROIs).")
-        if not np.isfinite(data).all():
-            raise InputError(f"{series.name} contains NaN or infinite values; interpolate or drop those ROIs first.")
-        rate = series_rate_hz(series)
-        data, dt = _rebin(data, rate, None if bin_ms is None else bin_ms / 1e3)
-        start = float(series.starting_time or 0.0) if series.timestamps is None else float(series.timestamps[0])
-        inp = dict(activity=data.astype(np.float32), dt_s=dt, start_s=start, table=series.rois.table,
-                   rows=[int(r) for r in series.rois.data[:]], kind="rois", source_series=series)
+        inp = _roi_input(nwbfile, source, bin_ms)
     beh = _behavior(nwbfile, behavior, inp["start_s"], inp["dt_s"], len(inp["activity"])) if behavior else None
     return ActivityInput(**inp, behavior=beh, behavior_name=behavior)
 
@@ -183,6 +254,8 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
                    **fit_kwargs):
     """Fit SynapsNet on the population activity of ``nwbfile`` and add the result to it.
 
+    ``fit_kwargs`` go to :func:`~nwbsyn.connectivity.infer.fit_connectivity` (e.g. ``max_epochs``,
+    ``checkpoint`` to also save the model, ``init_from`` to start from an earlier fit).
     Returns ``(ActivityInput, ConnectivityResult)``.
 
     Example
@@ -196,6 +269,7 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
     if module_has_result(nwbfile, inp) and not overwrite:
         raise InputError(f"The file already holds nwbsyn connectivity results ({RESULT_NAME}); pass --overwrite "
                          "to replace them.")
+    _check_length(inp, context_steps=fit_kwargs.get("context_steps", 10))
     result = fit_connectivity(inp.activity, behavior=inp.behavior, loss=inp.loss, seed=seed, device=device,
                               progress_bar=progress_bar, **fit_kwargs)
     params = dict(result.params, source=inp.kind, bin_s=inp.dt_s, behavior=inp.behavior_name,
@@ -208,6 +282,17 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
     )
     add_results(nwbfile, inp, result, provenance=provenance, overwrite=overwrite)
     return inp, result
+
+
+def _check_length(inp: ActivityInput, *, context_steps: int) -> None:
+    from nwbsyn.connectivity.train import TrainConfig, min_steps
+
+    needed = min_steps(TrainConfig(context_steps=context_steps))
+    n = len(inp.activity)
+    if n < needed:
+        fix = "use a smaller --bin-ms or a longer recording" if inp.kind == "units" else "use a longer recording"
+        raise InputError(f"The {inp.kind} give {n} time bins of {inp.dt_s * 1e3:g} ms but a fit needs at least "
+                         f"{needed}; {fix}.")
 
 
 def module_has_result(nwbfile, inp: ActivityInput) -> bool:

@@ -14,7 +14,7 @@ from nwbsyn._shared import InputError, pick_device
 from nwbsyn.connectivity._checks import check_activity, check_behavior
 
 __all__ = ["TrainConfig", "PreparedSession", "TrainedModel", "prepare_session", "fit", "save_checkpoint",
-           "load_checkpoint"]
+           "load_checkpoint", "read_checkpoint", "build_model", "min_steps", "check_fit_options"]
 
 LOSSES = ("poisson", "mse")
 
@@ -96,11 +96,8 @@ def prepare_session(activity, behavior=None, *, config: TrainConfig = TrainConfi
     """Check, normalise and split one session (see :class:`PreparedSession`)."""
     if config.loss not in LOSSES:
         raise InputError(f"loss must be one of {LOSSES}; got {config.loss!r}.")
-    c = config.context_steps
     x = check_activity(activity, min_steps=1)
-    n_min = int(np.ceil((c + 10) / max(min(config.val_fraction, config.test_fraction, 1 - config.val_fraction
-                                              - config.test_fraction), 1e-3)))
-    x = check_activity(x, min_steps=max(n_min, 3 * c + 30))
+    x = check_activity(x, min_steps=min_steps(config))
     b = check_behavior(behavior, len(x))
     if config.loss == "poisson" and np.any(x < 0):
         raise InputError("activity has negative values but loss='poisson' expects spike counts; use loss='mse'.")
@@ -127,6 +124,37 @@ def prepare_session(activity, behavior=None, *, config: TrainConfig = TrainConfi
         b = (b - b[:n_train].mean(axis=0)) / np.where(b_sd > 0, b_sd, 1.0)
     return PreparedSession(xn.astype(np.float32), y.astype(np.float32),
                            None if b is None else b.astype(np.float32), mean, scale, (n_train, n_val), offset)
+
+
+def min_steps(config: TrainConfig) -> int:
+    """Fewest time steps a session needs for the context window and the chronological split."""
+    c = config.context_steps
+    n_min = int(np.ceil((c + 10) / max(min(config.val_fraction, config.test_fraction, 1 - config.val_fraction
+                                           - config.test_fraction), 1e-3)))
+    return max(n_min, 3 * c + 30)
+
+
+def check_fit_options(config: TrainConfig, *, seed) -> None:
+    """Refuse a seed or epoch count that cannot run (CLI spellings in the messages)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 32:
+        raise InputError(f"The seed must be an integer from 0 to 4294967295 (CLI: --seed); got {seed}.")
+    if isinstance(config.max_epochs, bool) or not isinstance(config.max_epochs, (int, np.integer)) \
+            or config.max_epochs < 1:
+        raise InputError(f"max_epochs must be at least 1 (CLI: --max-epochs); got {config.max_epochs}.")
+
+
+def _start_from(model, init_from) -> None:
+    """Copy the shared decoder and kernel of a checkpoint into ``model`` (architectures must match)."""
+    ckpt = read_checkpoint(init_from) if not isinstance(init_from, dict) else init_from
+    ours = {k: v for k, v in model.state_dict().items() if not k.startswith(("adjacency.", "embeddings."))}
+    theirs = {k: v for k, v in ckpt["state"].items() if not k.startswith(("adjacency.", "embeddings."))}
+    mismatch = sorted(k for k in set(ours) | set(theirs)
+                      if k not in ours or k not in theirs or tuple(ours[k].shape) != tuple(theirs[k].shape))
+    if mismatch:
+        raise InputError(f"The starting model's decoder does not fit this data ({mismatch[0]} differs: another "
+                         "number of behaviour features or another architecture); start from a model fitted "
+                         "with the same --behavior, or fit without it.")
+    model.load_state_dict(theirs, strict=False)
 
 
 def _chunks(lo: int, hi: int, c: int, chunk: int) -> list[tuple[int, int]]:
@@ -170,6 +198,7 @@ def fit(
     seed: int = 0,
     device: str = "auto",
     checkpoint: str | Path | None = None,
+    init_from: str | Path | dict | None = None,
     progress_bar: bool = True,
 ) -> TrainedModel:
     """Train one SynapsNet on one or more sessions (each its own ``A`` and embeddings).
@@ -185,6 +214,10 @@ def fit(
         Seeds torch and the chunk order; the same seed gives the same fit.
     checkpoint : str or Path, optional
         Where to save the best model (see :func:`save_checkpoint`).
+    init_from : str, Path or dict, optional
+        A checkpoint of an earlier fit (or its dict from :func:`read_checkpoint`): the shared
+        decoder and temporal kernel start from its weights (transfer to a new session); each
+        session still gets its own adjacency and embeddings. Its architecture is used.
 
     Returns
     -------
@@ -211,6 +244,7 @@ def fit(
     n_beh = {0 if s.behavior is None else s.behavior.shape[1] for s in sessions}
     if len(n_beh) > 1:
         raise InputError(f"behavior must have the same number of features in every session; got {sorted(n_beh)}.")
+    check_fit_options(config, seed=seed)
     device = pick_device(device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -218,7 +252,10 @@ def fit(
     model = SynapsNet([s.x.shape[1] for s in sessions], n_behavior=n_beh.pop(), context_steps=c,
                       embedding_dim=config.embedding_dim, hidden_dim=config.hidden_dim,
                       n_layers=config.n_layers, link=config.resolved_link(),
-                      deconvolve=config.deconvolve).to(device)
+                      deconvolve=config.deconvolve)
+    if init_from is not None:
+        _start_from(model, init_from)
+    model = model.to(device)
     tensors = [(torch.as_tensor(s.x, device=device), torch.as_tensor(s.y, device=device),
                 None if s.behavior is None else torch.as_tensor(s.behavior, device=device)) for s in sessions]
     adj = list(model.adjacency.parameters())
@@ -279,7 +316,10 @@ def fit(
 
 
 def save_checkpoint(trained: TrainedModel, path: str | Path) -> None:
-    """Save ``init``, ``state``, ``seed``, ``config`` and the per-session normalisation (plain types)."""
+    """Save ``init``, ``state``, ``seed``, ``config`` and the per-session normalisation (plain types).
+
+    Writes ``path`` directly; the CLI passes a temporary file that it renames when the run succeeds.
+    """
     import torch
 
     norm = [{"mean": s.mean.tolist(), "scale": s.scale.tolist()} for s in trained.sessions]
@@ -288,12 +328,34 @@ def save_checkpoint(trained: TrainedModel, path: str | Path) -> None:
 
 
 def load_checkpoint(path: str | Path, *, device: str = "auto"):
-    """Rebuild ``(model, config, normalization)`` from :func:`save_checkpoint` (``weights_only=True``)."""
-    import torch
+    """Rebuild ``(model, config, normalization)`` from :func:`save_checkpoint` (``weights_only=True``).
 
+    The file is checked first (see :func:`read_checkpoint`): anything else is refused with an
+    :class:`~nwbsyn._shared.InputError` before a model is built.
+    """
+    ckpt = read_checkpoint(path) if not isinstance(path, dict) else path
+    model = build_model(ckpt, device=pick_device(device))
+    return model, TrainConfig(**ckpt["config"]), ckpt["normalization"]
+
+
+def build_model(ckpt: dict, *, device: str = "cpu"):
+    """The SynapsNet of a checked checkpoint (from :func:`read_checkpoint`) with its weights."""
     from nwbsyn.connectivity.model import SynapsNet
 
-    ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
     model = SynapsNet(**ckpt["init"])
     model.load_state_dict(ckpt["state"])
-    return model.to(pick_device(device)).eval(), TrainConfig(**ckpt["config"]), ckpt["normalization"]
+    return model.to(device).eval()
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a connectivity checkpoint safely and check it; return its dict.
+
+    Refused in one sentence (:class:`~nwbsyn._shared.InputError`): a missing, empty or
+    over-large file, a folder, anything ``torch.load(weights_only=True)`` cannot read (pickled
+    code, other formats), unknown or missing ``init``/``config`` entries, a model too large to
+    build, weights whose names or shapes do not match, and NaN or infinite weights.
+    """
+    from nwbsyn.connectivity._checkpoint import check_checkpoint, load_checkpoint_file
+
+    path = Path(path)
+    return check_checkpoint(load_checkpoint_file(path), path)

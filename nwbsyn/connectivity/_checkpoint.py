@@ -1,0 +1,170 @@
+"""Safe reading of connectivity checkpoints: every entry checked before a model is built.
+
+A checkpoint is a ``torch.save`` dict with ``init`` (the :class:`SynapsNet` arguments), ``state``
+(its weights), ``config`` (:class:`TrainConfig` fields), ``seed`` and ``normalization``. It is read
+with ``weights_only=True`` (no pickled code runs), its sizes are bounded before anything is
+allocated, and the weights must have the names and shapes the arguments imply and be finite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from pathlib import Path
+
+from nwbsyn._shared import InputError
+
+__all__ = ["load_checkpoint_file", "check_checkpoint", "MAX_FILE_BYTES", "MAX_PARAMETERS"]
+
+MAX_FILE_BYTES = 4 << 30  # a 10,000-neuron session is 400 MB; anything far larger is not ours
+MAX_PARAMETERS = 1_000_000_000
+_INT_LIMITS = {"n_behavior": (0, 10_000), "context_steps": (1, 10_000), "embedding_dim": (1, 4096),
+               "hidden_dim": (1, 65_536), "n_layers": (1, 64)}
+_LINKS = ("softplus", "exp", "identity")
+_HOW = "pass a file written by 'nwbsyn connectivity fit --checkpoint' or nwbsyn.connectivity.save_checkpoint"
+
+
+def load_checkpoint_file(path: Path) -> dict:
+    """``torch.load(path, weights_only=True)`` after checking the path; one sentence on failure."""
+    import torch
+
+    if path.is_dir():
+        raise InputError(f"The model {path} is a folder; give a checkpoint file (.pt).")
+    if not path.is_file():
+        raise InputError(f"The model file {path} does not exist; check the path.")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"The model file {path} is empty; {_HOW}.")
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"The model file {path} is {size / 2 ** 30:.3g} GiB, far larger than a connectivity "
+                         f"checkpoint; {_HOW}.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickled code, zip and format errors: not a checkpoint we can read safely
+        raise InputError(f"The model file {path} cannot be read safely ({_why_unreadable(path, err)}); "
+                         f"{_HOW}.") from err
+    if not isinstance(ckpt, dict):
+        raise InputError(f"The model file {path} holds a {type(ckpt).__name__}, not a checkpoint; {_HOW}.")
+    return ckpt
+
+
+def _why_unreadable(path: Path, err: Exception) -> str:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF"):
+        return "it is an HDF5 file, not a torch checkpoint"
+    if head.startswith((b"PK\x03\x04", b"\x80")) and type(err).__name__ == "UnpicklingError":
+        return "it holds pickled Python objects, which nwbsyn never runs"
+    return "it is not a torch checkpoint or it is damaged"
+
+
+def check_checkpoint(ckpt: dict, path: Path) -> dict:
+    """Check every entry of a loaded checkpoint; return it with a complete ``init``."""
+    missing = [k for k in ("init", "state", "config") if k not in ckpt]
+    if missing:
+        raise InputError(f"The model file {path} has no {', '.join(repr(m) for m in missing)} entry; {_HOW}.")
+    init = _check_init(ckpt["init"], path)
+    _check_config(ckpt["config"], path)
+    n_params = _check_state(ckpt["state"], init, path)
+    norm = ckpt.get("normalization", [])
+    if not isinstance(norm, list):
+        raise InputError(f"The model file {path} has a malformed 'normalization' entry; {_HOW}.")
+    return dict(ckpt, init=init, n_parameters=n_params, normalization=norm)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_init(init, path: Path) -> dict:
+    from nwbsyn.connectivity.model import SynapsNet
+    import inspect
+
+    if not isinstance(init, dict):
+        raise InputError(f"The model file {path} has a malformed 'init' entry; {_HOW}.")
+    known = set(inspect.signature(SynapsNet).parameters)
+    unknown = sorted(str(k) for k in init if k not in known)
+    if unknown:
+        raise InputError(f"The model file {path} asks for model arguments nwbsyn does not know "
+                         f"({', '.join(unknown[:5])}); it was written by another program or version - {_HOW}.")
+    neurons = init.get("n_neurons")
+    if not isinstance(neurons, (list, tuple)) or not neurons or not all(_is_int(n) and n >= 1 for n in neurons) \
+            or len(neurons) > 10_000:
+        raise InputError(f"The model file {path} has no valid neuron counts per session; {_HOW}.")
+    for name, (lo, hi) in _INT_LIMITS.items():
+        value = init.get(name)
+        if value is not None and (not _is_int(value) or not lo <= value <= hi):
+            raise InputError(f"The model file {path} has {name} {value!r} (expected an integer from {lo} to {hi}); "
+                             f"{_HOW}.")
+    if init.get("link", "softplus") not in _LINKS:
+        raise InputError(f"The model file {path} has an unknown link {init.get('link')!r}; {_HOW}.")
+    if not isinstance(init.get("deconvolve", False), bool):
+        raise InputError(f"The model file {path} has a malformed 'deconvolve' entry; {_HOW}.")
+    return dict(init, n_neurons=list(neurons))
+
+
+def _check_config(config, path: Path) -> None:
+    from nwbsyn.connectivity.train import LOSSES, TrainConfig
+
+    if not isinstance(config, dict):
+        raise InputError(f"The model file {path} has a malformed 'config' entry; {_HOW}.")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(str(k) for k in config if k not in fields)
+    if unknown:
+        raise InputError(f"The model file {path} has training settings nwbsyn does not know "
+                         f"({', '.join(unknown[:5])}); it was written by another program or version - {_HOW}.")
+    if config.get("loss", "poisson") not in LOSSES:
+        raise InputError(f"The model file {path} has an unknown loss {config.get('loss')!r}; {_HOW}.")
+    for name, value in config.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"The model file {path} has the training setting {name} = {value}; {_HOW}.")
+
+
+def _expected_shapes(init: dict, path: Path) -> dict:
+    """Names and shapes of the model's weights, built on the meta device (nothing allocated)."""
+    import torch
+
+    from nwbsyn.connectivity.model import SynapsNet
+
+    n = init["n_neurons"]
+    e, h = init.get("embedding_dim", 8), init.get("hidden_dim", 32)
+    c, b = init.get("context_steps", 10), init.get("n_behavior", 0)
+    estimate = sum(k * k + k * e for k in n) + c * (h + 1) + h * (e + 1) + 2 * c * b * (h + e) \
+        + init.get("n_layers", 2) * (h * h + h)
+    if estimate > MAX_PARAMETERS:
+        raise InputError(f"The model file {path} describes a model of {estimate:,} weights (about "
+                         f"{estimate * 4 / 2 ** 30:.3g} GiB), far larger than nwbsyn builds; {_HOW}.")
+    try:
+        with torch.device("meta"):
+            model = SynapsNet(**init)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"The model file {path} has model arguments that do not fit together; {_HOW}.") from err
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _check_state(state, init: dict, path: Path) -> int:
+    import torch
+
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"The model file {path} has a malformed 'state' entry (weights); {_HOW}.")
+    expected = _expected_shapes(init, path)
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        which = f"lacks {missing[0]}" if missing else f"has an unexpected {extra[0]}"
+        raise InputError(f"The model file {path} {which} among its weights; it does not match its own model "
+                         f"arguments - {_HOW}.")
+    for name, shape in expected.items():
+        tensor = state[name]
+        if tuple(tensor.shape) != shape:
+            raise InputError(f"The model file {path} has weights {name} of shape {tuple(tensor.shape)} where its "
+                             f"model needs {shape}; {_HOW}.")
+        if not tensor.is_floating_point():
+            raise InputError(f"The model file {path} has weights {name} of type {tensor.dtype}; {_HOW}.")
+        if not bool(torch.isfinite(tensor).all()):
+            raise InputError(f"The model file {path} has NaN or infinite weights ({name}); it cannot be used - "
+                             "fit the model again.")
+    return sum(int(math.prod(s)) for s in expected.values())
