@@ -16,7 +16,7 @@ import pytest
 
 from nwbsyn._shared import InputError
 from nwbsyn.io.output import claim_output, check_output
-from nwbsyn.testing import mock_ecephys_nwbfile, mock_icephys_nwbfile
+from nwbsyn.testing import mock_ecephys_nwbfile, mock_em_nwbfile, mock_icephys_nwbfile
 
 from conftest import write_nwbfile
 from hostile_harness import HostileCase, digest, stray_temporaries
@@ -204,7 +204,9 @@ def _spawn(argv, cwd):
 def _inputs(tmp_path):
     cell = write_nwbfile(mock_icephys_nwbfile(n_sweeps=2, duration_s=3.0), tmp_path / "cell.nwb")
     units = write_nwbfile(mock_ecephys_nwbfile(n_units=6, duration_s=60.0), tmp_path / "units.nwb")
+    em = write_nwbfile(mock_em_nwbfile(shape_zyx=(12, 160, 160)), tmp_path / "em.nwb")
     return {
+        "partners": (em, ["partners", "assign", em, "-o", tmp_path / "out.nwb", "--quiet"]),
         "events": (cell, ["events", "detect", cell, "-o", tmp_path / "out.nwb", "--quiet"]),
         "connectivity": (units, ["connectivity", "fit", units, "-o", tmp_path / "out.nwb", "--quiet"]),
     }
@@ -218,7 +220,7 @@ def _complete_or_absent(path: Path) -> None:
             assert nwbfile.processing
 
 
-@pytest.mark.parametrize("analysis", ["events", "connectivity"])
+@pytest.mark.parametrize("analysis", ["events", "connectivity", "partners"])
 def test_sigkill_during_a_run_leaves_input_intact_and_nothing_partial(tmp_path, analysis):
     source, argv = _inputs(tmp_path)[analysis]
     before = digest(source)
