@@ -67,6 +67,7 @@ def add_parsers(subparsers) -> None:
     train.add_argument("--task", choices=["cleft", "association", "mask-pruner"], required=True,
                        help="cleft detector, association network, or the mask pruner baseline's pair classifier")
     train.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing MODEL.pt and its card")
     train.add_argument("--data", nargs="+", metavar="FILE.hdf",
                        help="CREMI files with raw, neuron_ids, clefts and partner annotations (default: generator)")
     train.add_argument("--iterations", type=int, default=1200, help="training steps of 4 patches (default 1200)")
@@ -99,52 +100,188 @@ def add_parsers(subparsers) -> None:
     simulate.set_defaults(handler=_cmd_simulate)
 
 
-def _is_cremi(path: str) -> bool:
-    import h5py
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
+
+def _check_assign_options(args: argparse.Namespace) -> None:
+    """Every option of ``partners assign``, before any file is read."""
+    import math
+
+    from nwbsyn._shared import InputError, pick_device
+    from nwbsyn.partners._checks import check_fraction
+
+    if not (math.isfinite(args.threshold) and 0 < args.threshold < 1):
+        raise InputError(f"--threshold {args.threshold} must lie between 0 and 1 (a cleft probability).")
+    if args.post_threshold is not None:
+        check_fraction(args.post_threshold, option="--post-threshold")
+    for option, value in (("--min-voxels", args.min_voxels), ("--min-contact", args.min_contact_voxels)):
+        if value is not None and value < 0:
+            raise InputError(f"{option} {value} must be 0 or more (voxels).")
+    pick_device(args.device)
+    if args.plot and Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
+        raise InputError(f"--plot {args.plot} has no known figure suffix; end the name in "
+                         f"{', '.join(PLOT_SUFFIXES[:-1])} or {PLOT_SUFFIXES[-1]}.")
+
+
+def _claim_plot(args: argparse.Namespace, *, output: Path):
+    """Check and lock the --plot file (never an input or the NWB output), or None without --plot."""
+    from nwbsyn._shared import InputError
+    from nwbsyn.io.output import claim_output, same_file
+
+    if not args.plot:
+        return None
+    if same_file(args.plot, output):
+        raise InputError(f"--plot {args.plot} is the NWB output; give the figure its own name.")
+    return claim_output(args.plot, inputs=[args.input], overwrite=args.overwrite, what="figure (--plot)")
+
+
+def _check_models(args: argparse.Namespace) -> None:
+    """Load the networks once before any analysis: a bad --cleft-model/--association-model fails at once."""
+    from nwbsyn.partners.infer import load_network
+
+    load_network(args.association_model, task="association")
+    if args.clefts == "detect":
+        load_network(args.cleft_model, task="cleft")
+
+
+def _save_plot(claim, figure) -> None:
+    import matplotlib.pyplot as plt
+
+    if claim is None:
+        return
     try:
-        with h5py.File(path, "r") as f:
-            return "volumes/raw" in f
-    except OSError:
-        return False
+        with claim.temporary() as tmp:
+            figure.savefig(tmp, dpi=110)
+    finally:
+        plt.close(figure)
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
-    from nwbsyn import io, partners
-    from nwbsyn._shared import InputError
-    from nwbsyn.io.nwb import write_new_nwb
+    from nwbsyn.io.remote import is_remote
+    from nwbsyn.partners.cremi import is_cremi
 
+    _check_assign_options(args)
     options = dict(image=args.image, segmentation=args.segmentation, clefts=args.clefts, polyadic=args.polyadic,
                    threshold=args.threshold, cleft_model=args.cleft_model,
                    association_model=args.association_model, device=args.device, embed_weights=not args.no_weights,
                    overwrite=args.overwrite, progress_bar=not args.quiet)
     options.update({k: getattr(args, k) for k in ("min_voxels", "post_threshold", "min_contact_voxels")
                     if getattr(args, k) is not None})  # unset: the library's tuned defaults
-    if Path(args.input).is_file() and _is_cremi(args.input):
-        if args.in_place:
-            raise InputError(f"{args.input} is a CREMI file; write the NWB result with -o OUT.nwb.")
-        where = Path(args.output or io.default_output_path(args.input))
-        nwbfile = partners.nwbfile_from_cremi(partners.read_cremi(args.input), source=args.input,
-                                              subject=subject_from_arguments(args))
-        inp, result = partners.run_on_nwbfile(nwbfile, **options)
-        write_new_nwb(nwbfile, where, overwrite=args.overwrite)
-        if args.plot:
-            partners.plot_synapses(inp, result, path=args.plot)
+    local = not is_remote(args.input)
+    if local and Path(args.input).is_file() and is_cremi(args.input):
+        where, result = _assign_cremi(args, options)
     else:
-        where = args.input if args.in_place else (args.output or io.default_output_path(args.input))
-        with io.edit_nwb(args.input, output=args.output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
-            inp, result = partners.run_on_nwbfile(nwbfile, **options)
-            if args.plot:
-                partners.plot_synapses(inp, result, path=args.plot)
+        where, result = _assign_nwb(args, options)
     n_poly = sum(len(p) > 1 for p in result.post_ids)
     print(f"{len(result.clefts)} clefts ({args.clefts}), {len(result)} with partners ({n_poly} polyadic), "
           f"{len(result.edges())} edges -> {where} (processing/misc/synaptic_partners)")
     return 0
 
 
+def _assign_nwb(args: argparse.Namespace, options: dict):
+    from contextlib import ExitStack
+
+    from nwbsyn import io, partners
+    from nwbsyn.io.nwb import check_nwb_path
+    from nwbsyn.io.remote import is_remote
+
+    if not is_remote(args.input):
+        check_nwb_path(args.input)
+    where = Path(args.input if args.in_place else (args.output or io.default_output_path(args.input)))
+    figure = None
+    with ExitStack() as stack:
+        plot_claim = _claim_plot(args, output=where)
+        if plot_claim is not None:
+            stack.enter_context(plot_claim)
+        nwbfile = stack.enter_context(io.edit_nwb(args.input, output=args.output, in_place=args.in_place,
+                                                  overwrite=args.overwrite))
+        _check_models(args)
+        inp, result = partners.run_on_nwbfile(nwbfile, **options)
+        if plot_claim is not None:  # drawn while the input is open; saved once the NWB file is written
+            figure = partners.plot_synapses(inp, result)
+    _save_plot(plot_claim, figure)
+    return where, result
+
+
+def _assign_cremi(args: argparse.Namespace, options: dict):
+    from contextlib import ExitStack
+
+    from nwbsyn import io, partners
+    from nwbsyn._shared import InputError
+    from nwbsyn.io.nwb import _atomic_write
+    from nwbsyn.io.output import claim_output
+
+    if args.in_place:
+        raise InputError(f"{args.input} is a CREMI file and cannot hold NWB results; write them to a new file with "
+                         "-o OUT.nwb.")
+    where = Path(args.output or io.default_output_path(args.input))
+    with ExitStack() as stack:
+        claim = stack.enter_context(claim_output(where, inputs=[args.input], overwrite=args.overwrite))
+        plot_claim = _claim_plot(args, output=where)
+        if plot_claim is not None:
+            stack.enter_context(plot_claim)
+        subject = subject_from_arguments(args)
+        _check_cremi_layout(args)
+        _check_models(args)
+        nwbfile = partners.nwbfile_from_cremi(partners.read_cremi(args.input), source=args.input, subject=subject)
+        inp, result = partners.run_on_nwbfile(nwbfile, **options)
+        figure = partners.plot_synapses(inp, result) if plot_claim is not None else None
+        _atomic_write(claim, lambda out: out.write(nwbfile))
+        _save_plot(plot_claim, figure)
+    return where, result
+
+
+def _check_cremi_layout(args: argparse.Namespace) -> None:
+    """What --clefts needs from a CREMI file, from its layout alone (no volume is read)."""
+    from nwbsyn import partners
+    from nwbsyn._shared import InputError
+
+    with partners.read_cremi(args.input, lazy=True) as peek:
+        if peek.neuron_ids is None:
+            raise InputError(f"{args.input} has no /volumes/labels/neuron_ids; partner assignment needs a "
+                             "segmentation.")
+        if args.clefts == "given" and peek.clefts is None:
+            raise InputError(f"{args.input} has no /volumes/labels/clefts; --clefts given needs the file's cleft "
+                             "labels there, so use --clefts detect.")
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    import math
+
+    from nwbsyn._shared import InputError, pick_device
+    from nwbsyn.partners._checks import check_fraction, check_memory, check_seed
+
+    for option, value in (("--iterations", args.iterations), ("--volumes", args.volumes)):
+        if value < 1:
+            raise InputError(f"{option} {value} must be 1 or more.")
+    if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
+        raise InputError(f"--learning-rate {args.learning_rate} must be a positive number.")
+    check_fraction(args.mask_dilation, option="--mask-dilation")
+    check_seed(args.seed, option="--seed")
+    check_seed(args.data_seed, option="--data-seed")
+    if args.init and args.task == "mask-pruner":
+        raise InputError("--init continues a cleft or association network; leave it out with --task mask-pruner.")
+    pick_device(args.device)
+    if not args.data:
+        from nwbsyn.partners import train
+
+        recipe = dict(train.DEFAULT_RECIPE, n_volumes=args.volumes)
+        check_memory(train.estimate_memory_bytes(recipe), what=f"--volumes {args.volumes} (generated training "
+                     "volumes held in memory)", fix="choose fewer --volumes")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    from nwbsyn.io.output import check_output
     from nwbsyn.partners import train
 
+    _check_train_options(args)
+    inputs = [*(args.data or []), *([args.init, train.card_path(args.init)] if args.init else [])]
+    for path, what in ((args.output, "model file"), (train.card_path(args.output), "model card")):
+        check_output(path, inputs=inputs, overwrite=args.overwrite, what=what)
+    config = train.TrainConfig(task=args.task if args.task != "mask-pruner" else "association",
+                               iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
+                               init_from=args.init, mask_dilation_prob=args.mask_dilation)
+    train.check_init_from(config)
     volumes = val = description = None
     recipe = dict(train.DEFAULT_RECIPE, n_volumes=args.volumes, seed=args.data_seed)
     if args.data:
@@ -156,27 +293,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         out = train_mask_pruner_and_save(args.output, volumes=volumes, iterations=args.iterations, seed=args.seed,
                                          data_description=description, device=args.device,
-                                         progress_bar=not args.quiet)
-        print(f"{out} and {out.with_suffix('.card.json').name} written")
-        return 0
-    config = train.TrainConfig(task=args.task, iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
-                               init_from=args.init, mask_dilation_prob=args.mask_dilation)
-    out = train.train_and_save(args.output, config=config, recipe=recipe, volumes=volumes, val_volumes=val,
-                               data_description=description, command=command_line(), device=args.device,
-                               progress_bar=not args.quiet)
-    print(f"{out} and {out.with_suffix('.card.json').name} written")
+                                         progress_bar=not args.quiet, overwrite=args.overwrite, inputs=inputs)
+    else:
+        out = train.train_and_save(args.output, config=config, recipe=recipe, volumes=volumes, val_volumes=val,
+                                   data_description=description, command=command_line(), device=args.device,
+                                   progress_bar=not args.quiet, overwrite=args.overwrite, inputs=inputs)
+    print(f"{out} and {train.card_path(out).name} written")
     return 0
 
 
-def _cmd_simulate(args: argparse.Namespace) -> int:
+def _check_simulate_options(args: argparse.Namespace) -> None:
     from nwbsyn._shared import InputError
+    from nwbsyn.partners._checks import (SIMULATE_BYTES_PER_VOXEL, check_fraction, check_memory, check_seed,
+                                         check_voxel_size)
+
+    shape = " ".join(map(str, args.shape))
+    if min(args.shape) < 4 or min(args.shape[1:]) < 32:
+        raise InputError(f"--shape {shape} is too small; give Z Y X of at least 4 32 32 voxels.")
+    voxels = float(args.shape[0]) * float(args.shape[1]) * float(args.shape[2])
+    check_memory(voxels * SIMULATE_BYTES_PER_VOXEL, what=f"--shape {shape} ({voxels:.3g} voxels)",
+                 fix="choose a smaller --shape")
+    check_voxel_size(args.voxel_size_nm, name="--voxel-size-nm " + " ".join(f"{v:g}" for v in args.voxel_size_nm))
+    check_fraction(args.polyadic_fraction, option="--polyadic-fraction")
+    check_seed(args.seed, option="--seed")
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from nwbsyn.io.output import claim_output
     from nwbsyn.partners import simulate_volume, write_cremi
 
-    if Path(args.output).exists() and not args.overwrite:
-        raise InputError(f"{args.output} already exists; pass --overwrite to replace it.")
-    sim = simulate_volume(shape_zyx=tuple(args.shape), voxel_size_nm=tuple(args.voxel_size_nm),
-                          polyadic_fraction=args.polyadic_fraction, rng=args.seed)
-    write_cremi(args.output, sim)
+    _check_simulate_options(args)
+    with claim_output(args.output, overwrite=args.overwrite) as claim:
+        sim = simulate_volume(shape_zyx=tuple(args.shape), voxel_size_nm=tuple(args.voxel_size_nm),
+                              polyadic_fraction=args.polyadic_fraction, rng=args.seed)
+        with claim.temporary(suffix=".hdf") as tmp:
+            write_cremi(tmp, sim)
     n_poly = sum(s.is_polyadic for s in sim.synapses)
     print(f"{args.output}: {sim.shape} voxels, {len(sim.synapses)} synapses ({n_poly} polyadic), "
           f"{len(sim.edges())} partner edges")

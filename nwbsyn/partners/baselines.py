@@ -120,37 +120,66 @@ def fit_mask_pruner(volumes, *, iterations: int = 600, batch_size: int = 8, patc
 
 def train_mask_pruner_and_save(output, *, volumes=None, iterations: int = 600, seed: int = 0,
                                data_description: str | None = None, device: str = "auto",
-                               progress_bar: bool = True) -> Path:
-    """Train the pair classifier (default data: the networks' generator recipe) and write OUT.pt + card."""
+                               progress_bar: bool = True, overwrite: bool = False, inputs=()) -> Path:
+    """Train the pair classifier (default data: the networks' generator recipe) and write OUT.pt + card.
+
+    Both files are checked and locked before the training and written atomically.
+    """
     import json
 
     from nwbsyn import __version__
     from nwbsyn._shared import sha256_of_file
-    from nwbsyn.partners.train import DEFAULT_RECIPE, labelled_volumes
+    from nwbsyn.io.output import claim_output
+    from nwbsyn.partners.train import DEFAULT_RECIPE, card_path, labelled_volumes
 
-    if volumes is None:
-        volumes = labelled_volumes(n_volumes=DEFAULT_RECIPE["n_volumes"], seed=DEFAULT_RECIPE["seed"],
-                                   options=DEFAULT_RECIPE["options"], progress_bar=progress_bar)
-        data_description = f"generator recipe {json.dumps(DEFAULT_RECIPE)}"
-    net = fit_mask_pruner(volumes, iterations=iterations, seed=seed, device=device, progress_bar=progress_bar)
+    if int(iterations) < 1:
+        raise InputError(f"the mask pruner needs at least 1 training step, not {iterations}.")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"init": net.init_kwargs, "state": net.state_dict(), "task": "mask_pruner"}, output)
-    card = dict(model=output.name, task="mask_pruner", method="mask pruner baseline (pair classifier, 4 channels)",
-                architecture=net.init_kwargs, nwbsyn_version=__version__, training_data=data_description,
-                iterations=iterations, seed=seed, sha256=sha256_of_file(output),
-                weights_format="torch.save state_dict (weights_only=True)")
-    output.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
+    with claim_output(output, inputs=inputs, overwrite=overwrite, what="model file") as model_claim, \
+            claim_output(card_path(output), inputs=inputs, overwrite=overwrite, what="model card") as card_claim:
+        pick_device(device)
+        if volumes is None:
+            volumes = labelled_volumes(n_volumes=DEFAULT_RECIPE["n_volumes"], seed=DEFAULT_RECIPE["seed"],
+                                       options=DEFAULT_RECIPE["options"], progress_bar=progress_bar)
+            data_description = f"generator recipe {json.dumps(DEFAULT_RECIPE)}"
+        net = fit_mask_pruner(volumes, iterations=iterations, seed=seed, device=device, progress_bar=progress_bar)
+        with model_claim.temporary(suffix=".pt") as tmp:
+            torch.save({"init": net.init_kwargs, "state": net.state_dict(), "task": "mask_pruner"}, tmp)
+            sha = sha256_of_file(tmp)
+        card = dict(model=output.name, task="mask_pruner", method="mask pruner baseline (pair classifier, 4 channels)",
+                    architecture=net.init_kwargs, nwbsyn_version=__version__, training_data=data_description,
+                    iterations=iterations, seed=seed, sha256=sha,
+                    weights_format="torch.save state_dict (weights_only=True)")
+        with card_claim.temporary(suffix=".json") as tmp:
+            tmp.write_text(json.dumps(card, indent=2) + "\n")
     return output
 
 
 def load_mask_pruner(model="default", device: str = "cpu"):
-    """The pair classifier from ``"default"``, a path written by ``torch.save({"init", "state"})`` or a network."""
+    """The pair classifier from ``"default"``, a path written by ``torch.save({"init", "state"})`` or a network.
+
+    A file that is not such a checkpoint (pickled objects, other settings, misshapen or NaN weights)
+    raises :class:`InputError`.
+    """
+    from nwbsyn.partners.model import _check_state, _read_payload, _refuse
+
     path = DEFAULT_PRUNER_MODEL if model in (None, "default") else model
     if hasattr(path, "forward"):
         return path.to(device).eval()
-    payload = torch.load(path, map_location=device, weights_only=True)
-    net = MaskPrunerNet(**payload["init"])
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"The model {path} is not a file; pass 'default' or a checkpoint from "
+                         "'nwbsyn partners train --task mask-pruner'.")
+    payload = _read_payload(path, device)
+    init = payload["init"]
+    try:
+        widths = [int(w) for w in init.get("widths", ())]
+    except (TypeError, ValueError, OverflowError):
+        raise _refuse(path, "its widths are not whole numbers") from None
+    if set(init) != {"widths"} or not 1 <= len(widths) <= 8 or not all(1 <= w <= 1024 for w in widths):
+        raise _refuse(path, "it is not a mask pruner network")
+    net = MaskPrunerNet(widths=widths)
+    _check_state(net, payload["state"], path)
     net.load_state_dict(payload["state"])
     return net.to(device).eval()
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nwbsyn._shared import InputError, as_rng, sha256_of_file
+from nwbsyn._shared import InputError, as_rng, pick_device, sha256_of_file
 
-__all__ = ["TrainConfig", "LabelledVolume", "DEFAULT_RECIPE", "labelled_volumes", "fit", "train_and_save"]
+__all__ = ["TrainConfig", "LabelledVolume", "DEFAULT_RECIPE", "labelled_volumes", "fit", "train_and_save",
+           "check_config", "check_init_from", "card_path", "estimate_memory_bytes"]
 
 TASKS = ("cleft", "association")
 
@@ -151,10 +152,40 @@ def _check(volumes, task, patch) -> None:
         raise InputError("no training volumes were given.")
     for v in volumes:
         if any(n < p for n, p in zip(v.raw.shape, patch)):
-            raise InputError(f"a training volume of shape {v.raw.shape} is smaller than the patch {tuple(patch)}; "
-                             "use larger volumes or a smaller patch_zyx.")
+            raise InputError(f"a training volume of {' x '.join(map(str, v.raw.shape))} voxels is smaller than the "
+                             f"training patch ({' x '.join(map(str, patch))}); use larger volumes.")
     if task == "association" and not any(v.partners for v in volumes):
         raise InputError("the training volumes have no synapses with partner annotations.")
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse settings that cannot train (no steps, a learning rate that is not a positive number, ...)."""
+    if cfg.task not in TASKS:
+        raise InputError(f"task='{cfg.task}' is not one of {', '.join(TASKS)}.")
+    for name in ("iterations", "batch_size", "val_patches", "val_every"):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"the training setting {name} is {value}; it must be a whole number, 1 or more.")
+    if not (np.isfinite(cfg.lr) and cfg.lr > 0):
+        raise InputError(f"the learning rate {cfg.lr} must be a positive number.")
+    if not (np.isfinite(cfg.mask_dilation_prob) and 0 <= cfg.mask_dilation_prob <= 1):
+        raise InputError(f"the mask dilation share {cfg.mask_dilation_prob} must lie in [0, 1].")
+    if not 0 <= int(cfg.seed) < 2**32:
+        raise InputError(f"the seed {cfg.seed} must lie between 0 and {2**32 - 1}.")
+
+
+def check_init_from(cfg: TrainConfig) -> dict | None:
+    """The settings of the checkpoint training continues from (checked: task and widths), or None."""
+    if not cfg.init_from:
+        return None
+    from nwbsyn.partners.model import load_checkpoint
+
+    _, info = load_checkpoint(cfg.init_from, task=cfg.task)
+    widths = [int(w) for w in info["init"].get("widths", ())]
+    if widths != [int(w) for w in cfg.widths]:
+        raise InputError(f"{cfg.init_from} has widths {widths}, this training {list(cfg.widths)}; a continued "
+                         "network must keep its widths.")
+    return info
 
 
 @dataclass
@@ -182,12 +213,13 @@ def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device:
     import torch
     from tqdm.auto import tqdm
 
-    from nwbsyn._shared import pick_device
     from nwbsyn.partners.model import ResidualUNet3d
 
     cfg = config or TrainConfig()
+    check_config(cfg)
     _check(volumes, cfg.task, cfg.patch_zyx)
     dev = pick_device(device)
+    check_init_from(cfg)
     torch.manual_seed(cfg.seed)
     rng = as_rng(cfg.seed)
     n_out = 1 if cfg.task == "cleft" else 2
@@ -196,8 +228,6 @@ def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device:
         from nwbsyn.partners.model import load_checkpoint
 
         base, _ = load_checkpoint(cfg.init_from, task=cfg.task)
-        if base.init_kwargs != net.init_kwargs:
-            raise InputError(f"{cfg.init_from} is a {base.init_kwargs} network; widths must match to continue it.")
         net.load_state_dict(base.state_dict())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     pos_weight = torch.tensor(cfg.cleft_pos_weight if cfg.task == "cleft" else 1.0, device=dev)
@@ -220,6 +250,9 @@ def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device:
             bar.set_postfix(val_loss=f"{val:.4f}")
             if val < best:
                 best, best_state = val, {k: v.detach().clone() for k, v in net.state_dict().items()}
+    if best_state is None:
+        raise InputError(f"training diverged: the validation loss was never a finite number in {cfg.iterations} "
+                         "steps; lower the learning rate.")
     net.load_state_dict(best_state)
     return FitResult(model=net.eval().cpu(), config=cfg, history=history, best_val_loss=float(best),
                      seconds=time.perf_counter() - start)
@@ -235,34 +268,71 @@ def _val_loss(net, loss_fn, x, y, dev) -> float:
     return sum(losses) / len(x)
 
 
+def card_path(output) -> Path:
+    """The model card written beside a checkpoint: ``MODEL.pt`` -> ``MODEL.card.json``."""
+    return Path(output).with_suffix(".card.json")
+
+
+def estimate_memory_bytes(recipe: dict) -> float:
+    """Peak memory of generating a recipe's volumes (the simulator's peak plus the volumes kept)."""
+    from nwbsyn.partners._checks import SIMULATE_BYTES_PER_VOXEL
+
+    voxels = float(np.prod(recipe["options"].get("shape_zyx", (32, 256, 256)), dtype=float))
+    kept = 26 * voxels * (int(recipe["n_volumes"]) + int(recipe.get("n_val_volumes", 0)))
+    return kept + SIMULATE_BYTES_PER_VOXEL * voxels
+
+
 def train_and_save(output, *, config: TrainConfig, recipe: dict | None = None, volumes=None, val_volumes=None,
                    data_description: str | None = None, command: str | None = None, device: str = "auto",
-                   progress_bar: bool = True) -> Path:
-    """Train on ``volumes`` (default: the generator with ``recipe``) and write OUT.pt + OUT.card.json."""
-    from nwbsyn import __version__
-    from nwbsyn.partners.model import save_checkpoint
+                   progress_bar: bool = True, overwrite: bool = False, inputs=()) -> Path:
+    """Train on ``volumes`` (default: the generator with ``recipe``) and write OUT.pt + OUT.card.json.
+
+    Both outputs are checked and locked before the training (never one of ``inputs`` or the
+    ``init_from`` checkpoint; an existing file only with ``overwrite``) and written atomically.
+    """
+    from nwbsyn.io.output import claim_output
 
     recipe = recipe or DEFAULT_RECIPE
-    if volumes is None:
-        volumes = labelled_volumes(n_volumes=recipe["n_volumes"], seed=recipe["seed"], options=recipe["options"],
-                                   progress_bar=progress_bar)
-        val_volumes = labelled_volumes(n_volumes=recipe["n_val_volumes"], seed=recipe["val_seed"],
-                                       options=recipe["options"])
-        data_description = data_description or f"generator recipe {json.dumps(recipe)}"
-    result = fit(volumes, config=config, val_volumes=val_volumes, device=device, progress_bar=progress_bar)
+    check_config(config)
     output = Path(output)
-    save_checkpoint(output, result.model, task=config.task, extra={"config": _jsonable(asdict(config))})
-    previous = Path(config.init_from).with_suffix(".card.json") if config.init_from else None
-    card = dict(
-        continued_from=json.loads(previous.read_text()) if previous and previous.is_file() else None,
-        model=output.name, task=config.task, command=command, method="AVAN (Turner et al.): residual symmetric 3D U-Net",
-        architecture=result.model.init_kwargs, nwbsyn_version=__version__, training_data=data_description,
-        config=_jsonable(asdict(config)), best_val_loss=result.best_val_loss, history=result.history,
-        train_seconds=round(result.seconds, 1), weights_format="torch.save state_dict (weights_only=True)",
-        sha256=sha256_of_file(output),
-    )
-    output.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
+    sources = [*inputs, *([config.init_from, card_path(config.init_from)] if config.init_from else [])]
+    with claim_output(output, inputs=sources, overwrite=overwrite, what="model file") as model_claim, \
+            claim_output(card_path(output), inputs=sources, overwrite=overwrite, what="model card") as card_claim:
+        pick_device(device)
+        check_init_from(config)
+        if volumes is None:
+            volumes = labelled_volumes(n_volumes=recipe["n_volumes"], seed=recipe["seed"],
+                                       options=recipe["options"], progress_bar=progress_bar)
+            val_volumes = labelled_volumes(n_volumes=recipe["n_val_volumes"], seed=recipe["val_seed"],
+                                           options=recipe["options"])
+            data_description = data_description or f"generator recipe {json.dumps(recipe)}"
+        result = fit(volumes, config=config, val_volumes=val_volumes, device=device, progress_bar=progress_bar)
+        card = _card(result, config, output=output, command=command, data_description=data_description)
+        with model_claim.temporary(suffix=".pt") as tmp:
+            from nwbsyn.partners.model import save_checkpoint
+
+            save_checkpoint(tmp, result.model, task=config.task, extra={"config": _jsonable(asdict(config))})
+            card["sha256"] = sha256_of_file(tmp)
+        with card_claim.temporary(suffix=".json") as tmp:
+            tmp.write_text(json.dumps(card, indent=2) + "\n")
     return output
+
+
+def _card(result: FitResult, config: TrainConfig, *, output: Path, command, data_description) -> dict:
+    from nwbsyn import __version__
+
+    previous = card_path(config.init_from) if config.init_from else None
+    try:
+        continued = json.loads(previous.read_text()) if previous and previous.is_file() else None
+    except (OSError, ValueError):
+        continued = None  # a damaged card of the starting checkpoint is not worth losing a training run for
+    return dict(
+        continued_from=continued, model=output.name, task=config.task, command=command,
+        method="AVAN (Turner et al.): residual symmetric 3D U-Net", architecture=result.model.init_kwargs,
+        nwbsyn_version=__version__, training_data=data_description, config=_jsonable(asdict(config)),
+        best_val_loss=result.best_val_loss, history=result.history, train_seconds=round(result.seconds, 1),
+        weights_format="torch.save state_dict (weights_only=True)", sha256=None,
+    )
 
 
 def _jsonable(d: dict) -> dict:
