@@ -225,10 +225,17 @@ def run_demo(*, out_dir, progress_bar: bool = True, quick: bool = False, seed: i
     >>> summary = run_demo(out_dir="nwbsyn_demo")            # doctest: +SKIP
     >>> print(summary.format())                              # doctest: +SKIP
     """
+    from nwbsyn.io.output import check_output
+
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir} is a file; give a folder for the demo output.")
-    out_dir.mkdir(parents=True, exist_ok=True)
+        raise InputError(f"{out_dir} is a file; give a folder for the demo output (--out DIR).")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"Could not create the demo folder {out_dir} ({err.strerror or err}); "
+                         "give a writable folder with --out DIR.") from err
+    check_output(out_dir / "demo_events.nwb", overwrite=True, what="demo output")  # writable, before any work
     key = "quick" if quick else "full"
     t0 = time.perf_counter()
     rows = []

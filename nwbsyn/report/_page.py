@@ -203,10 +203,10 @@ def write_report(nwbfile_or_path, *, output_path, overwrite: bool = True) -> Pat
     PosixPath('cell1_report.html')
     """
     output_path = Path(output_path)
-    if output_path.suffix.lower() in (".nwb", ".h5", ".hdf5", ".hdf"):
-        raise InputError(f"The report {output_path} has an HDF5/NWB name; give it an .html name.")
     source = nwbfile_or_path if isinstance(nwbfile_or_path, (str, Path)) else None
     with claim_output(output_path, inputs=[source], overwrite=overwrite, what="report") as claim:
+        if output_path.suffix.lower() in (".nwb", ".h5", ".hdf5", ".hdf"):
+            raise InputError(f"The report {output_path} has an HDF5/NWB name; give it an .html name.")
         if source is not None:
             from nwbsyn.io import open_nwb
 
