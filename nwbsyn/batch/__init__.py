@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from nwbsyn._shared import InputError, require
+from nwbsyn.batch._checks import check_out_dir, check_outputs_are_not_inputs, check_run_options, check_sources
 from nwbsyn.batch._sources import Job, collect_jobs
 from nwbsyn.batch._task import ANALYSES, COLUMNS, check_options, pick_analyses, process, process_task
+from nwbsyn.io.output import TMP_MARK, claim_output
 
 __all__ = ["run", "collect_jobs", "pick_analyses", "ANALYSES", "COLUMNS", "SUMMARY_NAME", "Job"]
 
@@ -82,28 +85,38 @@ def run(sources, *, analysis: str = "events", out_dir, glob: str | None = None, 
     -------
     >>> summary = run("DANDI:000123", analysis="events", out_dir="out", n_workers=2)  # doctest: +SKIP
     """
-    pandas = require("pandas")
     if analysis not in (*ANALYSES, "auto"):
         raise InputError(f"analysis must be one of {', '.join((*ANALYSES, 'auto'))}; got {analysis!r}.")
+    check_run_options(retries=retries, n_workers=n_workers, scheduler=scheduler, dandi_api_url=dandi_api_url)
     check_options(analysis, analysis_options)
-    out_dir = _prepare_out_dir(Path(out_dir))
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir, sources)
+    check_sources(sources)
+    pandas = require("pandas")
+    if scheduler != "inline":
+        require("distributed")
     jobs = collect_jobs(sources, glob=glob, dandi_api_url=dandi_api_url)
+    check_outputs_are_not_inputs(jobs, out_dir)
+    out_dir = _prepare_out_dir(out_dir)
     task = dict(out_dir=str(out_dir.resolve()), analysis=analysis, options=analysis_options, overwrite=overwrite,
                 retries=retries, validate=validate)
-    try:
-        rows = _execute(jobs, task, n_workers=n_workers, scheduler=scheduler, progress_bar=progress_bar)
-    finally:
-        _remove_stale_temporaries(out_dir)  # left by workers that were killed while writing
-    frame = _summary(pandas, rows, out_dir)
-    _write_summary(frame, out_dir)
-    _write_dandiset_yaml(out_dir, analysis, sources)
+    with ExitStack() as stack:
+        claims = {name: stack.enter_context(claim_output(out_dir / name, overwrite=True, what="batch summary"))
+                  for name in (f"{SUMMARY_NAME}.csv", f"{SUMMARY_NAME}.parquet", "dandiset.yaml")}
+        try:
+            rows = _execute(jobs, task, n_workers=n_workers, scheduler=scheduler, progress_bar=progress_bar)
+        finally:
+            _remove_stale_temporaries(out_dir)  # left by workers that were killed while writing
+        frame = _summary(pandas, rows, out_dir)
+        _write_summary(frame, claims)
+        _write_dandiset_yaml(claims["dandiset.yaml"], analysis, sources)
     return frame
 
 
 def _prepare_out_dir(out_dir: Path) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".nwbsyn-write-test-{os.getpid()}"
+        probe = out_dir / f"{TMP_MARK}probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
@@ -113,8 +126,22 @@ def _prepare_out_dir(out_dir: Path) -> Path:
 
 
 def _remove_stale_temporaries(out_dir: Path) -> None:
-    for tmp in out_dir.rglob(".*.nwbsyn-tmp-*.nwb"):
-        tmp.unlink(missing_ok=True)
+    """Delete temporary files under ``out_dir`` whose target no nwbsyn process is writing now."""
+    for tmp in out_dir.rglob(f".*{TMP_MARK}*"):
+        name = tmp.name
+        if name.startswith(TMP_MARK) or not tmp.is_file():  # a probe of a running check, or not ours
+            continue
+        target = tmp.with_name(name[1:name.index(TMP_MARK)])
+        try:
+            with claim_output(target, in_place=True, what="output"):
+                pass  # nobody holds its lock: the writer is gone
+        except InputError as err:
+            if "Another nwbsyn process" in str(err):
+                continue  # still being written (another run into the same folder)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _crashed(job: Job, err: BaseException) -> dict:
@@ -153,13 +180,15 @@ def _run_on_dask(jobs, task, n_workers, scheduler, done) -> None:
     if isinstance(scheduler, distributed.Client):
         client = scheduler
     elif scheduler is None:
-        n = n_workers or min(len(jobs), os.cpu_count() or 1)
+        for name in ("distributed", "tornado"):  # our own cluster: its chatter is not the user's business
+            logging.getLogger(name).setLevel(logging.WARNING)
+        n = min(n_workers or os.cpu_count() or 1, len(jobs))
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
     else:
         try:
-            client = distributed.Client(scheduler, timeout="20s")
+            client = distributed.Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as err:
             raise InputError(f"Could not connect to the Dask scheduler at {scheduler}; check the address and "
                              "that the scheduler is running.") from err
@@ -195,27 +224,26 @@ def _summary(pandas, rows: list[dict], out_dir: Path):
     return pandas.DataFrame(rows).reindex(columns=COLUMNS)
 
 
-def _write_summary(frame, out_dir: Path) -> None:
-    for suffix, write in ((".csv", lambda p: frame.to_csv(p, index=False)),
-                          (".parquet", lambda p: frame.astype({"valid": "object"}).to_parquet(p, index=False))):
-        dest = out_dir / f"{SUMMARY_NAME}{suffix}"
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        write(tmp)
-        os.replace(tmp, dest)
+def _write_summary(frame, claims: dict) -> None:
+    writers = {".csv": lambda p: frame.to_csv(p, index=False),
+               ".parquet": lambda p: frame.astype({"valid": "object"}).to_parquet(p, index=False)}
+    for suffix, write in writers.items():
+        with claims[f"{SUMMARY_NAME}{suffix}"].temporary(suffix=suffix) as tmp:
+            write(tmp)
 
 
-def _write_dandiset_yaml(out_dir: Path, analysis: str, sources) -> None:
-    path = out_dir / "dandiset.yaml"
-    if path.exists():
+def _write_dandiset_yaml(claim, analysis: str, sources) -> None:
+    if claim.target.exists():
         return
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     listed = ", ".join(str(s) for s in sources[:5]) + (", ..." if len(sources) > 5 else "")
-    path.write_text(
-        "# Written by 'nwbsyn batch': outputs that mirror the input asset paths, each a complete NWB file\n"
-        "# with nwbsyn results added. Fill in the metadata before 'dandi upload' to a new dandiset.\n"
-        f"name: {_yaml_str(f'nwbsyn {analysis} results')}\n"
-        f"description: {_yaml_str(f'Derived data: nwbsyn {analysis} analysis of {listed}.')}\n"
-    )
+    with claim.temporary(suffix=".yaml") as tmp:
+        tmp.write_text(
+            "# Written by 'nwbsyn batch': outputs that mirror the input asset paths, each a complete NWB file\n"
+            "# with nwbsyn results added. Fill in the metadata before 'dandi upload' to a new dandiset.\n"
+            f"name: {_yaml_str(f'nwbsyn {analysis} results')}\n"
+            f"description: {_yaml_str(f'Derived data: nwbsyn {analysis} analysis of {listed}.')}\n"
+        )
 
 
 def _yaml_str(text: str) -> str:
