@@ -40,7 +40,7 @@ def test_report_of_a_bad_input(tmp_path, files, capsys, name):
 @pytest.mark.parametrize("output, message", [
     ("good.nwb", "input"), ("folder.nwb", "folder"), ("r.h5", ".html"), ("missing/r.html", "does not exist"),
     ("x" * 250 + ".html", "too long"), ("/proc/r.html", "Could not write"), ("loop.nwb", "symlink loop"),
-    ("notes.nwb", ".html"),
+    ("notes.nwb", "notes.nwb"),
 ])
 def test_report_to_a_bad_output(tmp_path, files, capsys, output, message):
     target = output if output.startswith("/") else tmp_path / output
