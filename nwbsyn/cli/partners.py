@@ -186,6 +186,7 @@ def _assign_nwb(args: argparse.Namespace, options: dict):
     from nwbsyn.io.remote import is_remote
 
     if not is_remote(args.input):
+        _check_local_input(Path(args.input))
         check_nwb_path(args.input)
     where = Path(args.input if args.in_place else (args.output or io.default_output_path(args.input)))
     figure = None
@@ -201,6 +202,23 @@ def _assign_nwb(args: argparse.Namespace, options: dict):
             figure = partners.plot_synapses(inp, result)
     _save_plot(plot_claim, figure)
     return where, result
+
+
+def _check_local_input(path: Path) -> None:
+    import h5py
+
+    from nwbsyn._shared import InputError
+
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give an NWB file with an EM volume or a CREMI .hdf file.")
+    if path.is_file():
+        try:
+            hdf5 = h5py.is_hdf5(path)
+        except OSError:
+            return  # check_nwb_path says why it cannot be read
+        if not hdf5:
+            raise InputError(f"{path} is neither an NWB file nor a CREMI HDF5 file; give an NWB file with an EM "
+                             "volume or a CREMI .hdf file.")
 
 
 def _assign_cremi(args: argparse.Namespace, options: dict):

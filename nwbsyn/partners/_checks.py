@@ -114,7 +114,8 @@ def check_voxel_size(values, *, name: str) -> tuple[float, float, float]:
     except (TypeError, ValueError):
         raise InputError(f"{name} is not a list of numbers; give three voxel sizes in nm (z, y, x).") from None
     if sizes.shape != (3,):
-        raise InputError(f"{name} holds {sizes.size} values; give three voxel sizes in nm (z, y, x).")
+        raise InputError(f"{name} holds {sizes.size} value{'' if sizes.size == 1 else 's'}; give three voxel sizes "
+                         "in nm (z, y, x).")
     if not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
         shown = ", ".join(f"{v:g}" for v in sizes)
         raise InputError(f"{name} is ({shown}); voxel sizes must be positive numbers of nm (z, y, x).")

@@ -139,6 +139,8 @@ def read_cremi(path: str | Path, *, lazy: bool = False) -> CremiVolume:
     import h5py
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass a CREMI .hdf/.h5 file.")
     if not path.is_file():
         raise InputError(f"CREMI file {str(path)!r} does not exist; check the path.")
     try:

@@ -137,6 +137,10 @@ def save_checkpoint(path, model: ResidualUNet3d, *, task: str, extra: dict | Non
     return path
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
 def _refuse(path, why: str):
     from nwbsyn._shared import InputError
 
@@ -173,7 +177,7 @@ def check_init(init: dict, *, path, task: str | None) -> dict:
         raise _refuse(path, f"a network of {len(widths)} levels with widths {widths} cannot be built")
     if task in TASK_CHANNELS and (cin, cout) != TASK_CHANNELS[task]:
         want = TASK_CHANNELS[task]
-        raise _refuse(path, f"a {task} network takes {want[0]} input and gives {want[1]} output channels, this "
+        raise _refuse(path, f"{_article(task)} {task} network takes {want[0]} input and gives {want[1]} output channels, this "
                             f"one {cin} and {cout}")
     n = count_weights(in_channels=cin, out_channels=cout, widths=widths)
     if n > MAX_WEIGHTS:
@@ -229,8 +233,9 @@ def load_checkpoint(path, *, task: str | None = None, device="cpu") -> tuple[Res
                          "'nwbsyn partners train'.")
     payload = _read_payload(path, device)
     if task is not None and payload.get("task") != task:
-        raise InputError(f"{path} holds a '{payload.get('task')}' network, not a '{task}' network; pass a "
-                         f"{task} checkpoint.")
+        found = str(payload.get("task"))
+        raise InputError(f"{path} holds {_article(found)} '{found}' network, not a '{task}' network; pass "
+                         f"{_article(task)} {task} checkpoint.")
     init = check_init(payload["init"], path=path, task=task)
     check_patch(payload.get("config"), path=path)
     net = ResidualUNet3d(**init)
