@@ -16,10 +16,12 @@ else the instance named in a ``dandi://`` URL, else the ``dandi`` client's defau
 (``DANDI_INSTANCE``, normally https://api.dandiarchive.org/api).
 
 Only the bytes that are read are fetched: a first ranged request checks that the file is HDF5,
-then remfile fetches chunks on demand. Every request has a timeout (``timeout_s``, default 30 s
-or ``NWBSYN_TIMEOUT_S``) and is retried a few times on connection errors and 429/5xx answers;
-when that does not help, a :class:`RemoteError` says what failed in one sentence and whether
-trying again later may help (``transient``). Asset paths from the server are checked: no ``..``,
+then remfile fetches chunks on demand. Every request has an overall deadline, headers and body
+together (``timeout_s``, default 30 s or ``NWBSYN_REMOTE_TIMEOUT_S``, plus one second per
+256 KiB asked for), so a server that trickles bytes cannot stall a run; answers whose length
+or range differs from what was asked for are refused. Requests are retried a few times on
+dropped connections and 429/5xx answers; when that does not help, a :class:`RemoteError` says
+what failed in one sentence and whether trying again later may help (``transient``). Asset paths from the server are checked: no ``..``,
 no absolute paths, so outputs that mirror them stay inside the output folder.
 
 Example
@@ -31,6 +33,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -45,7 +48,9 @@ __all__ = ["RemoteError", "RemoteSource", "is_remote", "parse_source", "sanitize
            "resolve_content_url", "open_remote", "ENV_API_URL", "ENV_TIMEOUT"]
 
 ENV_API_URL = "NWBSYN_DANDI_API_URL"
-ENV_TIMEOUT = "NWBSYN_TIMEOUT_S"
+ENV_TIMEOUT = "NWBSYN_REMOTE_TIMEOUT_S"
+_ENV_TIMEOUT_OLD = "NWBSYN_TIMEOUT_S"  # the earlier name, still read
+_LOOKUP_REQUESTS = 4  # a DANDI look-up (several API requests and their retries) may take this many timeouts
 _REMOTE = re.compile(r"^(https?://|dandi://|dandi:\d)", re.IGNORECASE)
 _DANDI_ID = re.compile(r"^DANDI:(\d{6})(?:@([^/]+))?(?:/(.*?))?(?:@([\w.\-]+))?$", re.IGNORECASE)
 _DANDI_URL = re.compile(r"^dandi://([^/]+)/(\d{6})(?:@([^/]+))?(?:/(.*))?$", re.IGNORECASE)
@@ -119,7 +124,7 @@ def _api_url(api_url: str | None, instance: str | None = None) -> str | None:
         found = known_instances.get(instance.lower())
         if found is None:
             raise InputError(f"Unknown DANDI instance {instance!r}; use one of {', '.join(known_instances)} or "
-                             f"give the API URL (--dandi-api or {ENV_API_URL}).")
+                             f"give the API URL ({ENV_API_URL}, or --dandi-api of nwbsyn batch).")
         return found.api
     return None
 
@@ -146,7 +151,24 @@ def parse_source(source: str, *, api_url: str | None = None) -> RemoteSource:
 
 
 def _timeout(timeout_s: float | None) -> float:
-    return float(timeout_s or os.environ.get(ENV_TIMEOUT) or 30.0)
+    """``timeout_s``, else ``NWBSYN_REMOTE_TIMEOUT_S`` (or ``NWBSYN_TIMEOUT_S``), else 30 s."""
+    if timeout_s is not None:
+        return _positive_seconds(timeout_s, "timeout_s")
+    for name in (ENV_TIMEOUT, _ENV_TIMEOUT_OLD):
+        text = os.environ.get(name, "").strip()
+        if text:
+            return _positive_seconds(text, name)
+    return 30.0
+
+
+def _positive_seconds(value, name: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"{name} must be a positive number of seconds, e.g. {ENV_TIMEOUT}=30; got {value!r}.")
+    return seconds
 
 
 def _dandi_errors(src: RemoteSource, what: str):
@@ -159,6 +181,10 @@ def _dandi_errors(src: RemoteSource, what: str):
 
     def translate(err: BaseException) -> RemoteError:
         text = str(err)
+        if isinstance(err, RemoteError):
+            return err
+        if isinstance(err, requests.TooManyRedirects):
+            return RemoteError(f"{where} redirects in a loop while looking up {dandiset}; check the API URL.")
         if isinstance(err, NotFoundError):
             if "No such Dandiset" in text:
                 return RemoteError(f"{dandiset} does not exist on {where}; check the dandiset id.")
@@ -180,8 +206,8 @@ def _dandi_errors(src: RemoteSource, what: str):
             return RemoteError(f"{where} answered HTTP {status} while looking up {dandiset}; try again later.",
                                transient=status in _TRANSIENT_STATUS)
         if isinstance(err, RuntimeError) and "server info" in text:
-            return RemoteError(f"No DANDI API answers at {where}; check --dandi-api or {ENV_API_URL}.",
-                               transient=True)
+            return RemoteError(f"No DANDI API answers at {where}; check {ENV_API_URL} (or --dandi-api of "
+                               "nwbsyn batch).", transient=True)
         return RemoteError(f"Looking up {dandiset} on {where} failed ({type(err).__name__}: "
                            f"{text.splitlines()[0][:200] if text else ''}).")
 
@@ -203,15 +229,59 @@ def _quiet_dandi():
 
 
 def _client(api_url: str | None, timeout_s: float):
+    """A dandi API client whose every request has an overall deadline, and the whole look-up too.
+
+    The instance is given to the client, so that it does not ask the server for it (a request
+    without a timeout). The dandi client retries connection errors and 5xx answers up to 12
+    times; a request that cannot connect or passes its deadline, or any request once the
+    look-up has used ``_LOOKUP_REQUESTS`` timeouts, raises a RemoteError instead, which it does
+    not retry.
+    """
+    import requests
+
+    from nwbsyn.io._http import MAX_REDIRECTS, Watchdog
+
     dandiapi = require("dandi.dandiapi")
-    client = dandiapi.DandiAPIClient(api_url=api_url)
-    request = client.session.request
+    from dandi.consts import DandiInstance, known_instances
 
-    def with_timeout(method, url, **kwargs):  # the dandi client sets no timeout of its own
-        kwargs.setdefault("timeout", timeout_s)
-        return request(method, url, **kwargs)
+    if api_url:
+        instance = DandiInstance(name=api_url, gui=None, api=api_url)
+    else:
+        instance = known_instances.get(os.environ.get("DANDI_INSTANCE", "dandi"), known_instances["dandi"])
+    client = dandiapi.DandiAPIClient(dandi_instance=instance)
+    dog, session = Watchdog(), client.session
+    adapter = dog.adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.max_redirects = MAX_REDIRECTS
+    request = session.request
+    ends_at = time.monotonic() + _LOOKUP_REQUESTS * timeout_s
+    where = api_url or instance.api
 
-    client.session.request = with_timeout
+    def slow() -> RemoteError:
+        return RemoteError(f"{where} did not answer within {timeout_s:g} s; try again later or raise "
+                           f"{ENV_TIMEOUT}.", transient=True)
+
+    def with_deadline(method, url, **kwargs):
+        left_s = ends_at - time.monotonic()
+        if left_s <= 0:
+            raise slow()
+        kwargs.setdefault("timeout", timeout_s)  # the dandi client sets no timeout of its own
+        with dog.deadline(min(timeout_s, left_s)):
+            try:
+                response = request(method, url, **kwargs)
+                if not kwargs.get("stream"):
+                    response.content  # noqa: B018  (read the body under the deadline)
+                return response
+            except Exception as err:
+                if dog.fired or isinstance(err, requests.Timeout):
+                    raise slow() from err
+                if isinstance(err, requests.ConnectionError):
+                    raise RemoteError(f"Could not connect to {where}; check the API URL ({ENV_API_URL}, or "
+                                      "--dandi-api of nwbsyn batch) and your network.", transient=True) from err
+                raise
+
+    session.request = with_deadline
     return client
 
 
@@ -280,63 +350,80 @@ def _give_up_class():
     return GiveUp
 
 
+def _is_hdf5_head(head: bytes) -> bool:
+    return any(head[offset:offset + 8] == _HDF5_SIGNATURE for offset in (0, 512, 1024, 2048))
+
+
+def _remote_error(label: str, answer, timeout_s: float) -> RemoteError:
+    """One sentence for a failed request of ``label`` (an :class:`nwbsyn.io._http.Answer`)."""
+    kind, problem = answer.kind, answer.problem
+    if kind == "missing":
+        return RemoteError(f"{label} was not found on its server (HTTP {answer.status}); check the URL.")
+    if kind == "denied":
+        return RemoteError(f"{label}: access denied (HTTP {answer.status}); check the URL or your credentials.")
+    if kind == "no_range" and answer.head is not None and not _is_hdf5_head(answer.head):
+        return RemoteError(f"{label} is not an HDF5/NWB file (its server sent something else); give the URL of "
+                           "an .nwb file.")
+    if kind == "no_range":
+        return RemoteError(f"The server of {label} does not answer byte-range requests (it {problem}), so it "
+                           "cannot be streamed; download the file and give its local path.")
+    if kind == "loop":
+        return RemoteError(f"{label} redirects in a loop; check the URL.")
+    if kind == "slow":
+        return RemoteError(f"The server of {label} {problem}; try again later or raise {ENV_TIMEOUT} "
+                           f"(now {timeout_s:g} s).", transient=True)
+    if kind == "transient":
+        return RemoteError(f"The server of {label} {problem}; try again later.", transient=True)
+    if answer.status == 416:
+        return RemoteError(f"{label} is empty on its server (HTTP 416 for its first bytes); check the URL.")
+    return RemoteError(f"The server of {label} {problem}; check the URL.")
+
+
 class _Session:
-    """A requests session with a timeout, a few retries on transient errors and a record of the last failure."""
+    """Byte ranges of one source for remfile and the probe; the failure that ended reading is kept."""
 
     def __init__(self, label: str, timeout_s: float, retries: int = 3, backoff_s: float = 0.2):
-        import requests
+        from nwbsyn.io._http import RangeSession
 
-        self._requests = requests
-        self._session = requests.Session()
-        self.label, self.timeout_s, self.retries, self.backoff_s = label, timeout_s, retries, backoff_s
+        self.label, self.timeout_s = label, timeout_s
         self.failure: RemoteError | None = None
+        self._ranges = RangeSession(timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
+                                    on_failure=self._failed)
         self._give_up = _give_up_class()
 
-    def get(self, url, **kwargs):
-        kwargs.setdefault("timeout", self.timeout_s)
-        for attempt in range(self.retries + 1):
-            try:
-                response = self._session.get(url, **kwargs)
-            except self._requests.Timeout:
-                problem = f"did not answer within {self.timeout_s:g} s"
-            except self._requests.RequestException as err:
-                problem = f"dropped the connection ({type(err).__name__})"
-            else:
-                if response.status_code not in _TRANSIENT_STATUS:
-                    return response
-                problem = f"answered HTTP {response.status_code}"
-            if attempt < self.retries:
-                time.sleep(self.backoff_s * 2 ** attempt)
-        self.failure = RemoteError(f"The server of {self.label} {problem} after {self.retries + 1} tries; "
-                                   "try again later.", transient=True)
-        raise self._give_up(str(self.failure))
+    def _failed(self, answer) -> None:
+        self.failure = _remote_error(self.label, answer, self.timeout_s)
+
+    def fetch(self, url: str, start: int, stop: int):
+        """(bytes, file size, final URL) or RemoteError."""
+        from nwbsyn.io._http import Answer
+
+        try:
+            return self._ranges.fetch(url, start, stop)
+        except Answer as err:
+            raise self.failure from err
+
+    def get(self, url, headers=None, **kwargs):
+        """What remfile calls: a checked response, or remfile's 'permanent' error (we retried already)."""
+        from nwbsyn.io._http import Answer
+
+        try:
+            return self._ranges.get(url, headers=headers)
+        except Answer as err:
+            if self.failure is None:  # an answer that ended before the retries (an odd Range header)
+                self._failed(err)
+            raise self._give_up(str(self.failure)) from err
 
     def close(self):
-        self._session.close()
+        self._ranges.close()
 
 
 def _probe(session: _Session, url: str, label: str) -> tuple[str, int]:
     """Check with one ranged request that ``url`` is an HDF5 file; return (final URL, size)."""
-    try:
-        response = session.get(url, headers={"Range": "bytes=0-2055"}, stream=True)
-    except Exception as err:
-        raise (session.failure or RemoteError(f"{label} could not be fetched ({err}).")) from err
-    with response:
-        head = response.raw.read(2056, decode_content=True) if response.status_code in (200, 206) else b""
-    status = response.status_code
-    if status in (404, 410):
-        raise RemoteError(f"{label} was not found on its server (HTTP {status}); check the URL.")
-    if status in (401, 403):
-        raise RemoteError(f"{label}: access denied (HTTP {status}); check the URL or your credentials.")
-    if status not in (200, 206):
-        raise RemoteError(f"{label}: the server answered HTTP {status}; check the URL.")
-    if not any(head[offset:offset + 8] == _HDF5_SIGNATURE for offset in (0, 512, 1024, 2048)):
+    head, size, final_url = session.fetch(url, 0, 2055)
+    if not _is_hdf5_head(head):
         raise RemoteError(f"{label} is not an HDF5/NWB file; give the URL of an .nwb file.")
-    content_range = response.headers.get("Content-Range", "")
-    if status != 206 or "/" not in content_range or content_range.endswith("/*"):
-        raise RemoteError(f"The server of {label} does not answer byte-range requests, so it cannot be streamed; "
-                          "download the file and give its local path.")
-    return response.url, int(content_range.rsplit("/", 1)[1])
+    return final_url, size
 
 
 @dataclass
@@ -361,8 +448,6 @@ def open_remote(source, *, api_url: str | None = None, timeout_s: float | None =
     >>> with open_remote("https://example.org/session.nwb") as handle:        # doctest: +SKIP
     ...     list(handle.h5["acquisition"])
     """
-    import h5py
-
     remfile = require("remfile")
     src = source if isinstance(source, RemoteSource) else parse_source(source, api_url=api_url)
     timeout_s = _timeout(timeout_s)
@@ -375,13 +460,7 @@ def open_remote(source, *, api_url: str | None = None, timeout_s: float | None =
         except TypeError:  # pragma: no cover (an older remfile)
             rfile = remfile.File(url)
         rfile.session = session
-        try:
-            h5 = h5py.File(rfile, "r")
-        except Exception as err:
-            detail = str(err).splitlines()[0][:150] if str(err) else type(err).__name__
-            raise (session.failure or RemoteError(
-                f"{src} is not a readable HDF5/NWB file ({detail}); it may be truncated - check it with "
-                "'nwbsyn validate'.")) from err
+        h5 = _open_h5(rfile, src, session)
         try:
             yield RemoteHandle(h5=h5, source=src, url=url, session=session)
         finally:
@@ -389,3 +468,18 @@ def open_remote(source, *, api_url: str | None = None, timeout_s: float | None =
             rfile.close()
     finally:
         session.close()
+
+
+def _open_h5(rfile, src: RemoteSource, session: _Session):
+    import h5py
+
+    from nwbsyn.io._http import close_hdf5_at_exit
+
+    close_hdf5_at_exit()  # a failed open leaves HDF5 a half-open file that would crash the process at exit
+    try:
+        return h5py.File(rfile, "r")
+    except Exception as err:
+        detail = str(err).splitlines()[0][:150] if str(err) else type(err).__name__
+        raise (session.failure or RemoteError(
+            f"{src} is not a readable HDF5/NWB file ({detail}); it may be truncated - check it with "
+            "'nwbsyn validate'.")) from err

@@ -40,9 +40,23 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 class Failure:
     """An injected failure for requests whose path matches ``pattern`` (fnmatch).
 
-    ``kind`` is ``"status"`` (answer ``status``), ``"delay"`` (sleep ``seconds``, then answer
-    normally) or ``"drop"`` (send the headers and half the body, then close the connection).
-    ``times`` limits how many requests it hits (None: all).
+    ``kind`` is one of
+
+    * ``"status"``: answer ``status``;
+    * ``"delay"``: sleep ``seconds``, then answer normally;
+    * ``"drop"``: send the headers and half the body, then close the connection;
+    * ``"short"``: send half the body with a Content-Length that matches it (a short range);
+    * ``"long_length"``: announce a Content-Length larger than the body, send the body, close;
+    * ``"trickle"``: send the body one byte every ``seconds``;
+    * ``"trickle_headers"``: send the status line and headers one byte every ``seconds``;
+    * ``"redirect_loop"``: answer 302 pointing at the same URL;
+    * ``"html"``: answer 200 with an HTML page instead of the file;
+    * ``"no_range"``: ignore ``Range`` and send the whole file with 200;
+    * ``"wrong_total"``: answer the range, but claim a total size ``status`` times larger in Content-Range;
+    * ``"reset"``: close the connection without answering.
+
+    ``after`` lets that many matching requests through first; ``times`` limits how many
+    requests it hits after that (None: all).
     """
 
     pattern: str = "*"
@@ -50,6 +64,7 @@ class Failure:
     status: int = 500
     seconds: float = 0.0
     times: int | None = None
+    after: int = 0
 
 
 class _Server(ThreadingHTTPServer):
@@ -100,6 +115,9 @@ class _Base:
         with self._lock:
             for failure in self.failures:
                 if fnmatch.fnmatchcase(path, failure.pattern) and (failure.times is None or failure.times > 0):
+                    if failure.after > 0:
+                        failure.after -= 1
+                        return None
                     if failure.times is not None:
                         failure.times -= 1
                     return failure
@@ -138,37 +156,96 @@ class _Base:
             def _dispatch(self, head: bool):
                 path = urlsplit(self.path).path
                 failure = owner._take_failure(path)
+                self.failure = None  # one handler serves several requests on a kept-alive connection
                 if failure is not None and failure.kind == "delay":
                     time.sleep(failure.seconds)
                     failure = None
                 if failure is not None and failure.kind == "status":
                     self.send_bytes(b"injected failure", status=failure.status, head=head)
                     return
+                if failure is not None and failure.kind in _ANSWERS:
+                    _ANSWERS[failure.kind](self, failure, head)
+                    return
+                self.failure = failure
                 owner._respond(self, head=head, drop=failure is not None and failure.kind == "drop")
 
             def send_bytes(self, body: bytes, *, status: int = 200, head: bool = False, headers=None,
                            drop: bool = False, content_type: str = "application/octet-stream"):
+                failure = getattr(self, "failure", None)
+                kind = failure.kind if failure is not None else "drop" if drop else None
+                headers = dict(headers or {})
+                if kind == "wrong_total" and "Content-Range" in headers:
+                    span, total = headers["Content-Range"].rsplit("/", 1)
+                    headers["Content-Range"] = f"{span}/{int(total) * max(2, failure.status)}"
+                if kind == "no_range" and status == 206:  # a server that ignores Range (body: the range)
+                    status, headers = 200, {}
+                length = {"short": len(body) // 2, "long_length": len(body) + 1000}.get(kind, len(body))
+                part = body[: len(body) // 2] if kind in ("drop", "short") else body
+                closing = kind in ("drop", "short", "long_length", "trickle")
+                if kind == "trickle_headers":
+                    self._trickle(f"HTTP/1.1 {status} OK\r\nContent-Length: {len(body)}\r\n\r\n".encode(),
+                                  failure.seconds)
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
+                self.send_header("Content-Length", str(length))
+                for key, value in headers.items():
                     self.send_header(key, value)
-                if drop:
+                if closing:
                     self.send_header("Connection", "close")
                 self.end_headers()
                 sent = 0
                 if not head:
-                    part = body[: len(body) // 2] if drop else body
                     try:
-                        self.wfile.write(part)
-                        sent = len(part)
+                        if kind == "trickle":
+                            sent = self._trickle(part, failure.seconds)
+                        else:
+                            self.wfile.write(part)
+                            sent = len(part)
                     except (BrokenPipeError, ConnectionResetError):
                         pass
-                if drop:
+                if closing:
                     self.close_connection = True
                 owner._record(self.command, self.path, status, sent)
 
+            def _trickle(self, data: bytes, seconds: float) -> int:
+                """Send ``data`` one byte every ``seconds`` (stops when the client hangs up)."""
+                sent = 0
+                try:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(seconds)
+                except (BrokenPipeError, ConnectionResetError, OSError):
+                    pass
+                return sent
+
         return Handler
+
+
+def _redirect_loop(handler, failure, head):
+    handler.failure = None
+    handler.send_bytes(b"", status=302, head=head, headers={"Location": handler.path})
+
+
+def _html(handler, failure, head):
+    handler.failure = None
+    handler.send_bytes(b"<!DOCTYPE html><html><body>Please log in</body></html>" * 40, head=head,
+                       content_type="text/html")
+
+
+def _reset(handler, failure, head):
+    handler.close_connection = True
+    handler.wfile.flush()
+    try:
+        handler.connection.shutdown(2)
+    except OSError:
+        pass
+
+
+_ANSWERS = {"redirect_loop": _redirect_loop, "html": _html, "reset": _reset}
 
 
 class RangeFileServer(_Base):
