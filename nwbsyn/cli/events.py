@@ -108,7 +108,9 @@ def add_parsers(subparsers) -> None:
 
 
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", required=True, metavar="MODEL.pt", help="checkpoint to write")
+    parser.add_argument("-o", "--output", required=True, metavar="MODEL.pt",
+                        help="checkpoint to write (.pt; its card goes to MODEL.card.json beside it)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint and card")
     parser.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and order")
     parser.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping, patience 8)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (AMSGrad) step size")
@@ -120,45 +122,143 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def _positive_int(value, option: str, *, high: int | None = None) -> None:
+    from nwbsyn._shared import InputError
+
+    if value < 1 or (high is not None and value > high):
+        limit = f" and at most {high:,}" if high is not None else ""
+        raise InputError(f"{option} must be at least 1{limit}; got {value}.")
+
+
+def _check_train_options(args: argparse.Namespace) -> str:
+    """Check the training options before any data is read; returns the torch device."""
+    import math
+
+    from nwbsyn._shared import InputError, pick_device
+
+    if not 0 <= args.seed < 2**32:
+        raise InputError(f"--seed must be a whole number from 0 to 4294967295; got {args.seed}.")
+    _positive_int(args.epochs, "--epochs", high=100_000)
+    if not (math.isfinite(args.learning_rate) and 0 < args.learning_rate <= 1):
+        raise InputError(f"--learning-rate must be a positive number up to 1 (default 0.001); got {args.learning_rate}.")
+    if args.simulate is not None:
+        _positive_int(args.simulate, "--simulate", high=1_000_000)
+        _check_simulation_memory(args.simulate)
+    return pick_device(args.device)
+
+
+def _check_simulation_memory(n_windows: int) -> None:
+    from nwbsyn._shared import InputError
+    from nwbsyn.events.nwb import _available_memory_bytes
+
+    need = n_windows * 600 * 8 * 6  # float64 windows, their events, noise and scaled copies
+    available = _available_memory_bytes()
+    if need > 0.8 * available:
+        raise InputError(f"--simulate {n_windows} needs about {need / 2**30:.1f} GiB of memory, more than the "
+                         f"{available / 2**30:.1f} GiB available; simulate fewer windows.")
+
+
+def _training_data(args: argparse.Namespace):
     import numpy as np
 
+    from nwbsyn._shared import InputError
     from nwbsyn.events import train
 
     if args.recipe == "default":
-        data = train.default_training_windows(seed=args.seed)
-    elif args.simulate:
-        data = train.make_training_windows(args.simulate, rng=args.seed)
-    else:
-        parts = [train.load_training_windows(path, unclear=args.unclear) for path in args.data]
-        data = train.TrainingWindows(np.concatenate([p.windows for p in parts]),
-                                     np.concatenate([p.labels for p in parts]), sum(p.n_unclear_dropped for p in parts),
-                                     " + ".join(p.source for p in parts))
-    windows = data.windows if args.polarity == "negative" else -data.windows
-    config = train.TrainConfig(learning_rate=args.learning_rate, max_epochs=args.epochs, device=args.device)
-    result = train.fit(windows, data.labels, config=config, seed=args.seed, checkpoint=args.output,
-                       init_from=args.base, freeze_conv=args.freeze_conv, name=Path(args.output).stem,
-                       data_description=data.source, command=command_line(), progress_bar=not args.quiet)
+        return train.default_training_windows(seed=args.seed)
+    if args.simulate is not None:
+        return train.make_training_windows(args.simulate, rng=args.seed)
+    parts = [train.load_training_windows(path, unclear=args.unclear) for path in args.data]
+    lengths = sorted({p.windows.shape[1] for p in parts})
+    if len(lengths) > 1:
+        raise InputError(f"The --data files hold windows of different lengths ({', '.join(map(str, lengths))} "
+                         "samples); train on files with one window length.")
+    return train.TrainingWindows(np.concatenate([p.windows for p in parts]),
+                                 np.concatenate([p.labels for p in parts]), sum(p.n_unclear_dropped for p in parts),
+                                 " + ".join(p.source for p in parts))
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nwbsyn._shared import InputError
+    from nwbsyn.events import train
+    from nwbsyn.events.model import card_path_for, load_model, resolve_model_path
+    from nwbsyn.io.output import claim_output
+
+    device = _check_train_options(args)
+    inputs = list(args.data or [])
+    if args.base is not None:
+        inputs.append(resolve_model_path(args.base))
+    output = Path(args.output)
+    with claim_output(output, inputs=inputs, overwrite=args.overwrite, what="checkpoint") as claim, \
+            claim_output(card_path_for(output), inputs=inputs, overwrite=args.overwrite, what="model card") as card:
+        if output.suffix.lower() != ".pt":
+            raise InputError(f"The checkpoint {output} (-o) must end in .pt (detect reads .h5 and .keras files as "
+                             "Keras models); choose a name like model.pt.")
+        if args.base is not None:
+            load_model(args.base, device="cpu")  # a broken base model fails before the data are read
+        data = _training_data(args)
+        windows = data.windows if args.polarity == "negative" else -data.windows
+        config = train.TrainConfig(learning_rate=args.learning_rate, max_epochs=args.epochs, device=device)
+        result = train.fit(windows, data.labels, config=config, seed=args.seed, checkpoint=claim, card_path=card,
+                           init_from=args.base, freeze_conv=args.freeze_conv, name=output.stem,
+                           data_description=data.source, command=command_line(), progress_bar=not args.quiet)
     print(f"{result.checkpoint}: best epoch {result.best_epoch}, validation accuracy "
           f"{result.best_val_accuracy:.4f}, loss {result.best_val_loss:.4f} ({len(data.labels)} windows)")
     return 0
 
 
+def _check_detect_options(args: argparse.Namespace) -> str:
+    """Check the detection options before the input is opened; returns the torch device."""
+    from nwbsyn._shared import pick_device
+    from nwbsyn.events.model import resolve_model_path
+    from nwbsyn.events.nwb import check_detection_options
+
+    check_detection_options(threshold=args.threshold, stride_samples=args.stride, mode=args.mode)
+    device = pick_device(args.device)
+    resolve_model_path(args.model)
+    return device
+
+
+def _claim_plot(args: argparse.Namespace, output):
+    """Check and lock the --plot file before the analysis: a known suffix, not an input, writable."""
+    from contextlib import nullcontext
+
+    from nwbsyn._shared import InputError
+    from nwbsyn.events.plot import check_figure_path
+    from nwbsyn.io.output import claim_output, same_file
+
+    if not args.plot:
+        return nullcontext(None)
+    check_figure_path(args.plot)
+    if same_file(args.plot, output):
+        raise InputError(f"The figure {args.plot} (--plot) is the NWB output {output}; give the figure its own name.")
+    inputs = [args.input] + ([args.model] if args.model != "default" else [])
+    return claim_output(args.plot, inputs=inputs, overwrite=args.overwrite, what="figure (--plot)")
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     from nwbsyn import events, io
 
+    device = _check_detect_options(args)
     polarity = {"negative": -1, "positive": 1, "auto": None}[args.polarity]
     output = args.output
-    with io.edit_nwb(args.input, output=output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
-        pairs = events.run_on_nwbfile(
-            nwbfile, series=args.series, model=args.model, threshold=args.threshold, mode=args.mode, polarity=polarity,
-            stride_samples=args.stride, device=args.device, embed_weights=not args.no_weights,
-            keep_transients=args.keep_transients, overwrite=args.overwrite, progress_bar=not args.quiet,
-        )
-        if args.plot:
-            events.plot_detections(pairs, path=args.plot)
-    total = sum(len(r) for _, r in pairs)
     where = args.input if args.in_place else (output or io.default_output_path(args.input))
+    with _claim_plot(args, where) as plot:
+        with io.edit_nwb(args.input, output=output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
+            pairs = events.run_on_nwbfile(
+                nwbfile, series=args.series, model=args.model, threshold=args.threshold, mode=args.mode,
+                polarity=polarity, stride_samples=args.stride, device=device, embed_weights=not args.no_weights,
+                keep_transients=args.keep_transients, overwrite=args.overwrite, progress_bar=not args.quiet,
+            )
+            figure = events.plot_detections(pairs) if plot is not None else None
+        if figure is not None:  # saved once the NWB file is written: a failed run leaves no figure
+            from nwbsyn.events.plot import save_figure
+
+            import matplotlib.pyplot as plt
+
+            save_figure(figure, plot)
+            plt.close(figure)
+    total = sum(len(r) for _, r in pairs)
     table = "processing/icephys/synaptic_events" if total else "score traces only"
     print(f"{total} events in {len(pairs)} trace(s) -> {where} ({table})")
     for inp, res in pairs:

@@ -50,38 +50,94 @@ def load_keras_model(path: str | Path):
     >>> model.keras_parameter_count()  # doctest: +SKIP
     191361
     """
-    import h5py
-    import torch
-
-    from nwbsyn.events.model import EventClassifier
+    from nwbsyn.events.model import EventClassifier, check_init_kwargs, load_state
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Keras model file {str(path)!r} does not exist; pass the path of a miniML .h5 or .keras file.")
+    if path.stat().st_size == 0:
+        raise InputError(f"Keras model file {str(path)!r} is empty; pass a miniML .h5 or .keras file.")
+    try:
+        layers, weights = _read_keras_file(path)
+        init_kwargs = _init_kwargs(layers, path)
+    except InputError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError, OSError, RuntimeError,
+            zipfile.BadZipFile) as err:
+        raise InputError(f"{str(path)!r} is not a readable miniML Keras model (its configuration or weights are "
+                         f"malformed: {type(err).__name__}); pass a model saved by miniML.") from err
+    try:
+        init_kwargs = check_init_kwargs(init_kwargs)
+    except InputError as err:
+        raise InputError(f"{str(path)!r} cannot be imported: {err}") from err
+    model = EventClassifier(**init_kwargs)
+    try:
+        state = _to_state_dict(weights, model, path)
+    except InputError:
+        raise
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as err:
+        raise InputError(f"{str(path)!r} has weights that do not fit miniML's classifier ({type(err).__name__}); "
+                         "the file is damaged or not a miniML model.") from err
+    import torch
+
+    return load_state(model, {k: torch.as_tensor(v) for k, v in state.items()}, source=path).eval()
+
+
+#: Largest weight array and archive member read from a Keras file.
+_MAX_WEIGHT_ELEMENTS = 20_000_000
+_MAX_MEMBER_BYTES = 256 << 20
+
+
+def _read_keras_file(path: Path):
+    """(layer list, weights by layer) from a Keras 3 archive or a Keras 2 HDF5 file."""
+    import h5py
+
     if zipfile.is_zipfile(path):
         config, weights_bytes = _read_keras3_archive(path)
         layers = _layer_list(config, path)
-        with h5py.File(io.BytesIO(weights_bytes), "r") as f:
-            weights = _keras3_weights(f, layers, path)
-    else:
         try:
-            f = h5py.File(path, "r")
+            f = h5py.File(io.BytesIO(weights_bytes), "r")
         except OSError as err:
-            raise InputError(f"{str(path)!r} is neither an HDF5 file nor a .keras archive; pass a miniML Keras model.") from err
+            raise InputError(f"{str(path)!r} holds a model.weights.h5 that is not HDF5; the .keras archive is "
+                             "damaged.") from err
         with f:
-            if "model_config" not in f.attrs or "model_weights" not in f:
-                raise InputError(
-                    f"{str(path)!r} is not a Keras full-model HDF5 file (no 'model_config' attribute or "
-                    "'model_weights' group); pass a model saved with model.save('*.h5')."
-                )
-            layers = _layer_list(json.loads(_as_str(f.attrs["model_config"])), path)
-            weights = _keras2_weights(f["model_weights"], layers, path)
+            return layers, _keras3_weights(f, layers, path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"{str(path)!r} is neither an HDF5 file nor a .keras archive; pass a miniML Keras model.") from err
+    with f:
+        if "model_config" not in f.attrs or "model_weights" not in f:
+            raise InputError(
+                f"{str(path)!r} is not a Keras full-model HDF5 file (no 'model_config' attribute or "
+                "'model_weights' group); pass a model saved with model.save('*.h5')."
+            )
+        layers = _layer_list(_json(f.attrs["model_config"], path), path)
+        return layers, _keras2_weights(f["model_weights"], layers, path)
 
-    init_kwargs = _init_kwargs(layers, path)
-    model = EventClassifier(**init_kwargs)
-    state = _to_state_dict(weights, model, path)
-    model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=True)
-    return model.eval()
+
+def _json(value, path: Path) -> dict:
+    try:
+        config = json.loads(_as_str(value))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputError(f"{str(path)!r} has a model configuration that is not valid JSON; the file is damaged.") \
+            from err
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise InputError(f"{str(path)!r} has a model configuration without a 'config' entry; it is not a Keras "
+                         "model saved by miniML.")
+    return config
+
+
+def _weight(dataset, path: Path) -> np.ndarray:
+    """One weight array, checked for size and type before it is read."""
+    import h5py
+
+    if not isinstance(dataset, h5py.Dataset):
+        raise InputError(f"{str(path)!r} has a group where a weight array should be; the file is damaged.")
+    if dataset.dtype.kind not in "fiu" or dataset.size > _MAX_WEIGHT_ELEMENTS:
+        raise InputError(f"{str(path)!r} holds a weight {dataset.name} of type {dataset.dtype} and shape "
+                         f"{dataset.shape}; weights must be real numbers of a sensible size.")
+    return np.asarray(dataset, dtype=np.float32)
 
 
 def read_keras_architecture(path: str | Path) -> list[dict]:
@@ -94,7 +150,7 @@ def read_keras_architecture(path: str | Path) -> list[dict]:
     with h5py.File(path, "r") as f:
         if "model_config" not in f.attrs:
             raise InputError(f"{str(path)!r} has no 'model_config' attribute; it is not a Keras full-model file.")
-        return _layer_list(json.loads(_as_str(f.attrs["model_config"])), path)
+        return _layer_list(_json(f.attrs["model_config"], path), path)
 
 
 # -- architecture -------------------------------------------------------------------------
@@ -105,11 +161,20 @@ def _as_str(value) -> str:
 
 
 def _read_keras3_archive(path: Path):
-    with zipfile.ZipFile(path) as z:
-        names = set(z.namelist())
-        if not {"config.json", "model.weights.h5"} <= names:
-            raise InputError(f"{str(path)!r} is a zip without config.json and model.weights.h5; it is not a .keras model.")
-        return json.loads(z.read("config.json")), z.read("model.weights.h5")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            if not {"config.json", "model.weights.h5"} <= names:
+                raise InputError(f"{str(path)!r} is a zip without config.json and model.weights.h5; it is not a "
+                                 ".keras model.")
+            for name in ("config.json", "model.weights.h5"):
+                if z.getinfo(name).file_size > _MAX_MEMBER_BYTES:
+                    raise InputError(f"{str(path)!r} holds a {name} of {z.getinfo(name).file_size:,} bytes, far more "
+                                     "than a miniML model; the archive is damaged.")
+            return _json(z.read("config.json"), path), z.read("model.weights.h5")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as err:
+        raise InputError(f"{str(path)!r} is a damaged .keras archive ({type(err).__name__}); pass a model saved by "
+                         "miniML.") from err
 
 
 def _layer_list(config: dict, path: Path) -> list[dict]:
@@ -213,7 +278,7 @@ def _keras2_weights(group, layers: list[dict], path: Path) -> dict[str, dict[str
             role = re.sub(r":\d+$", "", wname.rsplit("/", 1)[-1])
             if layer["class_name"] == "Bidirectional":
                 role = ("backward_" if "/backward_" in wname else "forward_") + role
-            roles[role] = np.asarray(g[wname], dtype=np.float32)
+            roles[role] = _weight(g[wname], path)
         out[name] = roles
     return out
 
@@ -244,10 +309,10 @@ def _keras3_weights(f, layers: list[dict], path: Path) -> dict[str, dict[str, np
                 for direction in ("forward", "backward"):
                     vars_ = f[f"{key}/{direction}_layer/cell/vars"]
                     for i, role in enumerate(_KERAS3_ROLES["LSTM"]):
-                        roles[f"{direction}_{role}"] = np.asarray(vars_[str(i)], dtype=np.float32)
+                        roles[f"{direction}_{role}"] = _weight(vars_[str(i)], path)
             else:
                 for i, role in enumerate(_KERAS3_ROLES[cls]):
-                    roles[role] = np.asarray(f[f"{key}/vars/{i}"], dtype=np.float32)
+                    roles[role] = _weight(f[f"{key}/vars/{i}"], path)
             out[layer["config"]["name"]] = roles
     except KeyError as err:
         raise InputError(f"{str(path)!r} lacks an expected weight ({err}); the .keras archive does not match its config.") from err
@@ -269,6 +334,9 @@ def _to_state_dict(weights: dict, model, path: Path) -> dict[str, np.ndarray]:
         state[f"conv.{i}.1.running_mean"] = w["moving_mean"]
         state[f"conv.{i}.1.running_var"] = w["moving_variance"]
         state[f"conv.{i}.1.num_batches_tracked"] = np.array(0, dtype=np.int64)
+    if len(lstm_layers) != 1 or not conv_layers or len(conv_layers) != len(bn_layers) or len(dense_layers) != 2:
+        raise InputError(f"{str(path)!r} has weights for {len(conv_layers)} convolutions, {len(lstm_layers)} LSTMs and "
+                         f"{len(dense_layers)} dense layers; miniML's classifier has one LSTM and two dense layers.")
     (lstm,) = lstm_layers
     for direction, suffix in (("forward", ""), ("backward", "_reverse")):
         w = weights[lstm]
@@ -284,4 +352,4 @@ def _to_state_dict(weights: dict, model, path: Path) -> dict[str, np.ndarray]:
     if expected != got:
         bad = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
         raise InputError(f"{str(path)!r} has weights that do not fit the architecture in its config ({', '.join(bad[:4])}).")
-    return {k: np.ascontiguousarray(v) for k, v in state.items()}
+    return {k: np.ascontiguousarray(v) if np.ndim(v) else np.asarray(v) for k, v in state.items()}

@@ -27,6 +27,10 @@ __all__ = [
     "save_model",
     "write_model_card",
     "find_miniml_model",
+    "check_init_kwargs",
+    "parameter_count",
+    "load_state",
+    "card_path_for",
     "MINIML_MODELS",
     "CHECKPOINT_FORMAT",
 ]
@@ -95,22 +99,15 @@ class EventClassifier(nn.Module):
         negative_slope: float = 0.3,
     ):
         super().__init__()
-        if not len(filters) == len(kernel_sizes) == len(pool_sizes):
-            raise InputError(
-                f"filters, kernel_sizes and pool_sizes must have equal length; got "
-                f"{len(filters)}, {len(kernel_sizes)} and {len(pool_sizes)}."
-            )
-        self.init_kwargs = dict(
-            window_samples=int(window_samples),
-            dropout=float(dropout),
-            lstm_dropout=None if lstm_dropout is None else float(lstm_dropout),
-            filters=[int(f) for f in filters],
-            kernel_sizes=[int(k) for k in kernel_sizes],
-            pool_sizes=[int(p) for p in pool_sizes],
-            lstm_units=int(lstm_units),
-            dense_units=int(dense_units),
-            negative_slope=float(negative_slope),
-        )
+        self.init_kwargs = check_init_kwargs(dict(
+            window_samples=window_samples, dropout=dropout, lstm_dropout=lstm_dropout, filters=filters,
+            kernel_sizes=kernel_sizes, pool_sizes=pool_sizes, lstm_units=lstm_units, dense_units=dense_units,
+            negative_slope=negative_slope,
+        ))
+        filters, kernel_sizes, pool_sizes = (self.init_kwargs[k] for k in ("filters", "kernel_sizes", "pool_sizes"))
+        negative_slope, lstm_units = self.init_kwargs["negative_slope"], self.init_kwargs["lstm_units"]
+        dense_units, dropout = self.init_kwargs["dense_units"], self.init_kwargs["dropout"]
+        lstm_dropout = self.init_kwargs["lstm_dropout"]
         blocks = []
         in_ch = 1
         for out_ch, k, pool in zip(filters, kernel_sizes, pool_sizes):
@@ -202,6 +199,93 @@ class EventClassifier(nn.Module):
         return self.out(h).squeeze(-1)
 
 
+#: Largest network a checkpoint or Keras file may ask for (the default has 191,361 parameters).
+MAX_PARAMETERS = 20_000_000
+MAX_WINDOW_SAMPLES = 100_000
+_DEFAULT_INIT = dict(window_samples=600, dropout=0.2, lstm_dropout=None, filters=(32, 48, 64, 80),
+                     kernel_sizes=(9, 7, 5, 3), pool_sizes=(3, 2, 2, 1), lstm_units=96, dense_units=128,
+                     negative_slope=0.3)
+_INIT_KEYS = ("window_samples", "dropout", "lstm_dropout", "filters", "kernel_sizes", "pool_sizes", "lstm_units",
+              "dense_units", "negative_slope")
+
+
+def _whole(value, name: str, *, low: int = 1, high: int = 10**9) -> int:
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= int(value) <= high:
+        raise InputError(f"The model's {name} is {value!r}; it must be a whole number from {low} to {high}.")
+    return int(value)
+
+
+def _fraction(value, name: str, *, optional: bool = False) -> float | None:
+    import numbers
+
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0.0 <= float(value) < 1.0):
+        raise InputError(f"The model's {name} is {value!r}; it must be a number in [0, 1).")
+    return float(value)
+
+
+def _int_list(values, name: str) -> list[int]:
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or not 1 <= len(values) <= 16:
+        raise InputError(f"The model's {name} is {values!r}; it must be a list of 1 to 16 whole numbers.")
+    return [_whole(v, name, high=100_000) for v in values]
+
+
+def parameter_count(init_kwargs: dict) -> int:
+    """Number of trainable parameters an :class:`EventClassifier` with these (checked) arguments has."""
+    n, in_ch = 0, 1
+    for out_ch, k in zip(init_kwargs["filters"], init_kwargs["kernel_sizes"]):
+        n += in_ch * out_ch * k + out_ch + 4 * out_ch
+        in_ch = out_ch
+    u, d = init_kwargs["lstm_units"], init_kwargs["dense_units"]
+    return n + 2 * (4 * u * (in_ch + u) + 8 * u) + u * d + d + d + 1
+
+
+def check_init_kwargs(init: dict) -> dict:
+    """Check the arguments of :class:`EventClassifier` (types, ranges, size) before anything is allocated.
+
+    Returns them as plain Python values; raises :class:`InputError` naming the bad one. Sizes
+    are checked from the arguments alone, so that a file asking for a petabyte network is
+    refused without trying to build it.
+    """
+    import math
+
+    if not isinstance(init, dict):
+        raise InputError(f"The model's settings are a {type(init).__name__}, not a table of settings.")
+    unknown = sorted(str(k) for k in set(init) - set(_INIT_KEYS))
+    if unknown:
+        raise InputError(f"The model asks for unknown settings ({', '.join(unknown[:3])}); it was not written by "
+                         "this version of nwbsyn.")
+    init = {**_DEFAULT_INIT, **init}
+    out = dict(
+        window_samples=_whole(init["window_samples"], "window length", low=12, high=MAX_WINDOW_SAMPLES),
+        dropout=_fraction(init["dropout"], "dropout"),
+        lstm_dropout=_fraction(init["lstm_dropout"], "LSTM dropout", optional=True),
+        filters=_int_list(init["filters"], "filters"),
+        kernel_sizes=_int_list(init["kernel_sizes"], "kernel sizes"),
+        pool_sizes=_int_list(init["pool_sizes"], "pool sizes"),
+        lstm_units=_whole(init["lstm_units"], "LSTM width", high=100_000),
+        dense_units=_whole(init["dense_units"], "dense width", high=100_000),
+    )
+    slope = init["negative_slope"]
+    if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not math.isfinite(slope):
+        raise InputError(f"The model's LeakyReLU slope is {slope!r}; it must be a finite number.")
+    out["negative_slope"] = float(slope)
+    if not len(out["filters"]) == len(out["kernel_sizes"]) == len(out["pool_sizes"]):
+        raise InputError(f"The model has {len(out['filters'])} filters, {len(out['kernel_sizes'])} kernel sizes and "
+                         f"{len(out['pool_sizes'])} pool sizes; they must have equal length.")
+    if math.prod(out["pool_sizes"]) > out["window_samples"]:
+        raise InputError(f"The model pools its {out['window_samples']}-sample window by "
+                         f"{math.prod(out['pool_sizes'])}, leaving nothing for the LSTM; it cannot be built.")
+    n = parameter_count(out)
+    if n > MAX_PARAMETERS:
+        raise InputError(f"The model would have {n:,} parameters ({n * 4 / 2**30:,.1f} GiB), far more than an event "
+                         f"classifier needs (at most {MAX_PARAMETERS:,}); the file is damaged or not an nwbsyn model.")
+    return out
+
+
 def _conv_block(block: nn.Sequential, h: torch.Tensor) -> torch.Tensor:
     """Conv → BN → LeakyReLU → AvgPool, with BatchNorm folded into the convolution when it
     runs on its moving statistics (eval mode) and pooling done as a reshape-mean; both are
@@ -224,25 +308,32 @@ def _conv_block(block: nn.Sequential, h: torch.Tensor) -> torch.Tensor:
 
 def save_model(
     model: EventClassifier,
-    path: str | Path,
+    path,
     *,
     card: dict,
     seed: int | None = None,
     config: dict | None = None,
+    card_path=None,
 ) -> Path:
     """Write a checkpoint (``init``, ``state``, ``seed``, ``config``, ``card``) and its card.
+
+    Both files are written atomically (a temporary file renamed over the target), so a crash
+    never leaves a half-written checkpoint.
 
     Parameters
     ----------
     model : EventClassifier
-    path : str or Path
-        Checkpoint file, conventionally ``*.pt``.
+    path : str, Path or OutputClaim
+        Checkpoint file, conventionally ``*.pt``; a path is replaced if it exists. The CLI
+        passes an :class:`~nwbsyn.io.output.OutputClaim` taken before training.
     card : dict
         Model card (name, architecture, training data, metrics, ...); JSON-serialisable.
         Written into the checkpoint and, with the sha256 of the checkpoint added, next to
         it as ``<stem>.card.json`` (see :func:`write_model_card`).
     seed, config : optional
         Training seed and training configuration (a plain dict).
+    card_path : str, Path or OutputClaim, optional
+        Where the card goes (default ``<stem>.card.json`` beside the checkpoint).
 
     Returns
     -------
@@ -253,7 +344,6 @@ def save_model(
     --------
     >>> save_model(EventClassifier(), "events.pt", card={"name": "untrained"})  # doctest: +SKIP
     """
-    path = Path(path)
     card = _plain(card)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     ckpt = {
@@ -264,16 +354,38 @@ def save_model(
         "config": _plain(config) if config is not None else None,
         "card": card,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, path)
-    write_model_card(card, path)
-    return path
+    with _claimed(path, what="checkpoint") as claim:
+        with claim.temporary(suffix=".pt") as tmp:
+            torch.save(ckpt, tmp)
+        write_model_card(card, claim.path, card_path=card_path)
+    return Path(claim.path)
 
 
-def write_model_card(card: dict, weights_path: str | Path) -> Path:
+def card_path_for(weights_path) -> Path:
+    """``<stem>.card.json`` beside a weights file."""
+    weights_path = Path(weights_path)
+    return weights_path.with_name(weights_path.stem + ".card.json")
+
+
+def _claimed(path, *, what: str):
+    """An OutputClaim as given, or one taken now for a plain path (library calls replace files)."""
+    from contextlib import nullcontext
+
+    from nwbsyn.io.output import OutputClaim, claim_output
+
+    if isinstance(path, OutputClaim):
+        return nullcontext(path)
+    path = Path(path)
+    if path.parent != Path("") and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return claim_output(path, overwrite=True, what=what)
+
+
+def write_model_card(card: dict, weights_path, *, card_path=None) -> Path:
     """Write ``card`` as JSON next to ``weights_path``, adding the file's sha256.
 
-    Returns the path of the JSON file (``<stem>.card.json``).
+    Returns the path of the JSON file (``<stem>.card.json``, or ``card_path``: a path or an
+    OutputClaim).
     """
     weights_path = Path(weights_path)
     if not weights_path.is_file():
@@ -281,9 +393,9 @@ def write_model_card(card: dict, weights_path: str | Path) -> Path:
     out = dict(_plain(card))
     out["weights_file"] = weights_path.name
     out["weights_sha256"] = sha256_of_file(weights_path)
-    card_path = weights_path.with_name(weights_path.stem + ".card.json")
-    card_path.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
-    return card_path
+    with _claimed(card_path if card_path is not None else card_path_for(weights_path), what="model card") as claim:
+        claim.write_bytes((json.dumps(out, indent=2, sort_keys=True) + "\n").encode())
+    return Path(claim.path)
 
 
 def load_model(source: str | Path = "default", *, device: str = "auto") -> EventClassifier:
@@ -332,25 +444,71 @@ def resolve_model_path(source: str | Path = "default") -> Path:
         return DEFAULT_MODEL
     if isinstance(source, str) and source in MINIML_MODELS:
         return find_miniml_model(source)
+    if not isinstance(source, (str, os.PathLike)) or not str(source):
+        raise InputError(f"The model {source!r} is not a file name; pass 'default', a checkpoint (.pt) or a miniML "
+                         "model (.h5).")
     path = Path(source)
+    if path.is_dir():
+        raise InputError(f"Model {str(path)!r} is a folder; pass a checkpoint file (.pt) or a miniML model (.h5).")
+    if path.exists() and not path.is_file():
+        raise InputError(f"Model {str(path)!r} is not a regular file; pass a checkpoint (.pt) or a miniML model (.h5).")
     if not path.is_file():
         raise InputError(f"Model file {str(path)!r} does not exist; pass a checkpoint (.pt) or a miniML model (.h5).")
     return path
 
 
 def _load_checkpoint(path: Path) -> EventClassifier:
+    """Read a checkpoint without running any pickled code (``weights_only``) and check it fully."""
+    _check_model_file(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle / zip errors: not a checkpoint we can read safely
         raise InputError(
             f"{str(path)!r} is not a readable nwbsyn events checkpoint ({type(err).__name__}); "
-            "pass a file written by nwbsyn.events.train.fit or save_model."
+            "pass a file written by 'nwbsyn events train' or 'nwbsyn events transfer'."
         ) from err
     if not isinstance(ckpt, dict) or "init" not in ckpt or "state" not in ckpt:
-        raise InputError(f"{str(path)!r} holds no 'init'/'state' entries; pass a file written by save_model.")
-    model = EventClassifier(**ckpt["init"])
-    model.load_state_dict(ckpt["state"])
+        raise InputError(f"{str(path)!r} holds no 'init'/'state' entries; pass a file written by 'nwbsyn events train'.")
+    try:
+        init = check_init_kwargs(ckpt["init"])
+    except InputError as err:
+        raise InputError(f"{str(path)!r} is not a usable checkpoint: {err}") from err
+    return load_state(EventClassifier(**init), ckpt["state"], source=path)
+
+
+def load_state(model: EventClassifier, state, *, source) -> EventClassifier:
+    """Load ``state`` into ``model`` after checking names, shapes and that every value is finite."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{str(source)!r} has no table of weight tensors; it is not an nwbsyn checkpoint.")
+    expected = model.state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != tuple(expected[k].shape))
+    if missing or extra or wrong:
+        what = ("lacks " + ", ".join(missing[:2]) if missing else "has unknown " + ", ".join(extra[:2]) if extra else
+                f"has {wrong[0]} of shape {tuple(state[wrong[0]].shape)} where the network needs "
+                f"{tuple(expected[wrong[0]].shape)}")
+        raise InputError(f"{str(source)!r} does not match the network it describes (it {what}); the file is damaged.")
+    for name, tensor in state.items():
+        if tensor.is_complex() or not (tensor.is_floating_point() or tensor.dtype == torch.int64):
+            raise InputError(f"{str(source)!r} holds {name} as {tensor.dtype}; weights must be real numbers.")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(f"{str(source)!r} has NaN or infinite values in {name}; the model is broken "
+                             "(retrain it, e.g. with a lower --learning-rate).")
+    model.load_state_dict(state)
     return model
+
+
+#: Largest model file read (the default checkpoint is under 1 MB).
+MAX_MODEL_FILE_BYTES = 1 << 30
+
+
+def _check_model_file(path: Path) -> None:
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"Model file {str(path)!r} is empty; pass a checkpoint (.pt) or a miniML model (.h5).")
+    if size > MAX_MODEL_FILE_BYTES:
+        raise InputError(f"Model file {str(path)!r} is {size / 2**30:.1f} GiB, far larger than an event classifier; "
+                         "pass a checkpoint (.pt) or a miniML model (.h5).")
 
 
 def find_miniml_model(name: str = "GC") -> Path:

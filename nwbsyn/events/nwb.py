@@ -21,7 +21,7 @@ from nwbsyn._shared.nwb import (
     series_rate_hz,
 )
 
-__all__ = ["TraceInput", "load_inputs", "add_results", "drop_command_transients", "run_on_nwbfile", "RESULT_NAME"]
+__all__ = ["TraceInput", "check_detection_options", "check_memory", "load_inputs", "add_results", "drop_command_transients", "run_on_nwbfile", "RESULT_NAME"]
 
 RESULT_NAME = "synaptic_events"
 _TO_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}  # SI → the unit the detector works in
@@ -80,19 +80,146 @@ class _ScaledData:
         return self[:].astype(dtype or np.float64, copy=False)
 
 
-def _to_trace(series, nwbfile=None) -> TraceInput:
-    if len(series.data.shape) != 1:
-        raise InputError(f"{series.name} has shape {tuple(series.data.shape)}; event detection needs a 1-D trace "
-                         "(one sweep).")
-    rate = series_rate_hz(series)
-    if not rate:
+#: The classifier reads 12 ms windows at 50 kHz: slower traces are upsampled to that rate.
+MODEL_RATE_HZ = 50_000.0
+MIN_RATE_HZ = 1_000.0  # a 12 ms window spans 12 samples
+MAX_RATE_HZ = 10_000_000.0
+
+
+def _check_dtype(series) -> None:
+    dtype = getattr(series.data, "dtype", None)
+    if isinstance(dtype, (list, tuple)):  # hdmf's view of a compound (table) dataset
+        raise InputError(f"{series.name} holds compound records, not a trace of numbers; choose another series "
+                         "with --series.")
+    try:
+        dtype = np.dtype(dtype) if dtype is not None else np.asarray(series.data[:0]).dtype
+    except TypeError as err:
+        raise InputError(f"{series.name} holds values of type {dtype}, not numbers; choose another series "
+                         "with --series.") from err
+    if dtype.names is not None:
+        raise InputError(f"{series.name} holds compound records ({', '.join(dtype.names[:3])}); event detection "
+                         "needs a trace of numbers.")
+    if dtype.kind == "b":
+        raise InputError(f"{series.name} holds true/false values, not a recorded trace; choose another series "
+                         "with --series.")
+    if dtype.kind == "c":
+        raise InputError(f"{series.name} holds complex numbers; event detection needs a real-valued trace.")
+    if dtype.kind not in "iuf":
+        raise InputError(f"{series.name} holds {dtype} values (text or objects), not numbers; choose another series "
+                         "with --series.")
+
+
+def _check_scale(series) -> tuple[float, float]:
+    conversion = getattr(series, "conversion", 1.0)
+    offset = getattr(series, "offset", 0.0) or 0.0
+    for name, value in (("conversion", conversion), ("offset", offset)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not np.isfinite(value) or (name == "conversion" and value == 0):
+            raise InputError(f"{series.name} has {name} {value}; it must be a finite number (and a conversion "
+                             "non-zero): fix the series' metadata.")
+    return float(conversion), float(offset)
+
+
+def _check_rate(series, n: int) -> float:
+    """The sampling rate (from ``rate`` or ``timestamps``), checked so that resampling stays sane."""
+    timestamps = getattr(series, "timestamps", None)
+    if timestamps is not None:
+        if len(timestamps) != n:
+            raise InputError(f"{series.name} has {len(timestamps)} timestamps for {n} samples; they must have "
+                             "equal length: fix the file.")
+        t = np.asarray(timestamps[:], dtype=float)
+        if not np.isfinite(t).all() or (n > 1 and not (np.diff(t) > 0).all()):
+            raise InputError(f"{series.name} has timestamps that are not finite and strictly increasing; "
+                             "fix the file.")
+    rate = getattr(series, "rate", None)
+    if rate is None:
+        rate = series_rate_hz(series) if n > 1 else None
+    try:
+        rate = float(rate) if rate is not None else None
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if rate is None:
         raise InputError(f"{series.name} has no sampling rate or timestamps; it cannot be analysed.")
+    if not np.isfinite(rate) or rate <= 0:
+        raise InputError(f"{series.name} has a sampling rate of {rate:g} Hz; it must be a positive number: fix "
+                         "the series' rate.")
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise InputError(f"{series.name} is sampled at {rate:g} Hz; event detection needs {MIN_RATE_HZ:g} Hz to "
+                         f"{MAX_RATE_HZ:g} Hz (the classifier reads 12 ms windows at 50 kHz): check the series' rate.")
+    return rate
+
+
+def _to_trace(series, nwbfile=None) -> TraceInput:
+    shape = tuple(getattr(series.data, "shape", np.shape(series.data)))
+    if len(shape) != 1:
+        raise InputError(f"{series.name} has shape {shape}; event detection needs a 1-D trace (one sweep).")
+    _check_dtype(series)
+    if shape[0] == 0:
+        raise InputError(f"{series.name} holds no samples; choose another series with --series.")
+    rate = _check_rate(series, shape[0])
+    needed = int(np.ceil(600 * rate / MODEL_RATE_HZ)) + 1
+    if shape[0] < needed:
+        raise InputError(f"{series.name} has {shape[0]} samples; one 12 ms window needs {needed} at {rate:g} Hz: "
+                         "analyse a longer sweep.")
+    conversion, offset = _check_scale(series)
     scale, unit = _TO_DISPLAY.get(series.unit, (1.0, series.unit))
-    offset = float(getattr(series, "offset", 0.0) or 0.0)
-    trace = _ScaledData(series.data, float(series.conversion) * scale, offset * scale)  # NaN checked per chunk
+    trace = _ScaledData(series.data, conversion * scale, offset * scale)  # NaN checked per chunk
     steps = _command_steps_s(nwbfile, series) if nwbfile is not None else np.zeros(0)
     return TraceInput(series=series, trace=trace, sampling_rate_hz=rate, unit=unit, si_unit=series.unit,
                       default_polarity=_default_polarity(series), command_steps_s=steps)
+
+
+def _available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def check_memory(inputs: list[TraceInput], *, stride_samples: int) -> None:
+    """Refuse, before any work, a trace whose detection would need more memory than is available.
+
+    Per window start detection keeps a score, a candidate flag and a few int32/float32 arrays
+    (about 24 bytes); per input sample the statistics keep about 16 bytes (chunked reads and
+    the score trace written to the file are included).
+    """
+    available = _available_memory_bytes()
+    for inp in inputs:
+        n = len(inp.trace)
+        n_model = n * MODEL_RATE_HZ / inp.sampling_rate_hz
+        need = 24 * n_model / stride_samples + 16 * n + 64 * 2**20
+        if need > 0.8 * available:
+            raise InputError(f"Detecting events in {inp.series.name} ({n:,} samples at {inp.sampling_rate_hz:g} Hz) "
+                             f"needs about {need / 2**30:.1f} GiB of memory, more than the {available / 2**30:.1f} GiB "
+                             "available; analyse a shorter series or raise --stride.")
+
+
+def _find_series(nwbfile, name: str):
+    """The series called ``name``; a TimeSeries nwbsyn cannot analyse is named with its shape."""
+    from pynwb import TimeSeries
+
+    try:
+        return find_object(nwbfile, name, kinds=("patch_clamp", "trace"))
+    except InputError:
+        for obj in nwbfile.objects.values():
+            if isinstance(obj, TimeSeries) and name in (obj.name, f"acquisition/{obj.name}") and obj.data is not None:
+                shape = tuple(getattr(obj.data, "shape", np.shape(obj.data)))
+                if len(shape) != 1:
+                    raise InputError(f"{obj.name} has shape {shape}; event detection needs a 1-D trace (one "
+                                     "sweep).") from None
+        raise
 
 
 def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]:
@@ -105,7 +232,7 @@ def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]
     ['sweep_0', 'sweep_1']
     """
     if series:
-        objects = [find_object(nwbfile, name, kinds=("patch_clamp", "trace")) for name in series]
+        objects = [_find_series(nwbfile, name) for name in series]
     else:
         items = [i for i in list_analysable(nwbfile) if i.kind == "patch_clamp"]
         if not items:
@@ -240,13 +367,12 @@ def _model_provenance(model, params: dict, *, embed_weights: bool) -> dict:
     from nwbsyn.events.model import resolve_model_path
 
     path = resolve_model_path(model) if isinstance(model, (str, Path)) else None
-    card = {}
-    if path is not None:
-        card_file = path.with_name(path.stem + ".card.json")
-        card = json.loads(card_file.read_text()) if card_file.is_file() else {}
+    card = _read_card(path) if path is not None else {}
+    name, architecture = card.get("name"), card.get("architecture")
     return dict(
-        model_name=card.get("name", path.stem if path else type(model).__name__),
-        architecture=card.get("architecture", "miniML CNN + BiLSTM window classifier (600 samples)"),
+        model_name=name if isinstance(name, str) and name else (path.stem if path else type(model).__name__),
+        architecture=(architecture if isinstance(architecture, str) and architecture
+                      else "miniML CNN + BiLSTM window classifier (600 samples)"),
         method="miniML (O'Neill et al., eLife 2025): window classifier, sliding window, steepest-rise location",
         parameters=params, weights_sha256=sha256_of_file(path) if path else "",
         training_recipe=card.get("training_recipe") and json.dumps(card["training_recipe"], default=str),
@@ -254,6 +380,27 @@ def _model_provenance(model, params: dict, *, embed_weights: bool) -> dict:
         weights=path.read_bytes() if (path is not None and embed_weights) else None,
         weights_format=(path.suffix.lstrip(".") if path is not None and embed_weights else None),
     )
+
+
+def _read_card(path) -> dict:
+    """The model card beside a model file; a missing or damaged card is left out (with a note)."""
+    import json
+
+    card_file = path.with_name(path.stem + ".card.json")
+    if not card_file.is_file():
+        return {}
+    try:
+        if card_file.stat().st_size > 16 << 20:
+            raise ValueError("too large")
+        card = json.loads(card_file.read_text())
+        json.dumps(card, allow_nan=False)
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        card = None
+    if not isinstance(card, dict):
+        logging.getLogger("nwbsyn").warning("%s is not a valid model card; the provenance is written without it.",
+                                            card_file)
+        return {}
+    return card
 
 
 def drop_command_transients(inp: TraceInput, res, *, window_ms=(1.0, 10.0)):
@@ -276,6 +423,20 @@ def drop_command_transients(inp: TraceInput, res, *, window_ms=(1.0, 10.0)):
     return replace(res, onset_samples=res.onset_samples[keep], onset_times_s=res.onset_times_s[keep],
                    scores=res.scores[keep], statistics=stats,
                    params=dict(res.params, dropped_command_transients=int((~keep).sum())))
+
+
+def check_detection_options(*, threshold, stride_samples, mode: str = "fast", polarity=None) -> None:
+    """Refuse bad detection options before any file is read (messages name the CLI options)."""
+    import numbers
+
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0.0 <= float(threshold) <= 1.0:
+        raise InputError(f"The threshold (--threshold) must be a score from 0 to 1; got {threshold}.")
+    if isinstance(stride_samples, bool) or not isinstance(stride_samples, numbers.Integral) or stride_samples < 1:
+        raise InputError(f"The stride (--stride) must be a whole number of samples, at least 1; got {stride_samples}.")
+    if mode not in ("fast", "full"):
+        raise InputError(f"The mode (--mode) must be 'fast' or 'full'; got {mode!r}.")
+    if polarity not in (None, -1, 1):
+        raise InputError(f"The polarity (--polarity) must be negative or positive; got {polarity!r}.")
 
 
 def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default", threshold: float = 0.5,
@@ -316,13 +477,19 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     from nwbsyn.events.infer import detect_events
     from nwbsyn.events.model import load_model
 
+    from pathlib import Path
+
+    check_detection_options(threshold=threshold, stride_samples=stride_samples, mode=mode, polarity=polarity)
     inputs = load_inputs(nwbfile, series=series)
     if len({i.si_unit for i in inputs}) > 1:
         raise InputError("The selected series mix units (" + ", ".join(sorted({i.si_unit for i in inputs})) +
                          "); analyse currents and voltages in separate runs with --series.")
-    from pathlib import Path
-
+    check_memory(inputs, stride_samples=int(stride_samples))
     net = load_model(model, device=device) if isinstance(model, (str, Path)) else model
+    window = getattr(net, "init_kwargs", {}).get("window_samples", 600)
+    if stride_samples > window:
+        raise InputError(f"The stride of {stride_samples} samples (--stride) is longer than the model's "
+                         f"{window}-sample window; use a stride from 1 to {window}.")
     results = []
     for inp in tqdm(inputs, desc="detect events", unit="trace", disable=not progress_bar or len(inputs) < 2):
         res = detect_events(

@@ -4,14 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_detections"]
+from nwbsyn._shared import InputError
+
+__all__ = ["plot_detections", "figure_formats", "check_figure_path", "save_figure"]
+
+
+def figure_formats() -> dict[str, str]:
+    """File suffixes matplotlib can write (without the dot) and what each one is."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return dict(FigureCanvasBase.get_supported_filetypes())
+
+
+def check_figure_path(path, *, option: str = "--plot") -> str:
+    """The format of a figure file named ``path`` (its suffix), or an InputError naming ``option``."""
+    from pathlib import Path
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = figure_formats()
+    if suffix not in formats:
+        raise InputError(f"The figure {path} ({option}) has {'suffix .' + suffix if suffix else 'no suffix'}, "
+                         f"which matplotlib cannot write; end it in one of: {', '.join('.' + f for f in sorted(formats))}.")
+    return suffix
 
 
 def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     """Draw the first trace (up to ``max_seconds``) with detections, its score, and the average event.
 
     ``pairs`` is what :func:`nwbsyn.events.run_on_nwbfile` returns: (TraceInput, EventDetectionResult).
-    Returns the matplotlib Figure; saves it to ``path`` when given.
+    Returns the matplotlib Figure; saves it to ``path`` when given (a path, replaced atomically
+    if it exists, or an :class:`~nwbsyn.io.output.OutputClaim` taken before the analysis); the
+    format follows the suffix.
 
     Example
     -------
@@ -52,6 +75,20 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
         ax_avg.text(0.5, 0.5, "no events", ha="center", va="center", transform=ax_avg.transAxes)
         ax_avg.set_axis_off()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path)
         plt.close(fig)
     return fig
+
+
+def save_figure(fig, path) -> None:
+    """Save ``fig`` atomically to ``path`` (a file name, replaced if it exists, or an OutputClaim)."""
+    from contextlib import nullcontext
+
+    from nwbsyn.io.output import OutputClaim, claim_output
+
+    claim_cm = nullcontext(path) if isinstance(path, OutputClaim) else claim_output(path, overwrite=True,
+                                                                                   what="figure")
+    with claim_cm as claim:
+        fmt = check_figure_path(claim.path)
+        with claim.temporary() as tmp:
+            fig.savefig(tmp, dpi=120, format=fmt)

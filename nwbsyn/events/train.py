@@ -121,7 +121,8 @@ def fit(
     seed: int,
     init_from=None,
     freeze_conv: bool = False,
-    checkpoint: str | Path | None = None,
+    checkpoint=None,
+    card_path=None,
     name: str = "events-classifier",
     data_description: str = "",
     command: str | None = None,
@@ -145,8 +146,11 @@ def fit(
     freeze_conv : bool, default: False
         Transfer learning: keep the convolution + BatchNorm blocks (weights and moving
         statistics) fixed and train only the BiLSTM and dense layers.
-    checkpoint : str or Path, optional
-        Where to save the best model (plus ``<stem>.card.json``).
+    checkpoint : str, Path or OutputClaim, optional
+        Where to save the best model (plus ``<stem>.card.json``); the CLI passes a claim
+        taken before training, so that a bad output path fails at once.
+    card_path : str, Path or OutputClaim, optional
+        Where the model card goes (default ``<stem>.card.json`` beside the checkpoint).
     name, data_description, command : str
         Recorded in the model card.
     progress_bar : bool, default: True
@@ -166,8 +170,8 @@ def fit(
     import torch
 
     config = config or TrainConfig()
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"seed must be an int; got {seed!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InputError(f"The seed (--seed) must be a whole number from 0 to 4294967295; got {seed!r}.")
     seed = int(seed)
     x, y = _check_data(windows, labels, config)
     rng = np.random.default_rng(seed)
@@ -210,7 +214,8 @@ def fit(
                 break
     model = model.cpu()
     if best_state is None:  # validation loss was never finite
-        raise InputError("Validation loss was not finite in any epoch; check windows for NaN/inf or lower learning_rate.")
+        raise InputError("Validation loss was not finite in any epoch; check the windows for NaN/inf or lower the "
+                         "learning rate (--learning-rate).")
     model.load_state_dict(best_state)
     model.eval()
     card = _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_idx, val_idx, best, history, data_description,
@@ -219,7 +224,7 @@ def fit(
     if checkpoint is not None:
         from nwbsyn.events.model import save_model
 
-        ckpt_path = save_model(model, checkpoint, card=card, seed=seed, config=asdict(config))
+        ckpt_path = save_model(model, checkpoint, card=card, seed=seed, config=asdict(config), card_path=card_path)
     return TrainResult(
         model=model, history=tuple(history), best_epoch=best[2], best_val_loss=float(best[0]),
         best_val_accuracy=float(best[1]), seed=seed, config=config, card=card, checkpoint=ckpt_path,
@@ -403,44 +408,85 @@ def load_training_windows(path: str | Path, *, unclear: str = "raise") -> Traini
     import h5py
 
     if unclear not in ("raise", "drop"):
-        raise InputError(f"unclear={unclear!r} is not an option; use 'raise' or 'drop'.")
+        raise InputError(f"{unclear!r} is not a choice for windows scored 2; use --unclear raise or --unclear drop.")
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"Training file {str(path)!r} is a folder; pass a miniML training file (.h5).")
     if not path.is_file():
-        raise InputError(f"Training file {str(path)!r} does not exist.")
+        raise InputError(f"Training file {str(path)!r} does not exist; check the path given to --data.")
     try:
-        with h5py.File(path, "r") as f:
-            if "events" not in f or "scores" not in f:
-                raise InputError(f"{str(path)!r} has no 'events' and 'scores' datasets; it is not a miniML training file.")
-            windows = np.asarray(f["events"], dtype=np.float32)
-            scores = np.asarray(f["scores"])
+        f = h5py.File(path, "r")
     except OSError as err:
-        raise InputError(f"{str(path)!r} is not an HDF5 file; pass a miniML training file.") from err
-    if windows.ndim != 2 or scores.shape != (len(windows),):
-        raise InputError(f"{str(path)!r} has events {windows.shape} and scores {scores.shape}; expected (n, n_samples) and (n,).")
+        raise InputError(f"{str(path)!r} is not an HDF5 file; pass a miniML training file (datasets 'events' "
+                         "and 'scores').") from err
+    with f:
+        events, scores = (_training_dataset(f, name, path) for name in ("events", "scores"))
+        if len(events.shape) != 2 or events.shape[0] == 0 or events.shape[1] < 2 or scores.shape != events.shape[:1]:
+            raise InputError(f"{str(path)!r} has events of shape {events.shape} and scores of shape {scores.shape}; "
+                             "expected (n, n_samples) and (n,) with n >= 1 and at least 2 samples per window.")
+        _check_training_size(events, path)
+        windows = np.asarray(events, dtype=np.float32)
+        scores = np.asarray(scores, dtype=np.float64)
+    if not np.isfinite(windows).all():
+        raise InputError(f"{str(path)!r} has NaN or infinite values in 'events'; drop or repair those windows.")
     if not np.isin(scores, (0, 1, 2)).all():
-        raise InputError(f"{str(path)!r} has scores other than 0, 1 and 2; fix its 'scores' dataset.")
+        raise InputError(f"{str(path)!r} has scores other than 0, 1 and 2 (or NaN); fix its 'scores' dataset.")
     is_unclear = scores == 2
     if is_unclear.any() and unclear == "raise":
         raise InputError(
             f"{str(path)!r} has {int(is_unclear.sum())} windows scored 2 ('unclear'); re-score them to 0/1 "
-            "(miniML's scoring notebook) or pass unclear='drop' to leave them out."
+            "(miniML's scoring notebook) or leave them out with --unclear drop."
         )
     keep = ~is_unclear
     return TrainingWindows(windows[keep], scores[keep].astype(np.int8), int(is_unclear.sum()), str(path))
 
 
-def save_training_windows(path: str | Path, windows: np.ndarray, labels: np.ndarray) -> Path:
-    """Write windows and 0/1 labels in miniML's training-file layout (``events``, ``scores``)."""
+#: Largest training set read (windows as float32); ~1 million 600-sample windows.
+MAX_TRAINING_BYTES = 4 << 30
+
+
+def _training_dataset(f, name: str, path: Path):
     import h5py
+
+    obj = f.get(name)
+    if obj is None:
+        raise InputError(f"{str(path)!r} has no '{name}' dataset; a miniML training file holds 'events' "
+                         "(n, n_samples) and 'scores' (n,).")
+    if not isinstance(obj, h5py.Dataset):
+        raise InputError(f"{str(path)!r} holds '{name}' as a group, not a dataset; it is not a miniML training file.")
+    kind = obj.dtype.kind
+    if obj.dtype.names is not None or kind not in ("fiub" if name == "scores" else "fiu"):
+        raise InputError(f"{str(path)!r} has '{name}' of type {obj.dtype}; it must hold real numbers.")
+    return obj
+
+
+def _check_training_size(events, path: Path) -> None:
+    need = int(np.prod(events.shape, dtype=np.float64)) * 4
+    if need > MAX_TRAINING_BYTES:
+        raise InputError(f"{str(path)!r} holds {events.shape[0]:,} windows of {events.shape[1]:,} samples "
+                         f"({need / 2**30:.1f} GiB); nwbsyn reads at most {MAX_TRAINING_BYTES / 2**30:.0f} GiB of "
+                         "training windows: pass a smaller file.")
+
+
+def save_training_windows(path, windows: np.ndarray, labels: np.ndarray) -> Path:
+    """Write windows and 0/1 labels in miniML's training-file layout (``events``, ``scores``).
+
+    ``path`` is a file name (replaced atomically if it exists) or an
+    :class:`~nwbsyn.io.output.OutputClaim`.
+    """
+    import h5py
+
+    from nwbsyn.events.model import _claimed
 
     windows, labels = np.asarray(windows), np.asarray(labels)
     if windows.ndim != 2 or labels.shape != (len(windows),):
         raise InputError(f"windows {windows.shape} and labels {labels.shape} must be (n, n_samples) and (n,).")
-    path = Path(path)
-    with h5py.File(path, "w") as f:
-        f.create_dataset("events", data=windows.astype(np.float64))
-        f.create_dataset("scores", data=labels.astype(np.int64))
-    return path
+    with _claimed(path, what="training file") as claim:
+        with claim.temporary(suffix=".h5") as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.create_dataset("events", data=windows.astype(np.float64))
+                f.create_dataset("scores", data=labels.astype(np.int64))
+    return Path(claim.path)
 
 
 def prepare_windows(windows: np.ndarray, *, window_samples: int = 600) -> np.ndarray:

@@ -34,16 +34,82 @@ class AbfConversion:
     missing_metadata: list[str]  # DANDI metadata the ABF file does not hold
 
 
+_MAGIC = (b"ABF ", b"ABF2")
+
+
+def _check_abf_file(path: Path) -> None:
+    """A regular, non-empty file that starts like an ABF file; nothing else is read."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; give an Axon .abf recording.")
+    if not path.is_file():
+        raise InputError(f"{path} is not a regular file; give an Axon .abf recording.")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as err:
+        raise InputError(f"{path} cannot be read ({err.strerror or err}); check its permissions.") from err
+    if not magic:
+        raise InputError(f"{path} is empty; give an Axon .abf recording.")
+    if magic not in _MAGIC:
+        raise InputError(f"{path} is not an ABF file (it does not start with 'ABF ' or 'ABF2'); give an Axon .abf "
+                         "recording.")
+
+
 def _read_abf(path: Path):
+    """Read the header, check it against the file size and the memory, then read the data."""
     import pyabf
 
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; check the path.")
+    _check_abf_file(path)
     try:
-        return pyabf.ABF(str(path))
-    except Exception as err:
+        header = pyabf.ABF(str(path), loadData=False)
+    except Exception as err:  # pyabf raises many types for damaged headers
         raise InputError(f"{path} could not be read as an ABF file ({type(err).__name__}); "
                          "give an Axon .abf recording.") from err
+    _check_header(header, path)
+    try:
+        return pyabf.ABF(str(path))
+    except MemoryError:
+        raise
+    except Exception as err:
+        raise InputError(f"{path} could not be read as an ABF file ({type(err).__name__}); "
+                         "the file may be truncated.") from err
+
+
+def _available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 1 << 62
+
+
+def _check_header(abf, path: Path) -> None:
+    try:
+        channels, sweeps, points = int(abf.channelCount), int(abf.sweepCount), int(abf.dataPointCount)
+        rate, start = float(abf.sampleRate), int(abf.dataByteStart)
+        width = int(abf.dataPointByteSize)
+    except (AttributeError, TypeError, ValueError, OverflowError) as err:
+        raise InputError(f"{path} has an ABF header without channel, sweep or data sizes; the file is damaged.") \
+            from err
+    if channels < 1 or sweeps < 1 or points < 1:
+        raise InputError(f"{path} holds {channels} channels, {sweeps} sweeps and {points} samples; there is "
+                         "nothing to convert.")
+    if not (np.isfinite(rate) and rate > 0):
+        raise InputError(f"{path} has a sampling rate of {rate:g} Hz in its header; the file is damaged.")
+    size = path.stat().st_size
+    needed = start + points * width
+    if start < 0 or needed > size:
+        raise InputError(f"{path} is truncated: its header announces {points:,} samples ({needed:,} bytes) but the "
+                         f"file has {size:,} bytes; copy the recording again.")
+    memory = points * (4 + 4 + 2 * 4)  # pyabf's float32 copy, one sweep at a time as float32 + NWB buffers
+    if memory > 0.8 * _available_memory_bytes():
+        raise InputError(f"{path} holds {points:,} samples, too many to convert in the memory available; split the "
+                         "recording.")
 
 
 def _safe(name: str) -> str:
@@ -90,21 +156,31 @@ def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None =
     >>> convert_abf("cell1.abf", output="cell1.nwb",
     ...             subject={"subject_id": "m1", "species": "Mus musculus", "sex": "M", "age": "P30D"})  # doctest: +SKIP
     """
-    from nwbsyn.io.nwb import write_new_nwb
+    from nwbsyn.io.nwb import _atomic_write
+    from nwbsyn.io.output import claim_output
 
     path = Path(path)
-    abf = _read_abf(path)
+    if clamp_mode not in (None, "voltage", "current"):
+        raise InputError(f"The clamp mode {clamp_mode!r} (--clamp-mode) must be 'voltage' or 'current'.")
+    _check_abf_file(path)
+    with claim_output(output, inputs=[path], overwrite=overwrite) as claim:
+        abf = _read_abf(path)
+        nwbfile, mode, names = _to_nwbfile(abf, path, subject, clamp_mode)
+        _atomic_write(claim, lambda out: out.write(nwbfile))
+    missing = [k for k in ("subject_id", "species", "sex", "age") if not (subject or {}).get(k)]
+    return AbfConversion(output=Path(output), mode=f"{mode} clamp", n_sweeps=abf.sweepCount, series=names,
+                         missing_metadata=missing)
+
+
+def _to_nwbfile(abf, path: Path, subject: dict | None, clamp_mode: str | None):
     units = list(abf.adcUnits)
     mode = clamp_mode or ("voltage" if units[0] in ("pA", "nA") else "current" if units[0] in ("mV", "V") else None)
     if mode not in ("voltage", "current"):
         raise InputError(f"{path}: cannot tell voltage from current clamp (first channel in '{units[0]}'); "
-                         "pass clamp_mode='voltage' or 'current' (--clamp-mode).")
+                         "pass --clamp-mode voltage or --clamp-mode current.")
     nwbfile = _build_nwbfile(abf, path, subject)
     names = _add_sweeps(nwbfile, abf, mode)
-    missing = [k for k in ("subject_id", "species", "sex", "age") if not (subject or {}).get(k)]
-    write_new_nwb(nwbfile, output, overwrite=overwrite)
-    return AbfConversion(output=Path(output), mode=f"{mode} clamp", n_sweeps=abf.sweepCount, series=names,
-                         missing_metadata=missing)
+    return nwbfile, mode, names
 
 
 def _add_sweeps(nwbfile, abf, mode: str) -> list[str]:
