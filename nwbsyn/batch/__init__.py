@@ -89,6 +89,8 @@ def run(sources, *, analysis: str = "events", out_dir, glob: str | None = None, 
         raise InputError(f"analysis must be one of {', '.join((*ANALYSES, 'auto'))}; got {analysis!r}.")
     check_run_options(retries=retries, n_workers=n_workers, scheduler=scheduler, dandi_api_url=dandi_api_url)
     check_options(analysis, analysis_options)
+    if not str(out_dir).strip():
+        raise InputError("--out is empty; give the folder for the results.")
     out_dir = Path(out_dir)
     check_out_dir(out_dir, sources)
     check_sources(sources)

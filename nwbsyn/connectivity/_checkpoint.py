@@ -154,7 +154,7 @@ def _check_state(state, init: dict, path: Path) -> int:
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
-        which = f"lacks {missing[0]}" if missing else f"has an unexpected {extra[0]}"
+        which = f"lacks {missing[0]}" if missing else f"has the extra {extra[0]}"
         raise InputError(f"The model file {path} {which} among its weights; it does not match its own model "
                          f"arguments - {_HOW}.")
     for name, shape in expected.items():
