@@ -1,0 +1,215 @@
+"""benchmarks/bench_events_real.py: event detection on the real ABF recordings in ../shared/data/events.
+
+Each recording is converted with nwbsyn's own converter (``nwbsyn.io.abf.convert_abf``) into
+a temporary folder, then every sweep of its analysed channel is run through
+``detect_events`` (default model, fast mode) with the command-step transients dropped as
+``nwbsyn events detect`` drops them. One JSON line per recording: events, frequency,
+duplicates (event pairs closer than --duplicate-ms), the reported amplitude against a plain
+direct reading coded here independently (the median of |amplitude| / direct reading and the
+share of events below half of it), how each amplitude was obtained, and the seconds taken
+(rough: the machine is shared). The direct reading is what a user reads off the trace: the
+peak of the trace low-passed at min(5 kHz, fs/8) (4th-order Bessel, zero phase) within
+--peak-ms after the reported onset, minus the median of 1.5 ms of it ending at the lowest
+point of the 2 ms before the onset.
+
+With --gallery DIR, one PNG per recording with 24 random events (fixed seed): raw and
+low-passed trace, the reported onset (steepest rise, dashed), foot (dot), baseline (green)
+and amplitude (red bar from baseline to peak).
+
+    python benchmarks/bench_events_real.py --gallery /tmp/gallery
+    python benchmarks/bench_events_real.py --recordings 18808025 --gallery /tmp/gallery
+Skips with a message when ../shared/data/events is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "events"
+
+
+def find_recordings(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.abf"))
+
+
+def _traces(nwbfile):
+    """(name, trace in pA or mV, rate, polarity, command steps in s) of the analysed channel's sweeps.
+
+    Currents first: the voltage-clamp series, or (two-electrode clamp converted as current
+    clamp) a plain TimeSeries in amperes; voltages (current clamp) only when no current was
+    recorded. Of several channels the first one.
+    """
+    from pynwb.icephys import CurrentClampSeries, VoltageClampSeries
+
+    from nwbsyn.events.nwb import _command_steps_s
+
+    series = list(nwbfile.acquisition.values())
+    currents = [s for s in series if isinstance(s, VoltageClampSeries) or getattr(s, "unit", "") == "amperes"]
+    chosen = currents or [s for s in series if isinstance(s, CurrentClampSeries)]
+    prefix = chosen[0].name.rsplit("sweep_", 1)[0]
+    out = []
+    for s in chosen:
+        if s.name.rsplit("sweep_", 1)[0] != prefix:
+            continue
+        scale = (1e12 if s.unit == "amperes" else 1e3) * float(s.conversion)
+        trace = np.asarray(s.data[:], dtype=np.float64) * scale + (s.offset or 0.0) * (scale / float(s.conversion))
+        steps = _command_steps_s(nwbfile, s) if isinstance(s, (VoltageClampSeries, CurrentClampSeries)) else np.zeros(0)
+        out.append((s.name, trace, float(s.rate), 1 if s.unit == "volts" else -1, steps))
+    return out, ("current" if currents else "voltage")
+
+
+def direct_reading(trace, onsets, *, fs, polarity, peak_ms=4.0):
+    """Plain peak-minus-baseline reading at each onset (events up), coded apart from nwbsyn."""
+    b, a = scipy.signal.bessel(4, min(5000.0, fs / 8.0), fs=fs, norm="mag")
+    z = polarity * scipy.signal.filtfilt(b, a, trace)
+    ms = fs / 1e3
+    out = np.full(onsets.size, np.nan)
+    for i, o in enumerate(onsets):
+        lo = max(0, o - int(2 * ms))
+        foot = lo + int(np.argmin(z[lo : o + 1]))
+        base = z[max(0, foot - int(1.5 * ms)) : foot + 1]
+        stop = min(z.size, o + int(peak_ms * ms))
+        if i + 1 < onsets.size:
+            stop = max(o + 1, min(stop, onsets[i + 1]))
+        out[i] = z[o:stop].max() - np.median(base)
+    return out
+
+
+def analyse(path: Path, tmp: Path, *, model, duplicate_ms: float):
+    from pynwb import NWBHDF5IO
+
+    from nwbsyn.events import detect_events
+    from nwbsyn.events.nwb import TraceInput, drop_command_transients
+    from nwbsyn.io.abf import convert_abf
+
+    out = tmp / (path.stem.replace(" ", "_") + ".nwb")
+    convert_abf(path, output=out, overwrite=True)
+    t0 = time.perf_counter()
+    with NWBHDF5IO(str(out), "r") as io:
+        traces, kind = _traces(io.read())
+    sweeps = []
+    for name, trace, fs, polarity, steps in traces:
+        res = detect_events(trace, sampling_rate_hz=fs, model=model, polarity=polarity, progress_bar=False)
+        inp = TraceInput(series=None, trace=trace, sampling_rate_hz=fs, unit="", si_unit="",
+                         default_polarity=polarity, command_steps_s=steps)
+        res = drop_command_transients(inp, res)
+        sweeps.append((name, trace, fs, polarity, res))
+    seconds = time.perf_counter() - t0
+    return sweeps, kind, seconds
+
+
+def summarise(path, sweeps, kind, seconds, *, duplicate_ms):
+    amps, direct, methods, gaps = [], [], [], []
+    duration = 0.0
+    for _, trace, fs, polarity, res in sweeps:
+        st = res.statistics
+        duration += trace.size / fs
+        amps.append(st.abs_amplitude_pA)
+        direct.append(direct_reading(trace, res.onset_samples, fs=fs, polarity=polarity))
+        methods.append(getattr(st, "amplitude_method", None) if getattr(st, "amplitude_method", None) is not None
+                       else np.full(len(st), "unrecorded"))
+        gaps.append(np.diff(res.onset_samples) / fs * 1e3)
+    amps, direct, methods, gaps = (np.concatenate(x) if x else np.zeros(0) for x in (amps, direct, methods, gaps))
+    with np.errstate(all="ignore"):
+        ratio = amps / direct
+    ok = np.isfinite(ratio) & (direct > 0)
+    return {
+        "bench": "events_real", "recording": path.name, "analysed": kind, "sweeps": len(sweeps),
+        "duration_s": round(duration, 3), "n_events": int(amps.size),
+        "frequency_hz": round(amps.size / duration, 3) if duration else None,
+        "duplicates_lt_ms": duplicate_ms, "duplicates": int(np.sum(gaps < duplicate_ms)),
+        "median_abs_amplitude": round(float(np.median(amps)), 3) if amps.size else None,
+        "median_direct_reading": round(float(np.median(direct)), 3) if direct.size else None,
+        "median_ratio_to_direct": round(float(np.median(ratio[ok])), 4) if ok.any() else None,
+        "share_below_half_direct": round(float(np.mean(ratio[ok] < 0.5)), 4) if ok.any() else None,
+        "amplitude_methods": {m: int(np.sum(methods == m)) for m in sorted(set(methods.tolist()))},
+        "seconds": round(seconds, 2), "seconds_per_recording_second": round(seconds / duration, 3) if duration else None,
+        "timing_note": "rough: shared CPU", "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def gallery(path, sweeps, folder: Path, *, n: int = 24, seed: int = 0) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    events = [(k, i) for k, s in enumerate(sweeps) for i in range(len(s[4]))]
+    if not events:
+        return None
+    rng = np.random.default_rng(seed)
+    pick = sorted(rng.choice(len(events), size=min(n, len(events)), replace=False))
+    fig, axes = plt.subplots(4, 6, figsize=(18, 10), squeeze=False)
+    for ax in axes.flat[len(pick):]:
+        ax.axis("off")
+    for ax, j in zip(axes.flat, pick):
+        k, i = events[j]
+        name, trace, fs, polarity, res = sweeps[k]
+        st = res.statistics
+        ms = fs / 1e3
+        feet = getattr(st, "foot_samples", None)
+        o, p = int(res.onset_samples[i]), int(st.peak_samples[i])
+        foot = int(feet[i]) if feet is not None else o
+        method = st.amplitude_method[i] if getattr(st, "amplitude_method", None) is not None else "?"
+        lo, hi = max(0, foot - int(6 * ms)), min(trace.size, p + int(15 * ms))
+        t = (np.arange(lo, hi) - o) / ms
+        b, a = scipy.signal.butter(4, min(5000.0, fs / 8.0), fs=fs)
+        ax.plot(t, trace[lo:hi], color="0.75", lw=0.6)
+        ax.plot(t, scipy.signal.filtfilt(b, a, trace)[lo:hi], color="k", lw=0.8)
+        ax.axvline(0.0, color="tab:blue", ls="--", lw=0.8)
+        ax.plot([(foot - o) / ms], [trace[foot]], "o", color="tab:blue", ms=3)
+        ax.hlines(st.baseline_pA[i], (foot - o) / ms - 1.2, (p - o) / ms, color="tab:green", lw=1.2)
+        ax.vlines((p - o) / ms, st.baseline_pA[i], st.peak_pA[i], color="tab:red", lw=1.5)
+        ax.set_title(f"{name} {res.onset_times_s[i]:.4f}s\n{st.amplitude_pA[i]:.1f} ({method})",
+                     fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(f"{path.name}: 24 random events (grey raw, black low-passed, dashed onset, dot foot, "
+                 "green baseline, red amplitude); x in ms from onset", fontsize=9)
+    fig.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"gallery_{path.stem.replace(' ', '_')}.png"
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder searched for .abf files")
+    p.add_argument("--recordings", nargs="+", help="only recordings whose file name contains one of these")
+    p.add_argument("--model", default="default")
+    p.add_argument("--duplicate-ms", type=float, default=2.0)
+    p.add_argument("--gallery", type=Path, help="folder for the gallery PNGs (one per recording)")
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args(argv)
+    if not a.root.is_dir():
+        print(f"bench_events_real: {a.root} not found; skipping (the real recordings live in ../shared).")
+        return 0
+    import torch
+
+    from nwbsyn.events.model import load_model
+
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model, device="cpu")
+    paths = [q for q in find_recordings(a.root) if not a.recordings or any(r in q.name for r in a.recordings)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            sweeps, kind, seconds = analyse(path, Path(tmp), model=model, duplicate_ms=a.duplicate_ms)
+            line = summarise(path, sweeps, kind, seconds, duplicate_ms=a.duplicate_ms)
+            if a.gallery:
+                line["gallery"] = str(gallery(path, sweeps, a.gallery))
+            print(json.dumps(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
