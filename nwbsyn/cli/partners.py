@@ -135,6 +135,20 @@ def _claim_plot(args: argparse.Namespace, *, output: Path):
     return claim_output(args.plot, inputs=[args.input], overwrite=args.overwrite, what="figure (--plot)")
 
 
+def _check_not_a_model(args: argparse.Namespace, *, output: Path) -> None:
+    """The NWB output and the figure never replace a --cleft-model/--association-model file."""
+    from nwbsyn._shared import InputError
+    from nwbsyn.io.output import same_file
+
+    models = [(o, m) for o, m in (("--cleft-model", args.cleft_model), ("--association-model", args.association_model))
+              if m not in (None, "default")]
+    for what, path in (("output", output), ("--plot figure", args.plot)):
+        for option, model in models:
+            if path and same_file(path, model):
+                raise InputError(f"The {what} {path} is the {option} file; choose another output path (inputs are "
+                                 "never overwritten).")
+
+
 def _check_models(args: argparse.Namespace) -> None:
     """Load the networks once before any analysis: a bad --cleft-model/--association-model fails at once."""
     from nwbsyn.partners.infer import load_network
@@ -189,6 +203,7 @@ def _assign_nwb(args: argparse.Namespace, options: dict):
         _check_local_input(Path(args.input))
         check_nwb_path(args.input)
     where = Path(args.input if args.in_place else (args.output or io.default_output_path(args.input)))
+    _check_not_a_model(args, output=where)
     figure = None
     with ExitStack() as stack:
         plot_claim = _claim_plot(args, output=where)
@@ -233,6 +248,7 @@ def _assign_cremi(args: argparse.Namespace, options: dict):
         raise InputError(f"{args.input} is a CREMI file and cannot hold NWB results; write them to a new file with "
                          "-o OUT.nwb.")
     where = Path(args.output or io.default_output_path(args.input))
+    _check_not_a_model(args, output=where)
     with ExitStack() as stack:
         claim = stack.enter_context(claim_output(where, inputs=[args.input], overwrite=args.overwrite))
         plot_claim = _claim_plot(args, output=where)

@@ -164,6 +164,7 @@ def _check_volumes(img, seg, clefts) -> None:
             raise InputError(f"'{vol.name}' has shape {tuple(vol.data.shape)} but '{img.name}' "
                              f"{shape}; they must match voxel for voxel.")
     check_label_dtype(seg.data.dtype, name=f"the segmentation '{seg.name}'")
+    _check_memory(img)
 
 
 def _provenance(name: str, info: dict, params: dict, *, embed_weights: bool, method: str):
@@ -224,12 +225,12 @@ def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dic
     return table, partners
 
 
-def _check_memory(inp: PartnerInput) -> None:
+def _check_memory(image) -> None:
     from nwbsyn.partners._checks import ASSIGN_BYTES_PER_VOXEL, check_memory
 
-    shape = tuple(inp.image.data.shape)
+    shape = tuple(image.data.shape)
     check_memory(float(np.prod(shape, dtype=float)) * ASSIGN_BYTES_PER_VOXEL,
-                 what=f"Partner assignment on '{inp.image.name}' ({' x '.join(map(str, shape))} voxels)",
+                 what=f"Partner assignment on '{image.name}' ({' x '.join(map(str, shape))} voxels)",
                  fix="crop the volume, or use a machine with more memory")
 
 
@@ -269,7 +270,6 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
         raise InputError(f"clefts='{clefts}' must be 'detect' or 'given'.")
     check_assignment_options(post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)  # before detection
     inp = load_inputs(nwbfile, image=image, segmentation=segmentation, cleft_volume=cleft_volume)
-    _check_memory(inp)
     mod = nwbfile.processing.get(module)
     if mod is not None and not overwrite and any(n in mod.data_interfaces for n in RESULT_NAMES):
         raise InputError(f"processing/{module} already holds nwbsyn partner results; pass --overwrite to replace them.")

@@ -153,7 +153,7 @@ def _check(volumes, task, patch) -> None:
     for v in volumes:
         if any(n < p for n, p in zip(v.raw.shape, patch)):
             raise InputError(f"a training volume of {' x '.join(map(str, v.raw.shape))} voxels is smaller than the "
-                             f"training patch ({' x '.join(map(str, patch))}); use larger volumes.")
+                             f"patch trained on ({' x '.join(map(str, patch))}); use larger volumes.")
     if task == "association" and not any(v.partners for v in volumes):
         raise InputError("the training volumes have no synapses with partner annotations.")
 

@@ -159,6 +159,16 @@ def test_plot_naming_the_output_is_refused(tmp_path, assets, capsys):
         message="own name")
 
 
+@pytest.mark.parametrize("kind", ["em", "cremi"])
+@pytest.mark.parametrize("target", ["output", "plot"])
+def test_output_or_plot_naming_a_model_file_is_refused(tmp_path, assets, capsys, kind, target):
+    src = copy(assets[kind], tmp_path)
+    model = copy(assets["assoc"], tmp_path, "assoc.png")
+    where = ["-o", model] if target == "output" else ["-o", tmp_path / "out.nwb", "--plot", model]
+    run(capsys, ["partners", "assign", src, "--association-model", model, "--overwrite", "--quiet", *where],
+        inputs=[src, model], folder=tmp_path, message="--association-model")
+
+
 def test_existing_plot_needs_overwrite(tmp_path, assets, capsys):
     src = copy(assets["em"], tmp_path)
     fig = tmp_path / "s.png"
@@ -480,7 +490,7 @@ def _nwb_variant(kind: str, src: Path) -> list[str]:
     with h5py.File(src, "r+") as f:
         image = f["acquisition/em_raw"]
         seg = f["acquisition/em_raw_segmentation"]
-        if kind.startswith("image_"):
+        if kind in ("image_bool", "image_float", "image_complex"):
             data = image["data"][...]
             del image["data"]
             image["data"] = {"image_bool": data > 100, "image_float": data.astype(np.float64),
@@ -493,6 +503,14 @@ def _nwb_variant(kind: str, src: Path) -> list[str]:
                 target[...] = value
             else:
                 image.attrs["voxel_size_nm"] = value
+        elif kind in ("image_2d", "image_empty", "image_huge"):
+            for group in (image, seg, f["acquisition/em_raw_clefts"]):
+                data = group["data"][...]
+                del group["data"]
+                if kind == "image_huge":  # declared, never written: a tiny file of 2.5 TiB of voxels
+                    group.create_dataset("data", shape=(4096, 4096, 4096), dtype=data.dtype, chunks=(1, 64, 64))
+                else:
+                    group["data"] = data[0] if kind == "image_2d" else data[:0]
         elif kind == "seg_float":
             data = seg["data"][...]
             del seg["data"]
@@ -502,8 +520,8 @@ def _nwb_variant(kind: str, src: Path) -> list[str]:
     return []
 
 
-@pytest.mark.parametrize("kind", ["image_bool", "image_float", "image_complex", "voxel_zero", "voxel_negative",
-                                  "voxel_nan", "seg_float", "seg_empty"])
+@pytest.mark.parametrize("kind", ["image_bool", "image_float", "image_complex", "image_2d", "image_empty",
+                                  "image_huge", "voxel_zero", "voxel_negative", "voxel_nan", "seg_float", "seg_empty"])
 def test_damaged_nwb_em_volumes(tmp_path, assets, capsys, kind):
     src = copy(assets["em"], tmp_path)
     extra = _nwb_variant(kind, src)
