@@ -207,16 +207,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_detect_options(args: argparse.Namespace) -> str:
-    """Check the detection options before the input is opened; returns the torch device."""
+def _check_detect_options(args: argparse.Namespace):
+    """Check the detection options and load the model before the input is opened: (device, model)."""
     from nwbsyn._shared import pick_device
-    from nwbsyn.events.model import resolve_model_path
+    from nwbsyn.events.model import load_model
     from nwbsyn.events.nwb import check_detection_options
 
     check_detection_options(threshold=args.threshold, stride_samples=args.stride, mode=args.mode)
     device = pick_device(args.device)
-    resolve_model_path(args.model)
-    return device
+    return device, load_model(args.model, device=device)
 
 
 def _claim_plot(args: argparse.Namespace, output):
@@ -239,7 +238,7 @@ def _claim_plot(args: argparse.Namespace, output):
 def _cmd_detect(args: argparse.Namespace) -> int:
     from nwbsyn import events, io
 
-    device = _check_detect_options(args)
+    device, network = _check_detect_options(args)
     polarity = {"negative": -1, "positive": 1, "auto": None}[args.polarity]
     output = args.output
     where = args.input if args.in_place else (output or io.default_output_path(args.input))
@@ -249,6 +248,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                 nwbfile, series=args.series, model=args.model, threshold=args.threshold, mode=args.mode,
                 polarity=polarity, stride_samples=args.stride, device=device, embed_weights=not args.no_weights,
                 keep_transients=args.keep_transients, overwrite=args.overwrite, progress_bar=not args.quiet,
+                network=network,
             )
             figure = events.plot_detections(pairs) if plot is not None else None
         if figure is not None:  # saved once the NWB file is written: a failed run leaves no figure

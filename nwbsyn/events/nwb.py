@@ -66,15 +66,20 @@ def _command_steps_s(nwbfile, series) -> np.ndarray:
 class _ScaledData:
     """Lazy view of ``series.data`` in pA / mV: reads only the slices that are asked for."""
 
-    def __init__(self, data, gain: float, offset: float):
-        self._data, self._gain, self._offset = data, gain, offset
+    def __init__(self, data, gain: float, offset: float, name: str = "the trace"):
+        self._data, self._gain, self._offset, self._name = data, gain, offset, name
         self.shape, self.dtype, self.ndim = tuple(data.shape), np.dtype(np.float64), 1
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def __getitem__(self, key):
-        return np.asarray(self._data[key], dtype=np.float64) * self._gain + self._offset
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.asarray(self._data[key], dtype=np.float64) * self._gain + self._offset
+        if not np.isfinite(values).all():
+            raise InputError(f"{self._name} contains NaN or infinite values (or values too large once converted to "
+                             f"pA/mV); interpolate or cut them out first.")
+        return values
 
     def __array__(self, dtype=None, copy=None):
         return self[:].astype(dtype or np.float64, copy=False)
@@ -166,7 +171,7 @@ def _to_trace(series, nwbfile=None) -> TraceInput:
                          "analyse a longer sweep.")
     conversion, offset = _check_scale(series)
     scale, unit = _TO_DISPLAY.get(series.unit, (1.0, series.unit))
-    trace = _ScaledData(series.data, conversion * scale, offset * scale)  # NaN checked per chunk
+    trace = _ScaledData(series.data, conversion * scale, offset * scale, series.name)  # NaN checked per chunk
     steps = _command_steps_s(nwbfile, series) if nwbfile is not None else np.zeros(0)
     return TraceInput(series=series, trace=trace, sampling_rate_hz=rate, unit=unit, si_unit=series.unit,
                       default_polarity=_default_polarity(series), command_steps_s=steps)
@@ -443,7 +448,7 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
                    mode: str = "fast",
                    polarity: int | None = None, stride_samples: int = 20, device: str = "auto",
                    module: str = "icephys", embed_weights: bool = True, keep_transients: bool = False,
-                   overwrite: bool = False, progress_bar: bool = True):
+                   overwrite: bool = False, progress_bar: bool = True, network=None):
     """Detect events in traces of ``nwbfile`` and add the results to ``processing[module]``.
 
     Parameters
@@ -461,6 +466,9 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     keep_transients : bool, default: False
         Keep events right after steps of the command waveform (capacitive transients are
         dropped by default; see :func:`drop_command_transients`).
+    network : EventClassifier, optional
+        ``model`` already loaded (the CLI loads it before opening the input, so that a bad
+        model file fails at once); ``model`` still names it in the provenance.
 
     Returns
     -------
@@ -485,7 +493,10 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
         raise InputError("The selected series mix units (" + ", ".join(sorted({i.si_unit for i in inputs})) +
                          "); analyse currents and voltages in separate runs with --series.")
     check_memory(inputs, stride_samples=int(stride_samples))
-    net = load_model(model, device=device) if isinstance(model, (str, Path)) else model
+    if network is not None:
+        net = network
+    else:
+        net = load_model(model, device=device) if isinstance(model, (str, Path)) else model
     window = getattr(net, "init_kwargs", {}).get("window_samples", 600)
     if stride_samples > window:
         raise InputError(f"The stride of {stride_samples} samples (--stride) is longer than the model's "

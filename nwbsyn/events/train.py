@@ -262,7 +262,8 @@ def _check_data(windows, labels, config: TrainConfig):
         raise InputError(f"labels holds values {bad[:5]}; use 1 for 'event' and 0 for 'no event' (re-score or drop label 2).")
     counts = np.bincount(y.astype(int), minlength=2)
     if counts.min() < 2:
-        raise InputError(f"labels has {counts[0]} negatives and {counts[1]} positives; fit needs at least 2 of each.")
+        raise InputError(f"The training windows hold {counts[1]} labelled 'event' and {counts[0]} 'no event'; training "
+                         "needs at least 2 of each.")
     return x, y.astype(np.float32)
 
 

@@ -65,7 +65,7 @@ def _read_abf(path: Path):
     try:
         header = pyabf.ABF(str(path), loadData=False)
     except Exception as err:  # pyabf raises many types for damaged headers
-        raise InputError(f"{path} could not be read as an ABF file ({type(err).__name__}); "
+        raise InputError(f"{path} could not be read as an ABF file (its header is damaged); "
                          "give an Axon .abf recording.") from err
     _check_header(header, path)
     try:

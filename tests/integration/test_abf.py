@@ -51,7 +51,7 @@ def test_cli_convert_reports_missing_subject(abf_file, capsys):
 def test_not_an_abf_file(tmp_path):
     bad = tmp_path / "bad.abf"
     bad.write_bytes(b"\x00" * 100)
-    with pytest.raises(InputError, match="could not be read as an ABF"):
+    with pytest.raises(InputError, match="not an ABF file"):
         convert_abf(bad, output=tmp_path / "bad.nwb")
     assert not (tmp_path / "bad.nwb").exists()
 
