@@ -111,6 +111,22 @@ def test_cleft_table_from_labels():
     assert t.bounding_boxes.tolist() == [[1, 2, 2, 2, 4, 6]] and np.allclose(t.centroids_zyx, [[1, 2.5, 3.5]])
 
 
+def test_sparse_huge_ids_need_no_huge_tables():
+    """Cleft ids up to 2**64 - 2 and segment ids above 2**63 (cc3d would allocate per id otherwise)."""
+    big = np.uint64(2**64 - 2)
+    labels = np.zeros((5, 40, 40), np.uint64)
+    labels[2, 19:21, 5:30] = big
+    labels[2, 5:7, 5:30] = 3
+    t = clefts_from_labels(labels)
+    assert t.cleft_ids.tolist() == [3, int(big)] and t.num_voxels.tolist() == [50, 50]
+    seg = np.full((5, 40, 40), 2**63 + 1, np.uint64)
+    seg[:, 20:, :] = 2**63 + 2
+    raw = np.where(seg == 2**63 + 1, 255, 128).astype(np.uint8)
+    res = assign_partners(raw, seg, np.where(labels == big, labels, 0), model=Oracle("association"),
+                          patch_zyx=(8, 64, 64), device="cpu")
+    assert res.partners() == {int(big): (2**63 + 1, (2**63 + 2,))}
+
+
 def test_bad_inputs(vol):
     with pytest.raises(InputError, match="3-D"):
         detect_clefts(np.zeros((10, 10), np.uint8), model=Oracle("cleft"))

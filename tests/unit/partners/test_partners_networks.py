@@ -94,3 +94,13 @@ def test_mask_pruner_trains_and_assigns(vols):
     assert set(res.cleft_ids.tolist()) <= set(v.partners)
     assert all(len(p) == 1 for p in res.post_ids)  # dyadic: the best pair only
     assert MaskPrunerNet()(torch.zeros(2, 4, 4, 32, 32)).shape == (2,)
+
+
+@pytest.mark.parametrize("widths, channels", [((4, 6), 1), ((12, 16, 24, 32), 2), ((28, 36, 48, 64, 80), 1)])
+def test_weight_count_from_the_settings_matches_the_network(widths, channels):
+    from nwbsyn.partners.model import count_weights
+
+    net = ResidualUNet3d(in_channels=channels, out_channels=channels, widths=widths)
+    real = sum(p.numel() for p in net.parameters())
+    estimate = count_weights(in_channels=channels, out_channels=channels, widths=widths)
+    assert abs(estimate - real) / real < 0.05
