@@ -98,9 +98,14 @@ def _side_output(stack: ExitStack, path, *, args, others, what: str):
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from nwbsyn import connectivity, io
+    from nwbsyn._shared import InputError
+    from nwbsyn.io.output import same_file
 
     _check_arguments(args)
     nwb_out = args.input if args.in_place else (args.output or io.default_output_path(args.input))
+    if args.init and same_file(nwb_out, args.init):
+        raise InputError(f"The NWB output {nwb_out} is the starting model given to --init; choose another output "
+                         "path (inputs are never overwritten).")
     start = connectivity.read_checkpoint(args.init) if args.init else None
     with ExitStack() as stack:
         plot_tmp = _side_output(stack, args.plot, args=args, others=[("the NWB output", nwb_out)], what="figure")

@@ -88,7 +88,10 @@ def check_numeric_dtype(dtype, *, what: str) -> None:
     """Refuse boolean, complex, text and compound data (``what`` names the object)."""
     import numpy as np
 
-    kind = np.dtype(dtype).kind if dtype is not None else "O"
+    try:
+        kind = np.dtype(dtype).kind if dtype is not None else "O"
+    except TypeError:  # hdmf describes compound types as lists of fields
+        kind = "V"
     names = {"b": "boolean", "c": "complex", "S": "text", "U": "text", "O": "text or object", "V": "compound",
              "M": "date", "m": "time-delta"}
     if kind not in "iuf":

@@ -269,7 +269,9 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
     if module_has_result(nwbfile, inp) and not overwrite:
         raise InputError(f"The file already holds nwbsyn connectivity results ({RESULT_NAME}); pass --overwrite "
                          "to replace them.")
-    _check_length(inp, context_steps=fit_kwargs.get("context_steps", 10))
+    start = fit_kwargs.get("init_from")
+    context = (start["config"] if isinstance(start, dict) else fit_kwargs).get("context_steps", 10)
+    _check_length(inp, context_steps=context)
     result = fit_connectivity(inp.activity, behavior=inp.behavior, loss=inp.loss, seed=seed, device=device,
                               progress_bar=progress_bar, **fit_kwargs)
     params = dict(result.params, source=inp.kind, bin_s=inp.dt_s, behavior=inp.behavior_name,

@@ -277,6 +277,12 @@ def test_bad_model_files_are_refused_before_the_data_is_read(tmp_path, capsys, u
     assert not (tmp_path / "pwned").exists()
 
 
+def test_output_naming_the_starting_model_is_refused(tmp_path, capsys, units_file):
+    model = _model_file(tmp_path, {})
+    check(capsys, FIT + [units_file, "--init", model, "-o", model, "--overwrite", *QUICK], [units_file, model],
+          [tmp_path], "--init")
+
+
 def test_missing_model_file(tmp_path, capsys, units_file):
     check(capsys, FIT + [units_file, "--init", tmp_path / "nope.pt", *QUICK], [units_file], [tmp_path],
           "does not exist")
@@ -381,7 +387,7 @@ def _roi_problem(problem):
     ("bool", [], "boolean"),
     ("text", [], "text"),
     ("complex", [], "complex"),
-    ("compound", [], "could not be read"),  # pynwb itself refuses to read it
+    ("compound", [], "compound"),
     ("1-D", [], "shape"),
     ("3-D", [], "could not be read"),
     ("columns", [], "columns"),
