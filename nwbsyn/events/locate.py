@@ -2,7 +2,8 @@
 
 ``candidate_trace`` is the cheap, permissive matched filter that fast mode uses to choose
 which windows the classifier scores; ``locate_events`` places events at the steepest rise
-inside the regions the classifier accepted, chunk by chunk with a halo.
+inside the regions the classifier accepted, chunk by chunk with a halo, one event per
+rising phase.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_
         cand_val.extend(height)
         cand_reg.extend([r] * len(pk))
     if not cand_pos:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     order = np.argsort(cand_pos, kind="stable")
     pos, val, reg = np.asarray(cand_pos)[order], np.asarray(cand_val)[order], np.asarray(cand_reg)[order]
     keep: list[int] = []
@@ -85,7 +86,28 @@ def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_
                 keep[-1] = i
             continue
         keep.append(i)
-    return pos[keep].astype(np.int64), reg[keep].astype(np.int64)
+    return pos[keep].astype(np.int64), reg[keep].astype(np.int64), val[keep]
+
+
+def _merge_rises(pos, reg, val, slope_between, sd, *, max_gap_samples, min_fraction):
+    """Merge detections on one rising phase, keeping the steepest.
+
+    Two neighbouring detections closer than ``max_gap_samples`` are one event when the
+    slope between them never falls below ``min_fraction`` x the smaller of their two
+    slopes nor below one robust SD of the slope: the trace keeps rising from one to the
+    other. A second rise after a decay or a plateau (a compound event) stays a second event.
+    """
+    keep: list[int] = []
+    for i in range(pos.size):
+        if keep and pos[i] - pos[keep[-1]] <= max_gap_samples:
+            j = keep[-1]
+            between = slope_between(int(pos[j]), int(pos[i]), int(reg[j]), int(reg[i]))
+            if between.size and between.min() > max(min_fraction * min(val[i], val[j]), sd):
+                if val[i] > val[j]:
+                    keep[-1] = i
+                continue
+        keep.append(i)
+    return pos[keep], reg[keep]
 
 
 def _merge_spans(spans, halo, n):
@@ -99,7 +121,7 @@ def _merge_spans(spans, halo, n):
     return merged
 
 
-def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, **select):
+def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0, merge_fraction=0.1, **select):
     """Chunked :func:`locate_events`.
 
     The slope is computed (with a halo) only inside regions and in every ``sd_every``-th
@@ -107,6 +129,7 @@ def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, **select):
     robust SD outside the regions is gathered; both are independent of the chunks.
     """
     found: list = [None] * len(regions)
+    segments: dict = {}
     outside, everywhere, n_outside = [], [], 0
     starts = regions[:, 0] if len(regions) else np.zeros(0, dtype=np.int64)
     for a, b in chunks:
@@ -137,9 +160,22 @@ def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, **select):
                 pk, props = scipy.signal.find_peaks(seg, prominence=0.0)
                 arg = int(np.argmax(seg))
                 found[r] = (ra + pk, seg[pk], props["prominences"], ra + arg, seg[arg])
+                segments[r] = seg
     ref = np.concatenate(outside) if n_outside > 100 else np.concatenate(everywhere or [np.zeros(0)])
     sd = 1.4826 * np.median(np.abs(ref - np.median(ref))) if ref.size else 0.0
-    return _select_events(found, sd, **select)
+    pos, reg, val = _select_events(found, sd, **select)
+
+    def slope_between(a, b, ra, rb):
+        for r in (ra, rb):
+            lo, hi = regions[r]
+            if segments.get(r) is not None and lo <= a and b < hi:
+                return segments[r][a - lo : b - lo + 1]
+        lo = max(0, a - halo_merge)
+        return _slope(xr.read(lo, b + halo_merge + 1), fs)[a - lo : b - lo + 1]
+
+    halo_merge = max(halo, int(round(2e-3 * fs)))
+    return _merge_rises(pos, reg, val, slope_between, sd, max_gap_samples=int(round(merge_ms * 1e-3 * fs)),
+                        min_fraction=merge_fraction)
 
 
 class _ArrayReader:
@@ -166,7 +202,9 @@ def locate_events(
     above ``sd_factor`` x the robust SD of the slope outside all regions are events;
     several peaks with prominence >= ``relative_prominence`` x the largest are
     overlapping events. A region with no such peak keeps its single steepest point.
-    Events closer than ``min_separation_samples`` keep the steeper one.
+    Events closer than ``min_separation_samples`` keep the steeper one, and so do
+    neighbours on one rising phase (the slope between them stays above a tenth of theirs and
+    above its noise SD); a second rise after a decay or a plateau stays a second event.
 
     Returns
     -------

@@ -533,6 +533,7 @@ def _measure_group(reader, onsets, k0, k1, sz) -> dict:
     t10, t90, t50r, t50d = _crossings(zf, foot, peak, nxt, bl, amp, sz)
     ms = sz["ms"]
     out = dict(foot=foot + lo, peak=peak + lo, truncated=truncated, flat=flat, level=level, bl=bl, amp=amp,
+               since_prev_ms=(foot - prev_peak) / ms,
                level_age_ms=(peak - 0.5 * (lvl_start + end)) / ms,
                rise=(t90 - t10) / ms, half=t50d / ms, width=(t50d - t50r) / ms)
     c_end = np.minimum(np.minimum(nxt, zf.size), peak + np.minimum(np.round(4 * np.nan_to_num(t50d)).astype(np.int64)
@@ -565,13 +566,13 @@ def _combine(groups, n_events, sz, *, fit_agreement) -> dict:
                     half=empty, width=empty, charge=empty)
     g = {k: np.concatenate([grp[k] for grp in groups]) for k in groups[0] if k != "snip_sums"}
     sigma, ms = sz["sigma"], sz["ms"]
-    clean = ~g["truncated"]
-    halves = g["half"][clean & np.isfinite(g["half"])]
+    halves = g["half"][~g["truncated"] & np.isfinite(g["half"])]
     tau = float(np.median(halves)) / np.log(2) if halves.size else 5.0
-    # resting level: flat baseline of the last event before with an undisturbed baseline
+    # resting level: flat baseline of the last event that followed no other within 5 decay time constants
+    clean = g["since_prev_ms"] >= 5.0 * tau
     last_clean = np.maximum.accumulate(np.where(clean, np.arange(n_events), -1))
     rest = np.where(last_clean >= 0, g["flat"][np.maximum(last_clean, 0)], g["level"])
-    on_decay = g["truncated"] & (g["level"] - rest > 2.0 * sigma) & (last_clean >= 0)
+    on_decay = ~clean & (g["level"] - rest > 2.0 * sigma) & (last_clean >= 0)
     bl, amp = g["bl"].copy(), g["amp"].copy()
     bl[on_decay] = rest[on_decay] + (g["level"] - rest)[on_decay] * np.exp(-np.maximum(g["level_age_ms"][on_decay], 0)
                                                                            / max(tau, 1e-3))
@@ -579,7 +580,7 @@ def _combine(groups, n_events, sz, *, fit_agreement) -> dict:
     method = np.where(on_decay, "direct_on_decay", "direct").astype("<U15")
     rise, half, width = g["rise"].copy(), g["half"].copy(), g["width"].copy()
     with np.errstate(invalid="ignore"):
-        agree = g["fit_ok"] & clean & (np.abs(g["fit_a"] - g["amp"]) <= np.maximum(fit_agreement * g["amp"],
+        agree = g["fit_ok"] & ~on_decay & ~g["truncated"] & (np.abs(g["fit_a"] - g["amp"]) <= np.maximum(fit_agreement * g["amp"],
                                                                                      3.0 * sigma))
     bl[agree], amp[agree], method[agree] = g["fit_b"][agree], g["fit_a"][agree], "fit"
     rise[agree], half[agree], width[agree] = g["fit_rise"][agree], g["fit_half"][agree], g["fit_width"][agree]

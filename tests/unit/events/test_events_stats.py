@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+import scipy.optimize
+import scipy.signal
 
 from nwbsyn._shared import InputError
 from nwbsyn.events import biexponential_event, event_statistics, simulate_trace
+from nwbsyn.events.stats import AMPLITUDE_METHODS
 
 FS = 50_000.0
 
@@ -134,3 +137,78 @@ def test_amplitudes_in_1_over_f_noise_use_generalised_least_squares(monkeypatch)
     monkeypatch.setattr(stats, "_noise_model", lambda *args, **kwargs: (noise_model(*args, **kwargs)[0], None))
     ols = mae()
     assert gls < 0.9 * ols and gls < 0.06
+
+
+def _filtered_events(onsets_ms, amps_pA, *, fs=20_000.0, duration_s=2.0, rise_ms=0.5, decay_ms=5.0,
+                     bessel_hz=2_000.0, noise_sd_pA=1.5, rng=0):
+    """Negative events as recorded: biexponential, Bessel-filtered, in white noise; (trace, clean trace)."""
+    n = int(duration_s * fs)
+    clean = np.zeros(n)
+    t_ms = np.arange(n) * 1e3 / fs
+    for o, a in zip(onsets_ms, amps_pA):
+        clean -= a * biexponential_event(t_ms - o, rise_ms=rise_ms, decay_ms=decay_ms) * (t_ms >= o)
+    b, a_ = scipy.signal.bessel(4, bessel_hz, fs=fs, norm="mag")
+    clean = scipy.signal.lfilter(b, a_, clean)
+    return clean + np.random.default_rng(rng).normal(0.0, noise_sd_pA, n), clean
+
+
+def _steepest(clean, onsets_ms, fs):
+    """Steepest-rise sample of each event (what detection reports), from the noiseless trace."""
+    slope = -np.gradient(clean)
+    starts = (np.asarray(onsets_ms) * fs / 1e3).astype(int)
+    return np.array([s + int(np.argmax(slope[s : s + int(3e-3 * fs)])) for s in starts])
+
+
+def test_amplitude_from_steepest_rise_onsets_on_filtered_slow_events():
+    """Detections sit at the steepest rise: the baseline must end at the foot, not halfway up the rise."""
+    fs = 20_000.0
+    rng = np.random.default_rng(5)
+    onsets = np.arange(30.0, 1950.0, 40.0) + rng.uniform(0, 10, 48)
+    amps = rng.uniform(8.0, 50.0, onsets.size)
+    trace, clean = _filtered_events(onsets, amps, fs=fs, rng=6)
+    st = event_statistics(trace, _steepest(clean, onsets, fs), sampling_rate_hz=fs)
+    true_peak = np.array([-clean[int(o * fs / 1e3) : int((o + 8) * fs / 1e3)].min() for o in onsets])
+    ratio = st.abs_amplitude_pA / true_peak
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.08)
+    assert np.all(ratio > 0.6)
+    assert set(st.amplitude_method) <= set(AMPLITUDE_METHODS)
+    assert np.all(st.foot_samples <= st.onset_samples) and np.all(st.peak_samples >= st.onset_samples)
+
+
+def test_event_on_the_decay_of_the_previous_one_is_measured_against_the_extrapolated_decay():
+    fs = 20_000.0
+    onsets = np.array([100.0, 106.0, 300.0, 307.0, 500.0, 505.0, 700.0, 708.0])
+    amps = np.array([40.0, 20.0, 30.0, 25.0, 50.0, 15.0, 35.0, 30.0])
+    trace, clean = _filtered_events(onsets, amps, fs=fs, noise_sd_pA=0.3, rng=7, duration_s=1.0)
+    st = event_statistics(trace, _steepest(clean, onsets, fs), sampling_rate_hz=fs)
+    second = np.arange(1, onsets.size, 2)
+    assert np.all(st.amplitude_method[second] == "direct_on_decay")
+    # the true amplitude of a second event: its own peak above the first one's decay at that time
+    np.testing.assert_allclose(st.abs_amplitude_pA[second], amps[second] * 0.9, rtol=0.2)
+    np.testing.assert_allclose(st.abs_amplitude_pA[second - 1], amps[second - 1] * 0.9, rtol=0.15)
+
+
+def test_rise_time_never_below_one_sample():
+    fs = 10_000.0
+    sim = simulate_trace(duration_s=10.0, sampling_rate_hz=fs, rate_hz=3.0, rise_ms=0.02, decay_ms=0.5,
+                         decay_sd_ms=0.0, noise_sd_pA=0.5, rng=15)
+    for kinetics in ("fit", "crossing"):
+        st = event_statistics(sim.trace_pA, sim.onset_samples, sampling_rate_hz=fs, kinetics=kinetics)
+        rise = st.rise_time_ms[np.isfinite(st.rise_time_ms)]
+        assert rise.size and rise.min() >= 1e3 / fs - 1e-12
+
+
+def test_all_events_measured_without_a_solver_call_per_event(monkeypatch):
+    """Statistics are batched: no scipy least_squares / root finding per event."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("per-event solver call")
+
+    monkeypatch.setattr(scipy.optimize, "least_squares", refuse)
+    monkeypatch.setattr(scipy.optimize, "brentq", refuse)
+    sim = simulate_trace(duration_s=20.0, rate_hz=5.0, noise_sd_pA=1.0, rng=16)
+    st = event_statistics(sim.trace_pA, sim.onset_samples, sampling_rate_hz=FS)
+    assert len(st) > 50 and np.sum(st.amplitude_method == "fit") > 0.8 * len(st)
+    ratio = st.amplitude_pA / sim.amplitudes_pA
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.05)
+    s = st.summary()
+    assert sum(s[f"n_amplitude_{m}"] for m in AMPLITUDE_METHODS) == len(st)

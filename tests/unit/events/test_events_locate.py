@@ -1,0 +1,65 @@
+"""locate_events: one detection per rising phase, compound events kept, onset at the steepest rise."""
+
+import numpy as np
+
+from nwbsyn.events import biexponential_event
+from nwbsyn.events.locate import _ArrayReader, _locate, locate_events
+
+FS = 50_000.0
+
+
+def _sigmoid_rise(t_ms, centre_ms, width_ms):
+    return 1.0 / (1.0 + np.exp(-(t_ms - centre_ms) / width_ms))
+
+
+def _trace(parts, *, duration_ms=60.0, noise_sd=0.2, rng=0):
+    """Negative-going trace (events down) from ``parts`` (callables of t_ms giving upward deflections)."""
+    t = np.arange(int(duration_ms * FS / 1e3)) * 1e3 / FS
+    z = sum(p(t) for p in parts)
+    return -z + np.random.default_rng(rng).normal(0.0, noise_sd, t.size), t
+
+
+def _regions(*spans_ms):
+    return np.array([[int(a * FS / 1e3), int(b * FS / 1e3)] for a, b in spans_ms])
+
+
+def _decay(t, start_ms, tau_ms):
+    return np.where(t > start_ms, np.exp(-(t - start_ms) / tau_ms), 1.0)
+
+
+def test_two_slope_peaks_on_one_rise_are_one_event():
+    # a rise in two steps 1.8 ms apart that never stops rising, then a slow decay
+    def event(t):
+        return 20.0 * (_sigmoid_rise(t, 30.0, 0.4) + _sigmoid_rise(t, 31.8, 0.4)) * _decay(t, 33.0, 8.0)
+
+    x, _ = _trace([event])
+    regions = _regions((27.0, 36.0))
+    pos, _ = locate_events(x, regions, sampling_rate_hz=FS)
+    unmerged, _ = _locate(_ArrayReader(x), regions, [(0, x.size)], fs=FS, halo=0, sd_block=x.size, sd_every=1,
+                          merge_ms=0.0, min_separation_samples=6, relative_prominence=0.25, sd_factor=4.0)
+    assert unmerged.size == 2  # without the merge these are the duplicates the issue reports
+    assert pos.size == 1
+    assert abs(pos[0] / FS * 1e3 - 30.0) < 2.0
+
+
+def test_second_rise_on_a_decay_stays_a_second_event():
+    def first(t):
+        return 25.0 * biexponential_event(t - 20.0, rise_ms=0.3, decay_ms=2.0) * (t >= 20.0)
+
+    def second(t):
+        return 15.0 * biexponential_event(t - 23.0, rise_ms=0.3, decay_ms=2.0) * (t >= 23.0)
+
+    x, _ = _trace([first, second])
+    pos, _ = locate_events(x, _regions((18.0, 30.0)), sampling_rate_hz=FS)
+    assert pos.size == 2
+    np.testing.assert_allclose(pos / FS * 1e3, [20.2, 23.2], atol=0.4)
+
+
+def test_rise_after_a_plateau_stays_a_second_event():
+    def staircase(t):
+        return 15.0 * (_sigmoid_rise(t, 30.0, 0.15) + _sigmoid_rise(t, 33.0, 0.15)) * _decay(t, 35.0, 5.0)
+
+    x, _ = _trace([staircase])
+    pos, _ = locate_events(x, _regions((27.0, 38.0)), sampling_rate_hz=FS)
+    assert pos.size == 2
+    np.testing.assert_allclose(pos / FS * 1e3, [30.0, 33.0], atol=0.3)
