@@ -39,10 +39,12 @@ def add_parsers(subparsers) -> None:
     parser.add_argument("--glob", metavar="PATTERN", help="only assets whose path matches, e.g. 'sub-*/*.nwb'")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N", help="local Dask workers (default: one per CPU core)")
-    where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing Dask cluster ('inline': no Dask, one asset after another)")
+    where.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="use an existing Dask cluster ('inline': no Dask, one asset after another)")
     parser.add_argument("--dandi-api", metavar="URL",
                         help="DANDI API URL (default: $NWBSYN_DANDI_API_URL or the DANDI archive)")
-    parser.add_argument("--retries", type=int, default=2, help="retries after transient network errors (0 to 10, default 2)")
+    parser.add_argument("--retries", type=int, default=2,
+                        help="retries after transient network errors (0 to 10, default 2)")
     parser.add_argument("--overwrite", action="store_true", help="re-run assets whose output exists (no resume)")
     parser.add_argument("--no-validate", action="store_true", help="skip pynwb/nwbinspector checks of the outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -118,10 +118,14 @@ def _series_data(series, *, what: str) -> np.ndarray:
                     timestamps=series.timestamps, starting_time=getattr(series, "starting_time", None), what=what)
     n_columns = int(np.prod(shape[1:])) if len(shape) > 1 else 1
     check_size(shape[0] if shape else 0, n_columns, what=f"{what} has", fix="analyse a shorter stretch of it")
-    out = np.asarray(data[:], dtype=np.float32)
-    if not np.all(np.isfinite(out)):
+    values = np.asarray(data[:])
+    if not np.all(np.isfinite(values)):
         raise InputError(f"{what} contains NaN or infinite values; interpolate or drop those samples first.")
-    return out
+    largest = max(abs(float(values.max())), abs(float(values.min()))) if values.size else 0.0
+    if largest > 1e30:
+        raise InputError(f"{what} holds values up to {largest:.3g}, beyond what a fit can use; "
+                         "store the traces in a sensible unit (use the series' conversion factor).")
+    return values.astype(np.float32)
 
 
 def _rate_hz(series) -> float:
@@ -274,6 +278,9 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
     _check_length(inp, context_steps=context)
     result = fit_connectivity(inp.activity, behavior=inp.behavior, loss=inp.loss, seed=seed, device=device,
                               progress_bar=progress_bar, **fit_kwargs)
+    if not (np.all(np.isfinite(result.weights)) and np.all(np.isfinite(result.embeddings))):
+        raise InputError("The fit diverged (NaN or infinite weights), so nothing was written; check the activity "
+                         "for outliers or try another --seed.")
     params = dict(result.params, source=inp.kind, bin_s=inp.dt_s, behavior=inp.behavior_name,
                   n_neurons=int(inp.activity.shape[1]), n_steps=int(inp.activity.shape[0]))
     provenance = dict(

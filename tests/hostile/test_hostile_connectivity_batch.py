@@ -50,7 +50,16 @@ def originals(tmp_path_factory):
     folder = tmp_path_factory.mktemp("originals")
     return {"units": write_nwbfile(mock_ecephys_nwbfile(n_units=3, duration_s=20.0, rng=1), folder / "units.nwb"),
             "rois": write_nwbfile(mock_ophys_nwbfile(n_rois=3, n_frames=300, rng=2), folder / "rois.nwb"),
-            "empty": write_nwbfile(mock_nwbfile(), folder / "empty.nwb")}
+            "behavior": write_nwbfile(_with_behavior(), folder / "behavior.nwb")}
+
+
+def _with_behavior():
+    from pynwb import TimeSeries
+
+    nwbfile = mock_ecephys_nwbfile(n_units=3, duration_s=20.0, rng=4)
+    speed = np.abs(np.random.default_rng(4).standard_normal(1000)).cumsum() % 5
+    nwbfile.add_acquisition(TimeSeries(name="speed", data=speed, unit="m/s", rate=50.0, description="running"))
+    return nwbfile
 
 
 def _copy(originals, name, dest: Path) -> Path:
@@ -378,6 +387,9 @@ def _roi_problem(problem):
         elif problem == "nan-data":
             data[3, 1] = np.nan
             _replace(g, "data", data)
+        elif problem == "huge-values":
+            data[0, 0] = 1e35
+            _replace(g, "data", data)
         elif problem == "dangling-rois":
             _replace(g, "rois", np.array([0, 1, 99]))
     return edit
@@ -400,6 +412,7 @@ def _roi_problem(problem):
     ("rate-huge-with-bins", ["--bin-ms", "100"], "--bin-ms"),
     ("nan-data", [], "NaN"),
     ("dangling-rois", [], "outside"),
+    ("huge-values", [], "beyond"),
 ])
 def test_hostile_roi_series(tmp_path, capsys, rois_file, problem, extra, message):
     _edit_rois(rois_file, _roi_problem(problem))
@@ -431,6 +444,49 @@ def test_several_roi_series_say_which_one_is_used(tmp_path, capsys, caplog):
                                              ("", "--source")])
 def test_bad_source(tmp_path, capsys, rois_file, source, message):
     check(capsys, FIT + [rois_file, "--source", source, *QUICK], [rois_file], [tmp_path], message)
+
+
+def _behavior_problem(problem):
+    def edit(g):
+        data = g["data"][:]
+        if problem == "text":
+            _replace(g, "data", data.astype("S8"))
+        elif problem == "nan":
+            data[10] = np.nan
+            _replace(g, "data", data)
+        elif problem == "huge":
+            data[10] = 1e300
+            _replace(g, "data", data)
+        elif problem == "one-sample":
+            _replace(g, "data", data[:1])
+        elif problem == "too-short":
+            g["starting_time"].attrs["rate"] = 500.0
+        elif problem == "rate-0":
+            g["starting_time"].attrs["rate"] = 0.0
+        elif problem == "short-timestamps":
+            _timestamps(g, np.arange(len(data) - 5) * 0.02)
+        elif problem == "non-monotonic":
+            t = np.arange(len(data)) * 0.02
+            t[[3, 4]] = t[[4, 3]]
+            _timestamps(g, t)
+    return edit
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("text", "text"), ("nan", "NaN"), ("huge", "beyond"), ("one-sample", "sample"), ("too-short", "covers"),
+    ("rate-0", "rate"), ("short-timestamps", "timestamps"), ("non-monotonic", "do not increase"),
+])
+def test_hostile_behavior_series(tmp_path, capsys, originals, problem, message):
+    path = _copy(originals, "behavior", tmp_path / "behavior.nwb")
+    with h5py.File(path, "r+") as f:
+        _behavior_problem(problem)(f["acquisition/speed"])
+    check(capsys, FIT + [path, "--behavior", "speed", *QUICK], [path], [tmp_path], message)
+
+
+def test_behavior_is_used(tmp_path, capsys, originals):
+    path = _copy(originals, "behavior", tmp_path / "behavior.nwb")
+    check(capsys, FIT + [path, "--behavior", "speed", "--bin-ms", "50", "-o", tmp_path / "o.nwb", *QUICK], [path],
+          [tmp_path], code=0, allow_new=("o.nwb",))
 
 
 @pytest.mark.parametrize("behavior, message", [("missing", "not found"), ("units", "not found"), ("  ", "empty")])
