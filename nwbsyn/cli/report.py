@@ -1,4 +1,4 @@
-"""``nwbsyn report`` and ``nwbsyn demo``."""
+"""``nwbsyn report``, ``nwbsyn export`` and ``nwbsyn demo``."""
 
 from __future__ import annotations
 
@@ -52,6 +52,22 @@ def add_parsers(subparsers) -> None:
     report.add_argument("--overwrite", action="store_true", help="replace an existing report")
     report.set_defaults(handler=_cmd_report)
 
+    export = subparsers.add_parser(
+        "export", help="write the nwbsyn tables of a file as CSV (and Parquet)",
+        description="Write every nwbsyn table of an NWB file into a folder, one CSV per table, in practical "
+                    "units named in the headers: synaptic events (one row per event, onsets on the session "
+                    "clock) and a per-trace summary, EM clefts and partners, connectivity edges by unit id "
+                    "(strongest first, with robust z-scores). Parquet files too when pyarrow is installed.",
+        epilog="examples:\n  nwbsyn export cell1_nwbsyn.nwb -o cell1_tables\n"
+               "  nwbsyn export cell1_nwbsyn.nwb -o cell1_tables --overwrite --no-parquet",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("input", metavar="FILE.nwb", help="NWB file with nwbsyn results")
+    export.add_argument("-o", "--output", metavar="DIR",
+                        help="folder to create (default: <input stem>_tables beside the input)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing folder's tables")
+    export.add_argument("--no-parquet", action="store_true", help="CSV only, even when pyarrow is installed")
+    export.set_defaults(handler=_cmd_export)
+
     demo = subparsers.add_parser(
         "demo", help="simulate data, run all three analyses, compare with the planted truth",
         description="Build example NWB files with nwbsyn's simulators (a patch-clamp recording with "
@@ -73,6 +89,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else source.with_name(f"{source.stem}_report.html")
     path = write_report(source, output_path=output, overwrite=args.overwrite)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): open it in a web browser")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nwbsyn.io.export import export_tables
+
+    source = Path(args.input)
+    out_dir = Path(args.output) if args.output else source.with_name(f"{source.stem}_tables")
+    print(export_tables(source, out_dir=out_dir, overwrite=args.overwrite, parquet=not args.no_parquet).format())
     return 0
 
 
