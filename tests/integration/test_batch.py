@@ -203,3 +203,21 @@ def test_a_worker_killed_mid_batch(archive, cluster, tmp_path):
     summary = result["summary"]
     assert summary["status"].tolist() == ["ok", "ok", "ok"], summary["error"].tolist()
     assert not list((tmp_path / "out").rglob(".*nwbsyn-tmp*"))
+
+
+@pytest.mark.parametrize("address, message", [("tcp://", "not a scheduler address"), ("nonsense", "port"),
+                                              ("tcp://host:99999", "port"), ("udp://127.0.0.1:8786", "protocol")])
+def test_malformed_scheduler_addresses_fail_at_once(tmp_path, address, message):
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=message):
+        batch.run(tmp_path, out_dir=tmp_path / "out", scheduler=address)
+    assert time.perf_counter() - start < 5 and not (tmp_path / "out").exists()
+
+
+def test_retries_and_out_are_checked_before_any_work(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="--retries"):
+        batch.run(tmp_path, out_dir=tmp_path / "out", retries=-1)
+    with pytest.raises(InputError, match="is a file"):
+        batch.run(tmp_path, out_dir=tmp_path / "file")
+    assert not (tmp_path / "out").exists()

@@ -85,3 +85,27 @@ def test_mse_softplus_link_predicts_in_original_units():
     assert res.test_prediction.min() >= 0
     np.testing.assert_allclose(res.test_target, sim.activity[1200:], rtol=1e-5, atol=1e-6)
     assert abs(res.test_prediction.mean() - res.test_target.mean()) < 0.5 * res.test_target.std()
+
+
+def test_init_from_copies_the_shared_decoder(tmp_path):
+    from nwbsyn.connectivity import read_checkpoint
+
+    sim = simulate_network(n_neurons=5, n_steps=1200, observation="poisson", rng=4)
+    first = fit(sim.activity, config=TrainConfig(max_epochs=1, chunk_steps=128), progress_bar=False,
+                checkpoint=tmp_path / "a.pt")
+    ckpt = read_checkpoint(tmp_path / "a.pt")
+    assert ckpt["init"]["n_neurons"] == [5] and ckpt["n_parameters"] > 25
+    other = simulate_network(n_neurons=7, n_steps=1200, observation="poisson", rng=5)
+    frozen = TrainConfig(max_epochs=1, chunk_steps=128, lr=0.0, lr_adjacency=0.0)
+    second = fit(other.activity, config=frozen, progress_bar=False, init_from=tmp_path / "a.pt")
+    for name, value in first.model.decoder.state_dict().items():
+        np.testing.assert_array_equal(second.model.decoder.state_dict()[name].numpy(), value.numpy())
+    assert second.model.adjacency[0].shape == (7, 7)
+
+
+def test_fit_options_are_checked():
+    sim = simulate_network(n_neurons=4, n_steps=1200, observation="poisson", rng=0)
+    with pytest.raises(InputError, match="--max-epochs"):
+        fit(sim.activity, config=TrainConfig(max_epochs=0), progress_bar=False)
+    with pytest.raises(InputError, match="--seed"):
+        fit(sim.activity, config=TrainConfig(max_epochs=1), seed=-1, progress_bar=False)
