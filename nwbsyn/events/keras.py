@@ -119,7 +119,7 @@ def _read_keras_file(path: Path):
 def _json(value, path: Path) -> dict:
     try:
         config = json.loads(_as_str(value))
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise InputError(f"{str(path)!r} has a model configuration that is not valid JSON; the file is damaged.") \
             from err
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):

@@ -419,6 +419,7 @@ def load_model(source: str | Path = "default", *, device: str = "auto") -> Event
     >>> model = load_model("events.pt", device="cpu")  # doctest: +SKIP
     """
     path = resolve_model_path(source)
+    _check_model_file(path)
     if path.suffix.lower() in (".h5", ".hdf5", ".keras"):
         from nwbsyn.events.keras import load_keras_model
 
@@ -459,7 +460,7 @@ def resolve_model_path(source: str | Path = "default") -> Path:
 
 def _load_checkpoint(path: Path) -> EventClassifier:
     """Read a checkpoint without running any pickled code (``weights_only``) and check it fully."""
-    _check_model_file(path)
+    _check_zip_checkpoint(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle / zip errors: not a checkpoint we can read safely
@@ -500,6 +501,25 @@ def load_state(model: EventClassifier, state, *, source) -> EventClassifier:
 
 #: Largest model file read (the default checkpoint is under 1 MB).
 MAX_MODEL_FILE_BYTES = 1 << 30
+
+
+def _check_zip_checkpoint(path: Path) -> None:
+    """Only torch's zip format is read: other files (plain pickles, legacy checkpoints) are refused
+    unread, and the archive's unpacked size is bounded before torch reads it."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{str(path)!r} is not a checkpoint written by 'nwbsyn events train' (not a torch zip "
+                         "archive); nwbsyn never unpickles other files.")
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise InputError(f"{str(path)!r} is a damaged checkpoint archive; pass a file written by "
+                         "'nwbsyn events train'.") from err
+    if unpacked > MAX_MODEL_FILE_BYTES:
+        raise InputError(f"{str(path)!r} unpacks to {unpacked / 2**30:,.1f} GiB, far more than an event classifier; "
+                         "the file is damaged or not an nwbsyn checkpoint.")
 
 
 def _check_model_file(path: Path) -> None:

@@ -238,6 +238,10 @@ def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]
     """
     if series:
         objects = [_find_series(nwbfile, name) for name in series]
+        names = [obj.name for obj in objects]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(f"{twice[0]} is named more than once in --series; name each series once.")
     else:
         items = [i for i in list_analysable(nwbfile) if i.kind == "patch_clamp"]
         if not items:
@@ -334,6 +338,18 @@ def _score_series(inp, res):
     )
 
 
+def check_results_free(nwbfile, inputs: list[TraceInput], *, module: str = "icephys", overwrite: bool = False):
+    """Refuse (before any work) to replace earlier event results unless ``overwrite``."""
+    if module not in nwbfile.processing:
+        return
+    mod = nwbfile.processing[module]
+    names = [RESULT_NAME, f"{RESULT_NAME}_model"] + [f"{i.series.name}_event_scores" for i in inputs]
+    taken = [n for n in names if n in mod.data_interfaces]
+    if taken and not overwrite:
+        raise InputError(f"processing/{module} already holds nwbsyn event results ({', '.join(taken)}); pass "
+                         "--overwrite to replace them.")
+
+
 def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance: dict, module: str = "icephys",
                 overwrite: bool = False):
     """Write one SynapticEventsTable, one score series per trace and the model provenance.
@@ -342,12 +358,8 @@ def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance:
     except ``name``. Returns the events table (None when no event was found: NWB best
     practice forbids empty tables, so only the scores and provenance are written).
     """
+    check_results_free(nwbfile, inputs, module=module, overwrite=overwrite)
     mod = get_or_create_module(nwbfile, module)
-    names = [RESULT_NAME, f"{RESULT_NAME}_model"] + [f"{i.series.name}_event_scores" for i in inputs]
-    taken = [n for n in names if n in mod.data_interfaces]
-    if taken and not overwrite:
-        raise InputError(f"processing/{module} already holds nwbsyn event results ({', '.join(taken)}); pass "
-                         "--overwrite to replace them.")
     model = make_provenance(name=f"{RESULT_NAME}_model", **provenance)
     put_result(mod, model, overwrite=overwrite)
     polarity = {res.params.get("polarity", -1) for res in results}
@@ -493,6 +505,7 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
         raise InputError("The selected series mix units (" + ", ".join(sorted({i.si_unit for i in inputs})) +
                          "); analyse currents and voltages in separate runs with --series.")
     check_memory(inputs, stride_samples=int(stride_samples))
+    check_results_free(nwbfile, inputs, module=module, overwrite=overwrite)
     if network is not None:
         net = network
     else:

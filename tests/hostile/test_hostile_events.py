@@ -320,6 +320,10 @@ def _make_model_file(kind: str, folder: Path, model) -> Path:
         return _pt(folder / "m.pt", _ckpt(model, init_dropout=bad))
     if kind == "pt-a-list":
         return _pt(folder / "m.pt", [1, 2, 3])
+    if kind == "torch-legacy-format":
+        path = folder / "m.pt"
+        torch.save(_ckpt(model), path, _use_new_zipfile_serialization=False)
+        return path
     if kind == "pickle-code":
         path = folder / "m.pt"
         path.write_bytes(pickle.dumps({"init": {}, "state": _Touch(folder / "PWNED")}))
@@ -348,7 +352,9 @@ def _make_model_file(kind: str, folder: Path, model) -> Path:
 def _make_keras2(kind: str, folder: Path, model) -> Path:
     path = write_keras2_model(folder / "m.h5", model=model)
     with h5py.File(path, "r+") as f:
-        if kind == "h5-malformed-json":
+        if kind == "h5-json-bomb":
+            f.attrs["model_config"] = "[" * 200_000 + "]" * 200_000
+        elif kind == "h5-malformed-json":
             f.attrs["model_config"] = '{"class_name": "Sequential", "config": {"layers": [{'
         elif kind == "h5-no-config":
             f.attrs["model_config"] = '{"class_name": "Sequential"}'
@@ -423,9 +429,9 @@ MODEL_KINDS = [
     "pt-unknown-init", "pt-wrong-shape", "pt-missing-tensor", "pt-petabyte", "pt-huge-window", "pt-nan-weights",
     "pt-inf-weights", "pt-complex-weights", "pt-init-not-dict", "pt-state-not-dict", "pt-no-state",
     "pt-bool-filters", "pt-negative-kernel", "pt-zero-pool", "pt-pools-eat-window", "pt-unequal-lists",
-    "pt-nan-dropout", "pt-a-list", "pickle-code", "torch-pickle-code", "empty-pt", "empty-h5", "empty-keras",
+    "pt-nan-dropout", "pt-a-list", "torch-legacy-format", "pickle-code", "torch-pickle-code", "empty-pt", "empty-h5", "empty-keras",
     "text-pt", "folder", "missing",
-    "h5-malformed-json", "h5-no-config", "h5-config-not-object", "h5-no-layers", "h5-layers-garbage",
+    "h5-json-bomb", "h5-malformed-json", "h5-no-config", "h5-config-not-object", "h5-no-layers", "h5-layers-garbage",
     "h5-functional", "h5-no-weights", "h5-nan-weights", "h5-wrong-shape", "h5-missing-layer", "h5-string-weights",
     "h5-absurd-weight", "h5-petabyte-config", "h5-weight-is-group",
     "keras-not-zip", "keras-broken-weights", "keras-empty-weights", "keras-malformed-config", "keras-no-members",
@@ -441,6 +447,15 @@ class TestModelFiles:
         inputs = [nwb] + ([model] if model.is_file() else [])
         hostile(detect(nwb, "--model", model), inputs, tmp_path).check(capsys)
         assert not (tmp_path / "PWNED").exists(), "pickled code ran"
+
+    def test_checkpoint_that_unpacks_to_too_much(self, assets, tmp_path, capsys, monkeypatch):
+        import nwbsyn.events.model as model_module
+
+        monkeypatch.setattr(model_module, "MAX_MODEL_FILE_BYTES", 1 << 20)
+        nwb, path = copy(assets["nwb"], tmp_path), tmp_path / "bomb.pt"
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            z.writestr("bomb/data.pkl", b"\0" * (4 << 20))
+        hostile(detect(nwb, "--model", path), [nwb, path], tmp_path, "unpacks").check(capsys)
 
     @pytest.mark.parametrize("kind", ["pt-petabyte", "h5-malformed-json", "keras-broken-weights", "pickle-code"])
     def test_transfer_refuses_a_bad_base(self, assets, tmp_path, capsys, kind):
@@ -503,6 +518,21 @@ class TestData:
     def test_unknown_series_lists_the_choices(self, assets, tmp_path, capsys, series):
         nwb = copy(assets["nwb"], tmp_path)
         hostile(detect(nwb, "--series", series), [nwb], tmp_path, "sweep_0").check(capsys)
+
+    def test_series_named_twice(self, assets, tmp_path, capsys):
+        nwb = copy(assets["nwb"], tmp_path)
+        hostile(detect(nwb, "--series", "sweep_0", "acquisition/sweep_0"), [nwb], tmp_path, "once").check(capsys)
+
+    def test_earlier_results_are_kept_without_overwrite(self, tmp_path, capsys):
+        from pynwb import TimeSeries
+
+        from nwbsyn.testing import mock_icephys_nwbfile
+
+        nwbfile = mock_icephys_nwbfile(n_sweeps=1, duration_s=0.3)
+        module = nwbfile.create_processing_module("icephys", "Earlier nwbsyn results.")
+        module.add(TimeSeries(name="sweep_0_event_scores", data=np.zeros(10), unit="n.a.", rate=10.0))
+        path = write_nwbfile(nwbfile, tmp_path / "done.nwb")
+        hostile(detect(path, "--in-place"), [path], tmp_path, "--overwrite").check(capsys)
 
     @pytest.mark.parametrize("shape", [(3000, 2), (10, 10, 60)])
     @pytest.mark.parametrize("named", [True, False])
