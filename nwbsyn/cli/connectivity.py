@@ -99,6 +99,7 @@ def _side_output(stack: ExitStack, path, *, args, others, what: str):
 def _cmd_fit(args: argparse.Namespace) -> int:
     from nwbsyn import connectivity, io
     from nwbsyn._shared import InputError
+    from nwbsyn._shared.nwb import object_path
     from nwbsyn.io.output import same_file
 
     _check_arguments(args)
@@ -121,6 +122,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 connectivity.plot_connectivity(result, path=plot_tmp, labels=[str(r) for r in inp.rows])
     where = args.input if args.in_place else nwb_out
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if isinstance(v, float))
-    print(f"{inp.activity.shape[1]} {inp.kind} x {inp.activity.shape[0]} bins of {inp.dt_s * 1e3:g} ms -> {where}")
+    origin = "" if inp.source_series is None else f" of {object_path(inp.source_series)}"
+    print(f"{inp.activity.shape[1]} {inp.kind}{origin} x {inp.activity.shape[0]} bins of {inp.dt_s * 1e3:g} ms "
+          f"-> {where}")
     print(f"  held-out: {metrics}")
     return 0

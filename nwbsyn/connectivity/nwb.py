@@ -96,8 +96,10 @@ def _roi_series(nwbfile, source: str):
         if not items:
             raise InputError("The file holds no RoiResponseSeries; use --source units or name a series.")
         if len(items) > 1:
+            cells = [i for i in items if "neuropil" not in i.path.lower()] or items  # neuropil traces are no neurons
             log.warning("using the ROI series %s (the file has %d: %s); pass --source NAME to choose another.",
-                        items[0].path, len(items), ", ".join(i.path for i in items))
+                        cells[0].path, len(items), ", ".join(i.path for i in items))
+            items = cells
         return find_object(nwbfile, items[0].path)
     obj = find_object(nwbfile, source, kinds=("roi_response", "trace"))
     if not isinstance(obj, RoiResponseSeries):
@@ -197,7 +199,8 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
     Parameters
     ----------
     source : "auto", "units", "rois" or a series name
-        ``"auto"`` takes Units when present, otherwise the first RoiResponseSeries.
+        ``"auto"`` takes Units when present, otherwise a RoiResponseSeries; with several, the first
+        (by path) that is not a neuropil trace, and a warning names it and the others.
     bin_ms : float, optional
         Bin size; default 20 ms for Units, the native sampling period for ROI traces.
     behavior : str, optional

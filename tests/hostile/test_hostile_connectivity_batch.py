@@ -435,8 +435,10 @@ def test_several_roi_series_say_which_one_is_used(tmp_path, capsys, caplog):
                                             unit="n.a.", rate=10.0, description="second series")
     path = write_nwbfile(nwbfile, tmp_path / "two.nwb")
     with caplog.at_level("WARNING", logger="nwbsyn"):
-        check(capsys, FIT + [path, "--source", "rois", "-o", tmp_path / "o.nwb", *QUICK], [path], [tmp_path],
-              code=0, allow_new=("o.nwb",))
+        case = HostileCase(argv=FIT + [path, "--source", "rois", "-o", tmp_path / "o.nwb", *QUICK], inputs=[path],
+                           watch=[tmp_path], code=0, allow_new=("o.nwb",))
+        code, out, _ = case.run(capsys)
+    assert code == 0 and "rois of processing/ophys/Fluorescence/RoiResponseSeries" in out  # not the neuropil
     assert "using the ROI series" in caplog.text and "--source" in caplog.text
 
 
