@@ -132,6 +132,17 @@ def test_output_through_a_symlink_to_the_input_is_refused(tmp_path, capsys, unit
     check(capsys, FIT + [units_file, "-o", link, "--overwrite", *QUICK], [units_file, link], [tmp_path], "input")
 
 
+@pytest.mark.parametrize("where, message", [("folder", "folder"), ("exists", "--overwrite"),
+                                            ("missing-folder", "does not exist"), ("proc", "Could not write")])
+def test_bad_nwb_output(tmp_path, capsys, units_file, where, message):
+    out = {"folder": tmp_path, "exists": tmp_path / "old.nwb", "missing-folder": tmp_path / "no" / "o.nwb",
+           "proc": Path("/proc/nwbsyn-out.nwb")}[where]
+    if where == "exists":
+        out.write_bytes(b"an earlier result")
+    inputs = [units_file] + ([out] if where == "exists" else [])
+    check(capsys, FIT + [units_file, "-o", out, *QUICK], inputs, [tmp_path], message)
+
+
 @pytest.mark.parametrize("option", ["--plot", "--checkpoint"])
 def test_side_output_naming_the_input_is_refused(tmp_path, capsys, units_file, option):
     link = tmp_path / "input.png"  # a figure name that is the input through a link
