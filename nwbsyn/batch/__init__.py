@@ -131,7 +131,11 @@ def _remove_stale_temporaries(out_dir: Path) -> None:
     """Delete temporary files under ``out_dir`` whose target no nwbsyn process is writing now."""
     for tmp in out_dir.rglob(f".*{TMP_MARK}*"):
         name = tmp.name
-        if name.startswith(TMP_MARK) or not tmp.is_file():  # a probe of a running check, or not ours
+        if not tmp.is_file():
+            continue
+        if name.startswith(TMP_MARK):  # a folder probe: removed once it is clearly not a running check's
+            if _age_s(tmp) > 60:
+                tmp.unlink(missing_ok=True)
             continue
         target = tmp.with_name(name[1:name.index(TMP_MARK)])
         try:
@@ -144,6 +148,15 @@ def _remove_stale_temporaries(out_dir: Path) -> None:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _age_s(path: Path) -> float:
+    import time
+
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _crashed(job: Job, err: BaseException) -> dict:
