@@ -57,11 +57,49 @@ def _check_abf_file(path: Path) -> None:
                          "recording.")
 
 
+def _raw_sizes(path: Path) -> tuple[int, int, int, int]:
+    """(samples, bytes per sample, first data byte, sweeps) read straight from the first header bytes.
+
+    pyabf builds per-sweep lists from the header before anything is checked, so a damaged
+    header announcing billions of sweeps must be caught here first.
+    """
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if len(head) < 512:
+        raise InputError(f"{path} is truncated ({len(head)} bytes, less than an ABF header); copy the recording again.")
+    if head[:4] == b"ABF ":
+        (samples,), (episodes,), (block,) = (struct.unpack_from("<i", head, o) for o in (10, 16, 40))
+        (fmt,), (channels,) = struct.unpack_from("<h", head, 100), struct.unpack_from("<h", head, 120)
+        width = 4 if fmt == 1 else 2
+    else:
+        (episodes,) = struct.unpack_from("<I", head, 12)
+        block, width, samples = struct.unpack_from("<IIi", head, 236)
+        (channels,) = struct.unpack_from("<i", head, 92 + 8)
+    if samples < 1 or not 1 <= channels <= 64 or width not in (2, 4):
+        raise InputError(f"{path} has an ABF header announcing {samples:,} samples in {channels:,} channels; the file "
+                         "is damaged or holds no recording.")
+    if episodes > samples:
+        raise InputError(f"{path} announces {episodes:,} sweeps for {samples:,} samples; its header is damaged.")
+    return samples, width, block * 512, episodes
+
+
+def _check_raw_sizes(path: Path) -> None:
+    samples, width, start, _ = _raw_sizes(path)
+    size = path.stat().st_size
+    if start + samples * width > size:
+        raise InputError(f"{path} is truncated: its header announces {samples:,} samples "
+                         f"({start + samples * width:,} bytes) but the file has {size:,} bytes; copy the recording "
+                         "again.")
+
+
 def _read_abf(path: Path):
     """Read the header, check it against the file size and the memory, then read the data."""
     import pyabf
 
     _check_abf_file(path)
+    _check_raw_sizes(path)
     try:
         header = pyabf.ABF(str(path), loadData=False)
     except Exception as err:  # pyabf raises many types for damaged headers

@@ -582,6 +582,12 @@ def _abf_variant(kind: str, assets, folder: Path) -> Path:
     elif kind == "truncated":
         data = assets["abf"].read_bytes()
         path.write_bytes(data[: len(data) - 3000])
+    elif kind in ("billion-sweeps", "billion-samples"):
+        import struct
+
+        data = bytearray(assets["abf"].read_bytes())
+        struct.pack_into("<i", data, 16 if kind == "billion-sweeps" else 10, 2**31 - 1)
+        path.write_bytes(bytes(data))
     elif kind == "header-only":
         path.write_bytes(assets["abf"].read_bytes()[:2048])
     elif kind == "folder":
@@ -595,7 +601,8 @@ def _abf_variant(kind: str, assets, folder: Path) -> Path:
 
 class TestAbf:
     @pytest.mark.parametrize("kind", ["text", "zero-bytes", "sparse-8GB-text", "abf2-magic-garbage",
-                                      "abf1-magic-garbage", "truncated", "header-only", "folder", "dev-zero",
+                                      "abf1-magic-garbage", "truncated", "header-only", "billion-sweeps", "billion-samples",
+                                      "folder", "dev-zero",
                                       "missing"])
     def test_convert_refuses_a_bad_abf(self, assets, tmp_path, capsys, kind):
         path = _abf_variant(kind, assets, tmp_path)
