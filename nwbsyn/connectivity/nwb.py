@@ -176,8 +176,9 @@ def _roi_input(nwbfile, source: str, bin_ms: float | None) -> dict:
     series = _roi_series(nwbfile, source)
     what = f"The ROI series '{series.name}'"
     data = _series_data(series, what=what)
-    if data.ndim != 2 or data.shape[1] < 2:
-        raise InputError(f"{what} has shape {data.shape}; connectivity needs (time, ROIs) data with at least 2 ROIs.")
+    if data.ndim != 2 or data.shape[1] < 2 or data.shape[0] < 2:
+        raise InputError(f"{what} has shape {data.shape}; connectivity needs (time, ROIs) data with at least 2 ROIs "
+                         "and 2 samples.")
     rows = [int(r) for r in np.asarray(series.rois.data[:]).ravel()]
     n_table = len(series.rois.table)
     if len(rows) != data.shape[1]:

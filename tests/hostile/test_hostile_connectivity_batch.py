@@ -375,6 +375,9 @@ def _roi_problem(problem):
             _replace(g, "data", data.astype(np.complex64))
         elif problem == "compound":
             _replace(g, "data", np.zeros(len(data), dtype=[("a", "f4"), ("b", "f4")]))
+        elif problem == "no-frames":
+            _replace(g, "data", data[:0])
+            _timestamps(g, [])
         elif problem == "1-D":
             _replace(g, "data", data[:, 0])
         elif problem == "3-D":
@@ -412,6 +415,7 @@ def _roi_problem(problem):
     ("complex", [], "complex"),
     ("compound", [], "compound"),
     ("1-D", [], "shape"),
+    ("no-frames", [], "shape"),
     ("3-D", [], "could not be read"),
     ("columns", [], "columns"),
     ("short-timestamps", [], "timestamps"),
