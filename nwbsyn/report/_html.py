@@ -7,6 +7,8 @@ import html
 import io
 from dataclasses import dataclass, field
 
+from nwbsyn.report._viewer import VIEWER_CSS, VIEWER_JS
+
 __all__ = ["Section", "figure_html", "table_html", "details_html", "page_html", "new_figure"]
 
 _CSS = """
@@ -100,8 +102,11 @@ def page_html(title: str, header_blocks: list[str], sections: list[Section], foo
     nav = " ".join(f'<a href="#{html.escape(s.id)}">{html.escape(s.title)}</a>' for s in sections)
     head = "\n".join(header_blocks)
     body = "\n".join(s.html() for s in sections)
+    interactive = 'class="viewer"' in body or 'class="gallery"' in body
+    css = _CSS + (VIEWER_CSS if interactive else "")
+    script = f"<script>{VIEWER_JS}</script>\n" if interactive else ""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>{html.escape(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
             f'<header id="header">\n<h1>{html.escape(title)}</h1>\n{head}\n<nav>{nav}</nav>\n</header>\n'
-            f"{body}\n<footer>{html.escape(footer)}</footer>\n</body>\n</html>\n")
+            f"{body}\n<footer>{html.escape(footer)}</footer>\n{script}</body>\n</html>\n")

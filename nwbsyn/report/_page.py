@@ -108,8 +108,10 @@ def _header_blocks(nwbfile, source: str, contents: ReportContents) -> list[str]:
     results = [[object_path(o), o.neurodata_type] for group in (
         contents.events_tables, contents.score_series, contents.connectivity, contents.cleft_tables,
         contents.partner_tables) for o in group]
-    blocks = [table_html(facts, None), "<h3>nwbsyn results in the file</h3>",
-              table_html(results, ["path", "type"])]
+    listing = table_html(results, ["path", "type"])
+    if len(results) > 8:  # e.g. one score series per sweep: keep the header short
+        listing = f"<details><summary>{len(results)} objects (show)</summary>{listing}</details>"
+    blocks = [table_html(facts, None), "<h3>nwbsyn results in the file</h3>", listing]
     return blocks + _provenance_blocks(contents.provenance)
 
 

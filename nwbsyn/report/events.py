@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from nwbsyn.report._html import Section, new_figure, table_html
+from nwbsyn.report._viewer import (envelope_bin, gallery_html, robust_range, sweep_envelope, trace_viewer_html,
+                                   transient_mask)
 
 __all__ = ["events_section"]
 
@@ -42,7 +44,9 @@ def _event_rows(table) -> dict:
     n = len(table)
     refs = table["trace"].data[:] if "trace" in table.colnames else []
     cols = {name: np.asarray(table[name].data[:], dtype=float) if name in table.colnames else np.full(n, np.nan)
-            for name in ("timestamp", "amplitude", "rise_time", "half_decay_time", "half_width", "score")}
+            for name in ("timestamp", "amplitude", "baseline", "rise_time", "half_decay_time", "half_width", "score")}
+    cols["amplitude_method"] = (np.asarray(table["amplitude_method"].data[:]).astype(str)
+                                if "amplitude_method" in table.colnames else None)
     cols["series"] = [ref[2] for ref in refs] if len(refs) else [None] * n
     cols["onset"] = np.asarray([int(ref[0]) for ref in refs], dtype=np.int64) if len(refs) else np.zeros(n, int)
     cols["amplitude_unit"] = getattr(table["amplitude"], "unit", "") if "amplitude" in table.colnames else ""
@@ -60,12 +64,11 @@ def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10
     ax = fig.add_subplot(grid[0])
     ax.plot(*_envelope(t, y), lw=0.5, color="0.3")
     shown = onsets[onsets < n]
+    lo, hi = robust_range(y, exclude=transient_mask(y, rate))
+    ax.set_ylim(lo, hi + 0.1 * (hi - lo))
     if shown.size:
-        lo, hi = float(y.min()), float(y.max())
-        top = hi + 0.06 * (hi - lo)
-        ax.plot(t[shown], np.full(shown.size, top), "v", color="tab:red", ms=5,
+        ax.plot(t[shown], np.full(shown.size, hi + 0.05 * (hi - lo)), "v", color="tab:red", ms=5,
                 label=f"{shown.size} detected onsets")
-        ax.set_ylim(lo - 0.03 * (hi - lo), hi + 0.16 * (hi - lo))
         ax.legend(loc="upper right", frameon=False, fontsize=8)
     ax.set(ylabel=unit, title=f"{series.name}: first {t[-1] - t[0]:.1f} s with detected events")
     ax_s = fig.add_subplot(grid[1], sharex=ax)
@@ -83,10 +86,16 @@ def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10
     return fig
 
 
-def _average_figure(series, onsets: np.ndarray):
+def _window_s(cols) -> tuple[float, float]:
+    """Snippet window around onsets from the kinetics: 3 ms before, 5 half decays after (10-150 ms)."""
+    decay = np.nanmedian(cols["half_decay_time"]) if np.isfinite(cols["half_decay_time"]).any() else 0.002
+    return 0.003, float(np.clip(5.0 * decay, 0.010, 0.150))
+
+
+def _average_figure(series, onsets: np.ndarray, window_s: tuple[float, float]):
     rate = float(series.rate or 0) or 1.0 / float(np.median(np.diff(series.timestamps[:1000])))
     gain, unit = _scale(series)
-    pre, post = int(round(0.002 * rate)), int(round(0.010 * rate))
+    pre, post = int(round(window_s[0] * rate)), int(round(window_s[1] * rate))
     ok = onsets[(onsets - pre >= 0) & (onsets + post <= len(series.data))]
     if ok.size > _MAX_SNIPPETS:
         ok = ok[np.linspace(0, ok.size - 1, _MAX_SNIPPETS).astype(int)]
@@ -107,23 +116,42 @@ def _average_figure(series, onsets: np.ndarray):
     return fig
 
 
+def _intervals_s(cols) -> np.ndarray:
+    """Inter-event intervals within each trace (never across traces)."""
+    out = []
+    ids = np.array([x.object_id if x is not None else "" for x in cols["series"]])
+    for sid in np.unique(ids):
+        t = np.sort(cols["timestamp"][ids == sid])
+        out.append(np.diff(t))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
 def _histograms_figure(cols, amp_scale: float, amp_unit: str):
-    fig = new_figure(figsize=(12, 3.2))
+    fig = new_figure(figsize=(12, 5.6))
     panels = [
-        (cols["amplitude"] * amp_scale, f"amplitude ({amp_unit})"),
+        (np.abs(cols["amplitude"] * amp_scale), f"|amplitude| ({amp_unit})"),
         (cols["rise_time"] * 1e3, "10-90 % rise time (ms)"),
         (cols["half_decay_time"] * 1e3, "half decay time (ms)"),
+        (_intervals_s(cols) * 1e3, "inter-event interval (ms)"),
         (cols["score"], "detector score"),
     ]
     for k, (values, label) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), k + 1)
+        ax = fig.add_subplot(2, 3, k + 1)
         finite = values[np.isfinite(values)]
         if finite.size:
-            span = (0.0, 1.0) if label == "detector score" else None
-            ax.hist(finite, bins=min(40, max(5, finite.size // 5)), range=span, color="tab:blue", alpha=0.8)
+            span = (0.0, 1.0) if label == "detector score" else tuple(np.percentile(finite, [0, 99.5]))
+            if span[1] <= span[0]:
+                span = (span[0] - 0.5, span[0] + 0.5)
+            ax.hist(finite, bins=min(50, max(5, finite.size // 5)), range=span, color="tab:blue", alpha=0.75,
+                    log=label == "detector score")  # scores pile up near 1: a log count shows the rest
             ax.axvline(np.median(finite), color="tab:red", lw=1, label=f"median {np.median(finite):.3g}")
-            ax.legend(frameon=False, fontsize=7)
-        ax.set(xlabel=label, ylabel="events" if k == 0 else None)
+            ax.legend(frameon=False, fontsize=7, loc="center right")
+            cum = ax.twinx()
+            ordered = np.sort(finite)
+            cum.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size, color="k", lw=1)
+            cum.set(ylim=(0, 1.02), xlim=span)
+            cum.set_ylabel("cumulative fraction", fontsize=8)
+        ax.set(xlabel=label, ylabel="events")
     return fig
 
 
@@ -172,6 +200,70 @@ def _stats_rows(series_list, cols, amp_scale: float):
     return rows
 
 
+def _rate_hz(series) -> float:
+    return float(series.rate) if series.rate else 1.0 / float(np.median(np.diff(series.timestamps[:1000])))
+
+
+def _score_envelope(scores, *, n_bins: int, t0_s: float, dt_s: float) -> np.ndarray:
+    """The score's maximum in each display bin of the trace (the score may run at another rate)."""
+    rate = float(scores.rate)
+    k = max(1, int(round(dt_s * rate)))
+    high = sweep_envelope(scores.data, k=k, gain=1.0, rate_hz=rate)["hi"]
+    start = float(scores.starting_time or 0.0)
+    centres = t0_s + (np.arange(n_bins) + 0.5) * dt_s
+    return np.interp(centres, start + (np.arange(high.size) + 0.5) * k / rate, high, left=np.nan, right=np.nan)
+
+
+def _viewer(section_id: str, series_list, cols, scores_of) -> str:
+    total = sum(len(s.data) for s in series_list)
+    sweeps = []
+    for s in series_list:
+        rate, (gain, unit) = _rate_hz(s), _scale(s)
+        k = envelope_bin(rate, total)
+        env = sweep_envelope(s.data, k=k, gain=gain, rate_hz=rate)
+        sel = np.array([x is not None and x.object_id == s.object_id for x in cols["series"]], bool) \
+            if cols else np.zeros(0, bool)
+        scores = scores_of.get(s.object_id)
+        score_env = _score_envelope(scores, n_bins=env["hi"].size, t0_s=_series_times(s, 1)[0], dt_s=k / rate) \
+            if scores is not None and scores.rate else None
+        sweeps.append({"name": s.name, "t0_s": _series_times(s, 1)[0], "dt_s": k / rate, "unit": unit, **env,
+                       "onsets_s": cols["timestamp"][sel] if cols else [], "scores": score_env,
+                       "threshold": getattr(scores, "threshold", None)})
+    return trace_viewer_html(f"{section_id}-viewer", sweeps)
+
+
+def _gallery(section_id: str, cols, window_s, amp_scale: float, amp_unit: str) -> str:
+    events = []
+    for i, (series, onset) in enumerate(zip(cols["series"], cols["onset"])):
+        if series is None:
+            continue
+        rate, (gain, _) = _rate_hz(series), _scale(series)
+        pre, post = int(round(window_s[0] * rate)), int(round(window_s[1] * rate))
+        a, b = max(0, int(onset) - pre), min(len(series.data), int(onset) + post)
+        y = np.asarray(series.data[a:b], dtype=float) * gain
+        k = max(1, y.size // 150)
+        y = y[: y.size // k * k].reshape(-1, k).mean(axis=1)
+        t_ms = ((a - int(onset)) + k * np.arange(y.size) + (k - 1) / 2) * 1e3 / rate
+        amp, base = cols["amplitude"][i] * amp_scale, cols["baseline"][i] * amp_scale
+        rise_ms = cols["rise_time"][i] * 1e3 if np.isfinite(cols["rise_time"][i]) else 1.0
+        after = (t_ms >= 0) & (t_ms <= max(1.5, 4.0 * rise_ms))  # the peak follows the rise
+        peak_ms = float(t_ms[after][np.argmax(np.sign(amp or -1) * (y[after] - base))]) if after.any() else 0.0
+        events.append({"label": f"#{i} {series.name} {cols['timestamp'][i]:.4f} s", "t_ms": t_ms, "y": y,
+                       "baseline": base, "amplitude": amp, "peak_ms": peak_ms,
+                       "method": cols["amplitude_method"][i] if cols.get("amplitude_method") is not None else ""})
+    return gallery_html(f"{section_id}-gallery", events, unit=amp_unit)
+
+
+def _overall_row(rows, cols, amp_scale: float) -> list:
+    """All traces together: total time and events, pooled statistics."""
+    duration, n = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    amps = cols["amplitude"] * amp_scale
+    med = lambda key, f=1e3: float(np.nanmedian(cols[key]) * f) if n else float("nan")  # noqa: E731
+    return [f"all {len(rows)} traces", round(duration, 3), n, n / duration if duration else float("nan"),
+            float(np.nanmean(amps)) if n else float("nan"), float(np.nanmedian(amps)) if n else float("nan"),
+            med("rise_time"), med("half_decay_time"), med("half_width"), med("score", 1.0)]
+
+
 def events_section(section_id: str, table, score_series: list) -> Section:
     """Section for one SynapticEventsTable (or, when no event was found, only its score series)."""
     name = table.name if table is not None else "synaptic events"
@@ -200,16 +292,23 @@ def events_section(section_id: str, table, score_series: list) -> Section:
     section.add_figure(_trace_figure(main, np.sort(onsets), scores_of.get(main.object_id)),
                        f"Trace '{main.name}' (the one with most events) with detected onsets (red) and the "
                        "detector score (blue; dashed: threshold).")
+    section.add("<h3>Every sweep</h3>" + _viewer(section_id, series_list, cols, scores_of))
     if not n_events:
         section.add('<p class="note">No events were found; only the score traces were written.</p>')
         return section
     amp_scale, amp_unit = _DISPLAY.get(cols["amplitude_unit"], (1.0, cols["amplitude_unit"]))
-    section.add_figure(_average_figure(main, onsets), f"Average event of '{main.name}' (grey: individual events).")
+    window_s = _window_s(cols)
+    section.add("<h3>Every event</h3>" + _gallery(section_id, cols, window_s, amp_scale, amp_unit))
+    section.add_figure(_average_figure(main, onsets, window_s),
+                       f"Average event of '{main.name}' (grey: individual events), over a window set by the "
+                       f"kinetics ({window_s[0] * 1e3:.0f} ms before to {window_s[1] * 1e3:.0f} ms after the onset).")
     section.add_figure(_histograms_figure(cols, amp_scale, amp_unit),
-                       "Distributions of amplitude, 10-90 % rise time, half decay time and score over all events.")
+                       "Distributions (bars) and cumulative fractions (black) of amplitude, 10-90 % rise time, "
+                       "half decay time, inter-event interval (within each trace) and score over all events.")
     section.add_figure(_frequency_figure(series_list, cols), "Event frequency over time, per trace.")
     header = ["trace", "duration (s)", "events", "frequency (Hz)", f"mean amplitude ({amp_unit})",
               f"median amplitude ({amp_unit})", "median rise (ms)", "median half decay (ms)",
               "median half width (ms)", "median score"]
-    section.add("<h3>Per-recording statistics</h3>" + table_html(_stats_rows(series_list, cols, amp_scale), header))
+    rows = _stats_rows(series_list, cols, amp_scale)
+    section.add("<h3>Per-recording statistics</h3>" + table_html([_overall_row(rows, cols, amp_scale), *rows], header))
     return section

@@ -90,7 +90,7 @@ class _Checker(HTMLParser):
         for key in ("src", "href"):
             if key in attrs and re.match(r"^(https?:)?//", attrs[key]):
                 self.external.append(attrs[key])
-        if tag in ("script", "link", "iframe"):
+        if tag in ("link", "iframe") or (tag == "script" and "src" in attrs):
             self.external.append(tag)
 
     def handle_endtag(self, tag):
@@ -178,3 +178,35 @@ def test_cli_default_output_and_overwrite(tmp_path, capsys):
     assert main(["report", str(path)]) == 2  # exists: refused
     assert "--overwrite" in capsys.readouterr().err
     assert main(["report", str(path), "--overwrite"]) == 0
+
+
+def test_events_page_has_a_viewer_of_every_sweep_and_a_gallery_of_every_event(tmp_path):
+    """The interactive parts carry every sweep and every event, decodable to the drawn values."""
+    import json
+
+    nwbfile = events_file()
+    path = write_nwbfile(nwbfile, tmp_path / "events.nwb")
+    text = write_report(path, output_path=tmp_path / "r.html").read_text()
+    blocks = re.findall(r'<script type="application/json">(.*?)</script>', text, flags=re.S)
+    sweeps, gallery = json.loads(blocks[0]), json.loads(blocks[1])
+    table = nwbfile.processing["icephys"]["synaptic_events"]
+    traces = {ref[2].name for ref in table["trace"].data[:]}
+    assert {s["name"] for s in sweeps} >= traces
+    assert len(gallery["ev"]) == len(table)
+    packed = sweeps[0]["lo"]
+    q = np.frombuffer(base64.b64decode(packed["b"]), dtype="<i2").astype(float)
+    values = packed["lo"] + (q + 32500) * packed["s"]
+    assert np.all(values >= sweeps[0]["y"][0] - 1e3)  # decodes to finite display values
+    lo, hi = sweeps[0]["y"]
+    assert lo < hi
+
+
+def test_robust_range_ignores_capacitive_transients():
+    from nwbsyn.report._viewer import sweep_envelope
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(0, 2.0, 200_000)
+    for start in range(0, 200_000, 20_000):
+        y[start:start + 40] -= 700.0  # a membrane-test transient every second at 20 kHz
+    lo, hi = sweep_envelope(y, k=5, gain=1.0, rate_hz=20_000.0)["y"]
+    assert -20 < lo < -5 and 5 < hi < 20
