@@ -56,9 +56,16 @@ BYTES_PER_CELL = 48  # peak bytes per (bin, neuron) while binning, checking and 
 
 
 def available_memory_bytes() -> int:
-    """Memory this machine has free now (physical pages), or 16 GiB when it cannot be read."""
+    """Memory available now (Linux ``MemAvailable``, else free physical pages), or 16 GiB when unknown."""
     import os
 
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
