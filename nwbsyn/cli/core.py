@@ -39,17 +39,70 @@ def command_line() -> str:
 
 SUBJECT_FIELDS = ("subject-id", "species", "sex", "age")
 
+# DANDI's rules (nwbinspector's check_subject_age / check_subject_species_form, DANDI's subject id rule)
+_DURATION = (r"P(?!$)(\d+(?:\.\d+)?Y)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?W)?(\d+(?:\.\d+)?D)?"
+             r"(T(?=\d)(\d+(?:\.\d+)?H)?(\d+(?:\.\d+)?M)?(\d+(?:\.\d+)?S)?)?")
+_SPECIES = r"[A-Z][a-z]+ [a-z]+( [a-z]+)?|http://purl\.obolibrary\.org/obo/NCBITaxon_\d+"
+_SEXES = {"M": "male", "F": "female", "U": "unknown", "O": "other"}
+_SUBJECT_HELP = {
+    "subject-id": "subject identifier, no slashes, e.g. mouse-12",
+    "species": "Latin binomial or NCBI taxonomy URL, e.g. 'Mus musculus'",
+    "sex": "M, F, U (unknown) or O (other)",
+    "age": "ISO 8601 duration, e.g. P30D (30 days) or a range P30D/P40D",
+}
+
 
 def add_subject_arguments(parser: argparse.ArgumentParser, *, when: str = "") -> None:
     """``--subject-id/--species/--sex/--age`` for commands that create a new NWB file."""
     for name in SUBJECT_FIELDS:
-        parser.add_argument(f"--{name}", help=f"subject {name.replace('-', ' ')}{when} (DANDI requires it)")
+        parser.add_argument(f"--{name}", help=f"{_SUBJECT_HELP[name]}{when} (DANDI requires it)")
+
+
+def _is_age(text: str) -> bool:
+    import re
+
+    if re.fullmatch(_DURATION, text):
+        return True
+    low, slash, high = text.partition("/")
+    return bool(slash) and "/" not in high and (low or high) != "" and \
+        all(part == "" or re.fullmatch(_DURATION, part) for part in (low, high)) and low != ""
+
+
+def check_subject_field(name: str, value: str) -> str:
+    """``value`` of ``--name`` checked the way DANDI checks it, or InputError naming the option with an example."""
+    import re
+
+    from nwbsyn._shared import InputError
+
+    text = value.strip()
+    if not text:
+        raise InputError(f"--{name} is empty; give the {_SUBJECT_HELP[name]}, or leave --{name} out.")
+    if name == "age" and not _is_age(text):
+        raise InputError(f"--age {value!r} is not an ISO 8601 duration; write e.g. --age P30D (30 days), P8W, P1Y2M "
+                         "or a range --age P30D/P40D.")
+    if name == "sex" and text not in _SEXES:
+        hint = f" (did you mean --sex {text[0].upper()}?)" if text[:1].upper() in _SEXES else ""
+        raise InputError(f"--sex {value!r} is not one of M, F, U (unknown), O (other){hint}; e.g. --sex F.")
+    if name == "species" and not re.fullmatch(_SPECIES, text):
+        raise InputError(f"--species {value!r} is neither a Latin binomial nor an NCBI taxonomy URL; write e.g. "
+                         "--species 'Mus musculus' or --species http://purl.obolibrary.org/obo/NCBITaxon_10090.")
+    if name == "subject-id" and (re.search(r"[/\\]", text) or not text.isprintable()):
+        raise InputError(f"--subject-id {value!r} may not contain slashes or control characters (DANDI uses it in "
+                         "file names); write e.g. --subject-id mouse-12.")
+    return text
 
 
 def subject_from_arguments(args: argparse.Namespace) -> dict | None:
-    """The ``pynwb.file.Subject`` fields given on the command line (None: none)."""
-    subject = {name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name in SUBJECT_FIELDS}
-    return {k: v for k, v in subject.items() if v} or None
+    """The ``pynwb.file.Subject`` fields given on the command line (None: none), each checked as DANDI does.
+
+    Call it while checking arguments, before any work: a bad value raises InputError naming the option.
+    """
+    subject = {}
+    for name in SUBJECT_FIELDS:
+        value = getattr(args, name.replace("-", "_"), None)
+        if value is not None:
+            subject[name.replace("-", "_")] = check_subject_field(name, value)
+    return subject or None
 
 
 def _format_table(rows: list[list[str]], header: list[str]) -> str:
@@ -60,23 +113,67 @@ def _format_table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    import warnings
+
     from nwbsyn.io import list_analysable, list_results, open_nwb
 
-    with open_nwb(args.file) as nwbfile:
-        items = list_analysable(nwbfile)
-        results = list_results(nwbfile)
-        print(f"{args.file}: {nwbfile.identifier} — {nwbfile.session_description}")
-        if items:
-            rows = [[i.path, i.neurodata_type, "x".join(map(str, i.shape)),
-                     f"{i.rate_hz:g} Hz" if i.rate_hz else "-", i.unit or "-", ", ".join(i.analyses)]
-                    for i in items]
-            print(_format_table(rows, ["PATH", "TYPE", "SHAPE", "RATE", "UNIT", "ANALYSES"]))
-        else:
-            print("Nothing nwbsyn can analyse was found (no patch-clamp traces, ROI responses, Units or EM volumes).")
-        if results:
-            print("\nnwbsyn results already in the file:")
-            print(_format_table([list(r) for r in results], ["PATH", "TYPE"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _explained_read_errors(args.file), open_nwb(args.file) as nwbfile:
+            items = list_analysable(nwbfile)
+            results = list_results(nwbfile)
+            print(f"{args.file}: {nwbfile.identifier} — {nwbfile.session_description}")
+            if items:
+                rows = [[i.path, i.neurodata_type, "x".join(map(str, i.shape)),
+                         f"{i.rate_hz:g} Hz" if i.rate_hz else "-", i.unit or "-", ", ".join(i.analyses)]
+                        for i in items]
+                print(_format_table(rows, ["PATH", "TYPE", "SHAPE", "RATE", "UNIT", "ANALYSES"]))
+            else:
+                print("Nothing nwbsyn can analyse was found (no patch-clamp traces, ROI responses, Units or EM "
+                      "volumes).")
+            if results:
+                print("\nnwbsyn results already in the file:")
+                print(_format_table([list(r) for r in results], ["PATH", "TYPE"]))
+    _print_notes(caught, args.file)
     return 0
+
+
+def _print_notes(caught, path) -> None:
+    """What pynwb warned about while reading, one line each (``nwbsyn validate`` says more)."""
+    import sys
+
+    notes = list(dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught if str(w.message).strip()))
+    for note in notes[:5]:
+        print(f"nwbsyn: note: {note[:200]}", file=sys.stderr)
+    if notes:
+        print(f"nwbsyn: note: run 'nwbsyn validate {path}' for a full check.", file=sys.stderr)
+
+
+class _explained_read_errors:
+    """Check a local file's structure before pynwb reads it; when the read fails, say what is broken."""
+
+    def __init__(self, path):
+        from nwbsyn.io.remote import is_remote
+
+        self.path, self.problems = path, []
+        if not is_remote(path):
+            from nwbsyn.io.nwb import check_nwb_path
+            from nwbsyn.io.structure import scan_structure
+
+            self.problems = scan_structure(check_nwb_path(path))  # InputError: truncated, not NWB, a cycle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, _tb):
+        from nwbsyn._shared import InputError
+
+        if err is None or not self.problems or not isinstance(err, InputError):
+            return False
+        more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
+        first = self.problems[0].rstrip(".")
+        raise InputError(f"{self.path} cannot be read as NWB: {first}{more}; run 'nwbsyn validate {self.path}' "
+                         "for every problem.") from err
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -43,7 +43,7 @@ class ValidationReport:
     def format(self) -> str:
         """A readable report, one line per problem."""
         lines = [f"{self.path}: {'OK' if self.ok else 'PROBLEMS FOUND'}"]
-        lines.append(f"  NWB schema (pynwb): {len(self.schema_errors)} error(s)")
+        lines.append(f"  NWB schema and file structure (pynwb, nwbsyn): {len(self.schema_errors)} error(s)")
         lines += [f"    - {e}" for e in self.schema_errors]
         lines.append(f"  Best practices (nwbinspector, DANDI config): {len(self.inspector_messages)} message(s)")
         for m in self.inspector_messages:
@@ -60,8 +60,32 @@ def _schema_errors(path) -> list[str]:
     return [str(e) for e in (found[0] if isinstance(found, tuple) else found)]
 
 
+def _guarded(what: str, run, problems: list[str], default):
+    """``run()``, or ``default`` with one sentence in ``problems`` when it raises (a broken file breaks pynwb)."""
+    try:
+        return run()
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as err:  # noqa: BLE001  (pynwb and hdmf raise many types for broken files)
+        lines = str(err).strip().splitlines()
+        detail = (lines[0] if lines else "")[:200]
+        problems.append(f"{what} failed on this file ({type(err).__name__}: {detail}).")
+        return default
+
+
+def _read_locally(path) -> None:
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(path), mode="r", load_namespaces=True) as io:
+        io.read()
+
+
 def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> ValidationReport:
     """Validate ``path`` against the NWB schema and nwbinspector's DANDI configuration.
+
+    The HDF5 structure is checked first (:mod:`nwbsyn.io.structure`): dangling links and object
+    references, unknown ``nwb_version`` or namespaces are problems (in ``schema_errors``), and so
+    is any failure of pynwb to read or validate the file, so a broken file never passes.
 
     Parameters
     ----------
@@ -73,8 +97,16 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
     Returns
     -------
     ValidationReport
+
+    Raises
+    ------
+    InputError
+        When the file is not NWB at all: missing, a folder, not HDF5, truncated, a group cycle.
     """
+    import warnings
+
     from nwbsyn._shared import InputError
+    from nwbsyn.io.structure import scan_structure
 
     if threshold not in _IMPORTANCE:
         raise InputError(f"threshold must be one of {', '.join(_IMPORTANCE)}; got {threshold!r}.")
@@ -84,29 +116,51 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
     inspector = require("nwbinspector")
     from nwbsyn.io import checks  # noqa: F401  (registers nwbsyn's own inspector checks)
 
-    messages = inspector.inspect_nwbfile(
-        nwbfile_path=str(path), config=inspector.load_config(filepath_or_keyword="dandi"),
-        importance_threshold=inspector.Importance.BEST_PRACTICE_SUGGESTION,
-    )
-    return _report(path, messages, _schema_errors(path), threshold)
+    problems = scan_structure(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # broken links and odd values are reported as problems instead
+        _guarded("Reading it with pynwb", lambda: _read_locally(path), problems, None)
+        errors = _guarded("pynwb's schema validation", lambda: _schema_errors(path), problems, [])
+        messages = _guarded("nwbinspector", lambda: list(inspector.inspect_nwbfile(
+            nwbfile_path=str(path), config=inspector.load_config(filepath_or_keyword="dandi"),
+            importance_threshold=inspector.Importance.BEST_PRACTICE_SUGGESTION)), problems, [])
+    return _report(path, messages, problems + errors, threshold)
 
 
 def _validate_remote(source: str, threshold: str) -> ValidationReport:
+    import warnings
+
     from pynwb import NWBHDF5IO, validate
     from pynwb.validation import get_cached_namespaces_to_validate
 
+    import nwbsyn  # noqa: F401
     from nwbsyn.io import checks  # noqa: F401
-    from nwbsyn.io.nwb import _nwb_reader
+    from nwbsyn.io.remote import open_remote
+    from nwbsyn.io.structure import scan_open_file
 
     inspector = require("nwbinspector")
-    with _nwb_reader(source) as (io, nwbfile):
-        h5 = io._file  # the streamed h5py.File: validate with the file's cached namespaces, as for local files
-        manager = get_cached_namespaces_to_validate(io=NWBHDF5IO(file=h5, mode="r"))[1]
-        errors = [str(e) for e in validate(io=NWBHDF5IO(file=h5, mode="r", manager=manager))]
-        messages = list(inspector.inspect_nwbfile_object(
-            nwbfile, config=inspector.load_config(filepath_or_keyword="dandi"),
-            importance_threshold=inspector.Importance.BEST_PRACTICE_SUGGESTION))
-    return _report(source, messages, errors, threshold)
+    with open_remote(source) as handle, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h5 = handle.h5
+        problems = _guarded("Reading its structure", lambda: scan_open_file(h5, label=source), [], [])
+        if handle.failure() is not None:
+            raise handle.failure()
+
+        def schema():  # the streamed file's cached namespaces, as for local files
+            manager = get_cached_namespaces_to_validate(io=NWBHDF5IO(file=h5, mode="r"))[1]
+            return [str(e) for e in validate(io=NWBHDF5IO(file=h5, mode="r", manager=manager))]
+
+        def inspect():
+            io = NWBHDF5IO(file=h5, mode="r", load_namespaces=True)
+            return list(inspector.inspect_nwbfile_object(
+                io.read(), config=inspector.load_config(filepath_or_keyword="dandi"),
+                importance_threshold=inspector.Importance.BEST_PRACTICE_SUGGESTION))
+
+        errors = _guarded("pynwb's schema validation", schema, problems, [])
+        messages = _guarded("Reading it with pynwb and nwbinspector", inspect, problems, [])
+        if handle.failure() is not None:  # the network failed under a check: nothing can be said of the file
+            raise handle.failure()
+    return _report(source, messages, problems + errors, threshold)
 
 
 def _report(path, messages, schema_errors: list[str], threshold: str) -> ValidationReport:
