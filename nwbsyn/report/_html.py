@@ -92,6 +92,14 @@ def table_html(rows: list[list], header: list[str] | None, *, caption: str | Non
     return f"<table>{cap}\n{head}\n<tbody>\n{body}\n</tbody></table>"
 
 
+def pages_html(pages_id: str, pages: list[Section]) -> str:
+    """Sections shown one at a time with previous/next buttons (all visible without JavaScript)."""
+    body = "".join(f'<div class="page">{"".join(p.blocks)}</div>' for p in pages)
+    bar = ('<div class="vbar"><button data-a="prev">&larr; page</button><span class="vinfo"></span>'
+           '<button data-a="next">page &rarr;</button></div>') if len(pages) > 1 else ""
+    return f'<div class="pages" id="{html.escape(pages_id)}">{bar}{body}</div>'
+
+
 def details_html(summary: str, text: str) -> str:
     """A collapsed block of preformatted text (e.g. JSON parameters)."""
     return f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>"
@@ -102,7 +110,7 @@ def page_html(title: str, header_blocks: list[str], sections: list[Section], foo
     nav = " ".join(f'<a href="#{html.escape(s.id)}">{html.escape(s.title)}</a>' for s in sections)
     head = "\n".join(header_blocks)
     body = "\n".join(s.html() for s in sections)
-    interactive = 'class="viewer"' in body or 'class="gallery"' in body
+    interactive = any(f'class="{c}"' in body for c in ("viewer", "gallery", "pages"))
     css = _CSS + (VIEWER_CSS if interactive else "")
     script = f"<script>{VIEWER_JS}</script>\n" if interactive else ""
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

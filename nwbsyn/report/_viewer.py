@@ -241,6 +241,20 @@ function gallery(root) {
   root.querySelector('[data-a=next]').onclick = () => show(page + 1);
   show(0);
 }
+function pages(root) {
+  const all = root.querySelectorAll(':scope > .page'), info = root.querySelector('.vinfo');
+  if (!info) return;
+  let page = 0;
+  function show(k) {
+    page = (k + all.length) % all.length;
+    all.forEach((p, i) => { p.style.display = i === page ? '' : 'none'; });
+    info.textContent = 'page ' + (page + 1) + ' of ' + all.length;
+  }
+  root.querySelector('[data-a=prev]').onclick = () => show(page - 1);
+  root.querySelector('[data-a=next]').onclick = () => show(page + 1);
+  show(0);
+}
+document.querySelectorAll('.pages').forEach(pages);
 document.querySelectorAll('.viewer').forEach(viewer);
 document.querySelectorAll('.gallery').forEach(gallery);
 })();

@@ -26,9 +26,11 @@ def _matrix_figure(w: np.ndarray, pre: list[str], post: list[str]):
     image = ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
     ax.set(title="weights[pre, post] (red excitatory, blue inhibitory)", xlabel="postsynaptic",
            ylabel="presynaptic")
-    if max(w.shape) <= 30:
-        ax.set_xticks(range(w.shape[1]), post, rotation=90, fontsize=7)
-        ax.set_yticks(range(w.shape[0]), pre, fontsize=7)
+    for axis, labels, n in ((ax.set_xticks, post, w.shape[1]), (ax.set_yticks, pre, w.shape[0])):
+        at = np.arange(n) if n <= 30 else np.linspace(0, n - 1, 12).round().astype(int)  # ids, never row indices
+        axis(at, [labels[i] for i in at], fontsize=7, **({"rotation": 90} if axis == ax.set_xticks else {}))
+    ax.set_xlabel("postsynaptic (unit/ROI id)")
+    ax.set_ylabel("presynaptic (unit/ROI id)")
     fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 

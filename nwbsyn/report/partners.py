@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from nwbsyn.report._html import Section, new_figure, table_html
+from nwbsyn.report._html import Section, new_figure, pages_html, table_html
 
 __all__ = ["partners_section"]
 
@@ -39,40 +39,66 @@ def _synapses(cleft_table, partner_table) -> list[dict]:
     return syn
 
 
-def _pick(synapses: list[dict], n: int = 4) -> list[dict]:
-    """Up to ``n`` synapses to draw: polyadic ones first, then dyadic, largest first."""
+_PER_PAGE = 8
+_MAX_DRAWN = 400
+
+
+def _order(synapses: list[dict]) -> list[dict]:
+    """Synapses to draw: polyadic first, then dyadic, then those without partners; largest first."""
     with_box = [s for s in synapses if s["box"] is not None]
-    poly = sorted((s for s in with_box if len(s["posts"]) >= 2), key=lambda s: -s["size"])
-    dyad = sorted((s for s in with_box if len(s["posts"]) == 1), key=lambda s: -s["size"])
-    rest = sorted((s for s in with_box if not s["posts"]), key=lambda s: -s["size"])
-    chosen = poly[: n // 2] + dyad[: n - min(len(poly), n // 2)]
-    for s in poly[n // 2:] + rest:
-        if len(chosen) >= n:
-            break
-        chosen.append(s)
-    return chosen[:n]
+    return sorted(with_box, key=lambda s: (-(len(s["posts"]) >= 2), -(len(s["posts"]) == 1), -s["size"]))
 
 
 def _crop(volume, z: int, ys: slice, xs: slice):
     return None if volume is None else np.asarray(volume.data[z, ys, xs])
 
 
-def _slices_figure(chosen, raw, seg, clefts):
+def _section_to_show(s, raw, clefts, ys, xs, shape) -> int:
+    """The section where the cleft is largest, skipping blank (missing) EM sections."""
+    z0, z1 = max(0, int(s["box"][0])), min(shape[0], int(s["box"][3]))
+    candidates = list(range(z0, max(z0 + 1, z1)))
+    area = np.ones(len(candidates))
+    if clefts is not None:
+        block = np.asarray(clefts.data[z0:z0 + len(candidates), ys, xs]) == s["cleft_id"]
+        area = block.reshape(len(candidates), -1).sum(axis=1).astype(float)
+    if raw is not None:
+        for k, z in enumerate(candidates):
+            if float(np.std(np.asarray(raw.data[z, ys, xs], dtype=float))) < 1e-3:
+                area[k] = -1.0  # a blank section: only if nothing else is left
+    return candidates[int(np.argmax(area))]
+
+
+def _scale_bar(ax, width_px: int, nm_per_px: float) -> None:
+    target = width_px * nm_per_px / 4
+    length_nm = max(m * 10 ** np.floor(np.log10(target)) for m in (1, 2, 5)
+                    if m * 10 ** np.floor(np.log10(target)) <= target)
+    px = length_nm / nm_per_px
+    ax.plot([width_px * 0.05, width_px * 0.05 + px], [width_px * 0.93] * 2, color="white", lw=3,
+            solid_capstyle="butt")
+    ax.text(width_px * 0.05, width_px * 0.89, f"{length_nm:g} nm", color="white", fontsize=7)
+
+
+def _label_segment(ax, mask: np.ndarray, text: str, color: str) -> None:
+    ys, xs = np.nonzero(mask)
+    if ys.size:
+        ax.text(float(np.median(xs)), float(np.median(ys)), text, color=color, fontsize=7, ha="center",
+                va="center", bbox=dict(facecolor="black", alpha=0.5, pad=1, lw=0))
+
+
+def _slices_figure(chosen, raw, seg, clefts, nm_per_px: float | None):
     from matplotlib.colors import ListedColormap
 
     shape = next(v for v in (clefts, seg, raw) if v is not None).data.shape
-    fig = new_figure(figsize=(3.4 * len(chosen), 3.9))
+    n_cols = min(4, len(chosen))
+    n_rows = -(-len(chosen) // n_cols)
+    fig = new_figure(figsize=(3.3 * n_cols, 3.6 * n_rows + 0.4))
     for k, s in enumerate(chosen):
         z0, y0, x0, z1, y1, x1 = (int(v) for v in s["box"])
-        z = min(shape[0] - 1, max(0, (z0 + z1 - 1) // 2))
         cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
         ys = slice(max(0, cy - _HALF_CROP), min(shape[1], cy + _HALF_CROP))
         xs = slice(max(0, cx - _HALF_CROP), min(shape[2], cx + _HALF_CROP))
-        if clefts is not None and z1 > z0 + 1:  # the section where the cleft is largest
-            block = np.asarray(clefts.data[max(0, z0):min(shape[0], z1), ys, xs]) == s["cleft_id"]
-            if block.any():
-                z = max(0, z0) + int(np.argmax(block.sum(axis=(1, 2))))
-        ax = fig.add_subplot(1, len(chosen), k + 1)
+        z = _section_to_show(s, raw, clefts, ys, xs, shape)
+        ax = fig.add_subplot(n_rows, n_cols, k + 1)
         image = _crop(raw, z, ys, xs)
         if image is None:
             image = np.full((ys.stop - ys.start, xs.stop - xs.start), 0.8)
@@ -83,12 +109,17 @@ def _slices_figure(chosen, raw, seg, clefts):
             ax.imshow(mask, cmap=ListedColormap(["yellow"]), alpha=0.7, interpolation="nearest")
         if seg_crop is not None and s["pre"] is not None and (seg_crop == s["pre"]).any():
             ax.contour(seg_crop == s["pre"], levels=[0.5], colors="tab:red", linewidths=1.4)
+            _label_segment(ax, seg_crop == s["pre"], str(s["pre"]), "tomato")
         for post in s["posts"]:
             if seg_crop is not None and (seg_crop == post).any():
                 ax.contour(seg_crop == post, levels=[0.5], colors="deepskyblue", linewidths=1.2)
+                _label_segment(ax, seg_crop == post, str(post), "deepskyblue")
+        if nm_per_px:
+            _scale_bar(ax, image.shape[1], nm_per_px)
         kind = "polyadic" if len(s["posts"]) >= 2 else "dyadic" if s["posts"] else "no partners"
-        ax.set_title(f"cleft {s['cleft_id']} ({kind}), z={z}\npre {s['pre']} → post "
-                     f"{', '.join(map(str, s['posts'])) or '-'}", fontsize=8)
+        ax.set_title(f"cleft {s['cleft_id']}, {kind}, z {z}\npre {s['pre']} → "
+                     f"{', '.join(map(str, s['posts'][:4])) or '-'}{' …' if len(s['posts']) > 4 else ''}",
+                     fontsize=7.5)
         ax.set_axis_off()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -96,7 +127,7 @@ def _slices_figure(chosen, raw, seg, clefts):
     fig.legend(handles=[Patch(color="yellow", label="cleft"), Line2D([], [], color="tab:red", label="presynaptic"),
                         Line2D([], [], color="deepskyblue", label="postsynaptic")],
                loc="lower center", ncol=3, frameon=False, fontsize=8)
-    fig.get_layout_engine().set(rect=(0, 0.07, 1, 0.93))
+    fig.get_layout_engine().set(rect=(0, 0.4 / (3.6 * n_rows + 0.4), 1, 1 - 0.1 / n_rows))
     return fig
 
 
@@ -145,19 +176,29 @@ def partners_section(section_id: str, cleft_table, partner_table, all_labels: li
         section.add(f"<p>Volume '{volume.name}': {' × '.join(map(str, volume.data.shape))} voxels (z, y, x) of "
                     f"({vs}) nm.</p>")
     section.add(table_html(rows, ["count", "n"]))
-    chosen = _pick(synapses)
-    if chosen and (raw is not None or seg is not None or cleft_vol is not None):
-        section.add_figure(_slices_figure(chosen, raw, seg, cleft_vol),
-                           "EM slices through synapses (polyadic first): cleft filled in yellow, presynaptic "
-                           "segment outlined in red, postsynaptic segments in blue.")
-    elif not chosen:
+    ordered = _order(synapses)
+    if ordered and (raw is not None or seg is not None or cleft_vol is not None):
+        nm_per_px = float(volume.voxel_size_nm[2]) if volume is not None else None
+        drawn = ordered[:_MAX_DRAWN]
+        pages = [Section(f"{section_id}-p{k}", "") for k in range(-(-len(drawn) // _PER_PAGE))]
+        for k, page in enumerate(pages):
+            chunk = drawn[k * _PER_PAGE:(k + 1) * _PER_PAGE]
+            page.add_figure(_slices_figure(chunk, raw, seg, cleft_vol, nm_per_px),
+                            f"Synapses {k * _PER_PAGE + 1}-{k * _PER_PAGE + len(chunk)} of {len(ordered)} "
+                            "(polyadic first), each on the section where its cleft is largest: cleft in yellow, "
+                            "presynaptic segment outlined in red, postsynaptic in blue, with their segment ids.")
+        more = f" The first {_MAX_DRAWN} are drawn." if len(ordered) > _MAX_DRAWN else ""
+        section.add(f"<h3>Every synapse ({len(ordered)}){more}</h3>" + pages_html(f"{section_id}-pages", pages))
+    elif not ordered:
         section.add('<p class="note">No cleft has a bounding box; no slices to show.</p>')
     if synapses:
         section.add_figure(_counts_figure(synapses), "Number of postsynaptic partners per cleft.")
-    listed = sorted(synapses, key=lambda s: (-len(s["posts"]), -s["size"]))[:20]
+    listed = sorted(synapses, key=lambda s: (-len(s["posts"]), -s["size"]))
     table_rows = [[s["cleft_id"], s["size"], "–" if s["pre"] is None else str(s["pre"]),
                    ", ".join(map(str, s["posts"])) or "–",
                    float(np.nanmean(s["scores"])) if s["scores"] else float("nan")] for s in listed]
-    section.add("<h3>Synapses (up to 20, polyadic first)</h3>" +
-                table_html(table_rows, ["cleft id", "voxels", "presynaptic", "postsynaptic", "mean post score"]))
+    listing = table_html(table_rows, ["cleft id", "voxels", "presynaptic", "postsynaptic", "mean post score"])
+    if len(table_rows) > 20:
+        listing = f"<details><summary>all {len(table_rows)} synapses (show)</summary>{listing}</details>"
+    section.add("<h3>Synapses (polyadic first)</h3>" + listing)
     return section
