@@ -85,3 +85,24 @@ def test_debug_shows_the_traceback_for_user_mistakes(tmp_path, files):
     with pytest.raises(InputError):
         main(["--debug", "report", str(files["text"])])
     assert not os.path.exists(tmp_path / "notes_report.html")
+
+
+@pytest.mark.parametrize("name", ["text", "empty", "truncated", "plain", "folder", "loop", "missing", "good"])
+def test_export_of_a_bad_input(tmp_path, files, capsys, name):
+    """'good' has no nwbsyn tables: refused too, with what to run first."""
+    HostileCase(["export", files[name], "-o", tmp_path / "tables"], inputs=[files["good"], files["text"]],
+                watch=[tmp_path]).check(capsys)
+
+
+@pytest.mark.parametrize("output, message", [
+    ("good.nwb", "input"), ("notes.nwb", "is a file"), ("folder.nwb", "already exists"),
+    ("missing/tables", "does not exist"), ("/proc/tables", "Could not write"),
+])
+def test_export_to_a_bad_output(tmp_path, files, capsys, output, message):
+    from nwbsyn.testing import mock_SynapticEventsTable
+
+    events = write_nwbfile(mock_SynapticEventsTable().get_ancestor("NWBFile"), tmp_path / "events.nwb")
+    target = output if output.startswith("/") else tmp_path / output
+    source = files["good"] if output == "good.nwb" else events
+    HostileCase(["export", source, "-o", target], inputs=[files["good"], files["text"], events],
+                watch=[tmp_path], message=message).check(capsys)
