@@ -41,20 +41,28 @@ def find_recordings(root: Path) -> list[Path]:
     return sorted(root.rglob("*.abf"))
 
 
-def _traces(nwbfile):
+#: The analysed channel where the converter's choice is not the signal: the two-electrode clamp
+#: recordings of the NMJ (current I2 in nA beside the Vm monitor) convert as current clamp today
+#: (issue 13 item 5), so the current is taken from the plain TimeSeries the converter keeps.
+CHANNELS = {"19911002-2.abf": "I2", "20112011-EJC test.abf": "I2"}
+
+
+def _traces(nwbfile, recording: str):
     """(name, trace in pA or mV, rate, polarity, command steps in s) of the analysed channel's sweeps.
 
-    Currents first: the voltage-clamp series, or (two-electrode clamp converted as current
-    clamp) a plain TimeSeries in amperes; voltages (current clamp) only when no current was
-    recorded. Of several channels the first one.
+    The patch-clamp series the converter made (voltage clamp: currents, current clamp:
+    voltages), or the channel named in :data:`CHANNELS`; of several channels the first one.
     """
     from pynwb.icephys import CurrentClampSeries, VoltageClampSeries
 
     from nwbsyn.events.nwb import _command_steps_s
 
     series = list(nwbfile.acquisition.values())
-    currents = [s for s in series if isinstance(s, VoltageClampSeries) or getattr(s, "unit", "") == "amperes"]
-    chosen = currents or [s for s in series if isinstance(s, CurrentClampSeries)]
+    if recording in CHANNELS:
+        chosen = [s for s in series if s.name.startswith(CHANNELS[recording] + "_sweep_")]
+    else:
+        chosen = [s for s in series if isinstance(s, VoltageClampSeries)] or \
+            [s for s in series if isinstance(s, CurrentClampSeries)]
     prefix = chosen[0].name.rsplit("sweep_", 1)[0]
     out = []
     for s in chosen:
@@ -64,7 +72,7 @@ def _traces(nwbfile):
         trace = np.asarray(s.data[:], dtype=np.float64) * scale + (s.offset or 0.0) * (scale / float(s.conversion))
         steps = _command_steps_s(nwbfile, s) if isinstance(s, (VoltageClampSeries, CurrentClampSeries)) else np.zeros(0)
         out.append((s.name, trace, float(s.rate), 1 if s.unit == "volts" else -1, steps))
-    return out, ("current" if currents else "voltage")
+    return out, ("current" if out and out[0][3] == -1 else "voltage")
 
 
 def direct_reading(trace, onsets, *, fs, polarity, peak_ms=4.0):
@@ -95,7 +103,7 @@ def analyse(path: Path, tmp: Path, *, model, duplicate_ms: float):
     convert_abf(path, output=out, overwrite=True)
     t0 = time.perf_counter()
     with NWBHDF5IO(str(out), "r") as io:
-        traces, kind = _traces(io.read())
+        traces, kind = _traces(io.read(), path.name)
     sweeps = []
     for name, trace, fs, polarity, steps in traces:
         res = detect_events(trace, sampling_rate_hz=fs, model=model, polarity=polarity, progress_bar=False)

@@ -15,6 +15,10 @@ import numpy as np
 __all__ = ["unit_event", "fit_biexponential", "time_constants", "biexponential_kinetics"]
 
 _LOG_LO, _LOG_HI = -12.0, 6.0
+# bounds of (baseline, amplitude >= 0 (events point up), t0 ms, log rise ms, log(decay - rise) ms): t0 within 2 ms of the
+# starting onset, rise 10 us..20 ms, decay - rise 20 us..400 ms
+_LOWER = np.array([-np.inf, 0.0, -2.0, np.log(0.01), np.log(0.02)])
+_UPPER = np.array([np.inf, np.inf, 2.0, np.log(20.0), np.log(400.0)])
 
 
 def unit_event(t, rise, decay):
@@ -52,13 +56,13 @@ def _model(params, t):
     return params[:, 0:1] + amp * g, jac
 
 
-def fit_biexponential(y, t, mask, p0, *, iterations: int = 30):
+def fit_biexponential(y, t, mask, p0, *, iterations: int = 60):
     """Least-squares biexponential fits of the rows of ``y`` (m, L) where ``mask`` is true.
 
     ``t`` (m, L) are the sample times in ms, ``p0`` (m, 5) the starting parameters.
     Returns the parameters (m, 5) and the residual sums of squares (m,).
     """
-    p = np.array(p0, dtype=np.float64)
+    p = np.clip(np.array(p0, dtype=np.float64), _LOWER, _UPPER)
     m = p.shape[0]
     w = mask.astype(np.float64)
     eye = np.eye(5)
@@ -75,7 +79,7 @@ def fit_biexponential(y, t, mask, p0, *, iterations: int = 30):
             damped = hess + (lam[:, None] * diag + 1e-12 * (diag.sum(axis=1, keepdims=True) + 1.0))[:, :, None] * eye
             damped = np.where(np.isfinite(damped), damped, 0.0) + 1e-300 * eye
             step = -np.linalg.solve(damped, np.where(np.isfinite(grad), grad, 0.0)[..., None])[..., 0]
-            trial = p + step
+            trial = np.clip(p + step, _LOWER, _UPPER)  # projected onto the bounds
             f_new, jac_new = _model(trial, t)
             res_new = (f_new - y) * w
             cost_new = np.sum(res_new**2, axis=1)

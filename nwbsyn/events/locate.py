@@ -89,20 +89,33 @@ def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_
     return pos[keep].astype(np.int64), reg[keep].astype(np.int64), val[keep]
 
 
-def _merge_rises(pos, reg, val, slope_between, sd, *, max_gap_samples, min_fraction):
+#: Over 2 ms, the low-passed, smoothed trace of pure noise falls back from its running maximum by
+#: 25 (median) to 40-50 (90th percentile) robust SDs of its slope (white and 1/f noise at 50 kHz).
+_NOISE_DROP_SD = 40.0
+
+
+def _merge_rises(pos, reg, val, slope_between, sd, *, max_gap_samples, short_gap_samples, min_fraction):
     """Merge detections on one rising phase, keeping the steepest.
 
     Two neighbouring detections closer than ``max_gap_samples`` are one event when the
     slope between them never falls below ``min_fraction`` x the smaller of their two
     slopes nor below one robust SD of the slope: the trace keeps rising from one to the
-    other. A second rise after a decay or a plateau (a compound event) stays a second event.
+    other. Closer than ``short_gap_samples`` a pause or a dip within the noise is allowed
+    too: the trace between them never falls back by more than pure noise does over 2 ms
+    (:data:`_NOISE_DROP_SD`). A second rise after a real decay or a longer plateau (a
+    compound event) stays a second event.
     """
     keep: list[int] = []
     for i in range(pos.size):
-        if keep and pos[i] - pos[keep[-1]] <= max_gap_samples:
+        gap = pos[i] - pos[keep[-1]] if keep else max_gap_samples + 1
+        if gap <= max_gap_samples:
             j = keep[-1]
             between = slope_between(int(pos[j]), int(pos[i]), int(reg[j]), int(reg[i]))
-            if between.size and between.min() > max(min_fraction * min(val[i], val[j]), sd):
+            lowest = between.min() if between.size else -np.inf
+            level = np.cumsum(between)  # the smoothed trace between them (events up)
+            drop = float(np.max(np.maximum.accumulate(level) - level)) if between.size else np.inf
+            if lowest > max(min_fraction * min(val[i], val[j]), sd) or (gap <= short_gap_samples and
+                                                                        drop <= _NOISE_DROP_SD * sd):
                 if val[i] > val[j]:
                     keep[-1] = i
                 continue
@@ -121,7 +134,8 @@ def _merge_spans(spans, halo, n):
     return merged
 
 
-def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0, merge_fraction=0.1, **select):
+def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0, merge_short_ms=2.0, merge_fraction=0.1,
+            **select):
     """Chunked :func:`locate_events`.
 
     The slope is computed (with a halo) only inside regions and in every ``sd_every``-th
@@ -175,6 +189,7 @@ def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0,
 
     halo_merge = max(halo, int(round(2e-3 * fs)))
     return _merge_rises(pos, reg, val, slope_between, sd, max_gap_samples=int(round(merge_ms * 1e-3 * fs)),
+                        short_gap_samples=int(round(min(merge_ms, merge_short_ms) * 1e-3 * fs)),
                         min_fraction=merge_fraction)
 
 
@@ -204,7 +219,8 @@ def locate_events(
     overlapping events. A region with no such peak keeps its single steepest point.
     Events closer than ``min_separation_samples`` keep the steeper one, and so do
     neighbours on one rising phase (the slope between them stays above a tenth of theirs and
-    above its noise SD); a second rise after a decay or a plateau stays a second event.
+    above its noise SD, or, closer than 2 ms, never falls back by more than noise does); a
+    second rise after a decay or a plateau stays a second event.
 
     Returns
     -------

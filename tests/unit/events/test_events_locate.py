@@ -63,3 +63,30 @@ def test_rise_after_a_plateau_stays_a_second_event():
     pos, _ = locate_events(x, _regions((27.0, 38.0)), sampling_rate_hz=FS)
     assert pos.size == 2
     np.testing.assert_allclose(pos / FS * 1e3, [30.0, 33.0], atol=0.3)
+
+
+def test_dip_within_the_noise_between_two_detections_is_one_event():
+    # a small inward step, a bounce back by less than the noise, then the main rise 1.2 ms later
+    def bounced(t):
+        dip = 0.25 * np.exp(-(((t - 30.7) / 0.15) ** 2))
+        return (6.0 * _sigmoid_rise(t, 30.0, 0.08) - dip + 25.0 * _sigmoid_rise(t, 31.2, 0.12)) * _decay(t, 32.5, 6.0)
+
+    x, _ = _trace([bounced])
+    regions = _regions((27.0, 36.0))
+    unmerged, _ = _locate(_ArrayReader(x), regions, [(0, x.size)], fs=FS, halo=0, sd_block=x.size, sd_every=1,
+                          merge_ms=0.0, min_separation_samples=6, relative_prominence=0.0, sd_factor=4.0)
+    pos, _ = locate_events(x, regions, sampling_rate_hz=FS, relative_prominence=0.0)
+    assert unmerged.size == 2 and pos.size == 1
+    assert abs(pos[0] / FS * 1e3 - 31.2) < 0.3
+
+
+def test_compound_event_1_8_ms_apart_with_a_decay_between_stays_two_events():
+    def first(t):
+        return 25.0 * biexponential_event(t - 20.0, rise_ms=0.15, decay_ms=0.8) * (t >= 20.0)
+
+    def second(t):
+        return 20.0 * biexponential_event(t - 21.8, rise_ms=0.15, decay_ms=0.8) * (t >= 21.8)
+
+    x, _ = _trace([first, second])
+    pos, _ = locate_events(x, _regions((18.0, 30.0)), sampling_rate_hz=FS)
+    assert pos.size == 2
