@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 from pathlib import Path
 
 from nwbsyn.cli.core import add_subject_arguments, command_line, subject_from_arguments
@@ -235,6 +236,21 @@ def _claim_plot(args: argparse.Namespace, output):
     return claim_output(args.plot, inputs=inputs, overwrite=args.overwrite, what="figure (--plot)")
 
 
+@contextmanager
+def _schema_errors(source):
+    """An input whose objects break the NWB schema cannot be written back: one sentence, not a bug report."""
+    from hdmf.build import BuildError
+
+    from nwbsyn._shared import InputError
+
+    try:
+        yield
+    except BuildError as err:
+        what = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise InputError(f"{source} holds objects that break the NWB schema ({what}), so the result cannot be "
+                         "written; check the file with 'nwbsyn validate'.") from err
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     from nwbsyn import events, io
 
@@ -242,7 +258,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     polarity = {"negative": -1, "positive": 1, "auto": None}[args.polarity]
     output = args.output
     where = args.input if args.in_place else (output or io.default_output_path(args.input))
-    with _claim_plot(args, where) as plot:
+    with _claim_plot(args, where) as plot, _schema_errors(args.input):
         with io.edit_nwb(args.input, output=output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
             pairs = events.run_on_nwbfile(
                 nwbfile, series=args.series, model=args.model, threshold=args.threshold, mode=args.mode,

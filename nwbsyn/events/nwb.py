@@ -55,12 +55,28 @@ def _command_steps_s(nwbfile, series) -> np.ndarray:
     for row in range(len(table)):
         if responses[row].timeseries is not None and responses[row].timeseries.object_id == series.object_id:
             command = stimuli[row].timeseries
-            if command is None:
-                return np.zeros(0)
-            values = np.asarray(command.data[:], dtype=float)
-            jumps = np.flatnonzero(np.abs(np.diff(values)) > 1e-9 * max(1.0, np.abs(values).max())) + 1
-            return jumps / float(command.rate)
+            return np.zeros(0) if command is None else _steps_of(command, series)
     return np.zeros(0)
+
+
+def _steps_of(command, series) -> np.ndarray:
+    """Step times of a command waveform; a command nwbsyn cannot read is left out (with a note)."""
+    shape = tuple(getattr(command.data, "shape", np.shape(command.data)))
+    try:
+        rate = float(command.rate) if command.rate is not None else float("nan")
+        ok = (len(shape) == 1 and np.dtype(command.data.dtype).kind in "iuf" and np.isfinite(rate) and rate > 0
+              and shape[0] <= 4 * len(series.data) + 1)
+    except (TypeError, ValueError, AttributeError):
+        ok = False
+    values = np.asarray(command.data[:], dtype=float) if ok else np.zeros(0)
+    if not ok or not np.isfinite(values).all():
+        logging.getLogger("nwbsyn").warning("The command waveform %s of %s cannot be read (shape, type, rate or NaN); "
+                                            "capacitive transients are not dropped for it.", command.name, series.name)
+        return np.zeros(0)
+    if values.size < 2:
+        return np.zeros(0)
+    jumps = np.flatnonzero(np.abs(np.diff(values)) > 1e-9 * max(1.0, np.abs(values).max())) + 1
+    return jumps / rate
 
 
 class _ScaledData:
@@ -139,6 +155,10 @@ def _check_rate(series, n: int) -> float:
         if not np.isfinite(t).all() or (n > 1 and not (np.diff(t) > 0).all()):
             raise InputError(f"{series.name} has timestamps that are not finite and strictly increasing; "
                              "fix the file.")
+    start = getattr(series, "starting_time", None)
+    if start is not None and not (isinstance(start, (int, float, np.number)) and np.isfinite(start)):
+        raise InputError(f"{series.name} has a starting time of {start}; it must be a finite number of seconds: "
+                         "fix the file.")
     rate = getattr(series, "rate", None)
     if rate is None:
         rate = series_rate_hz(series) if n > 1 else None

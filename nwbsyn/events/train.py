@@ -413,6 +413,8 @@ def load_training_windows(path: str | Path, *, unclear: str = "raise") -> Traini
     path = Path(path)
     if path.is_dir():
         raise InputError(f"Training file {str(path)!r} is a folder; pass a miniML training file (.h5).")
+    if path.exists() and not path.is_file():
+        raise InputError(f"Training file {str(path)!r} is not a regular file; pass a miniML training file (.h5).")
     if not path.is_file():
         raise InputError(f"Training file {str(path)!r} does not exist; check the path given to --data.")
     try:

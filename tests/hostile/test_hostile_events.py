@@ -504,6 +504,7 @@ DATA_CASES = {
     "conversion-huge": (lambda g: g["data"].attrs.__setitem__("conversion", 1e300), "too large"),
     "offset-inf": (lambda g: g["data"].attrs.__setitem__("offset", np.inf), "offset"),
     "declared-terabyte": (lambda g: replace_data(g, shape=(10**12,), dtype=np.float32, chunks=(4096,)), "memory"),
+    "starting-time-nan": (lambda g: g["starting_time"].__setitem__((), np.nan), "starting time"),
 }
 
 
@@ -563,6 +564,50 @@ class TestData:
         hostile(detect(path, "-o", tmp_path / "out.nwb"), [path], tmp_path, code=0,
                 allow_new=("out.nwb",)).check(capsys)
         assert (tmp_path / "out.nwb").is_file()
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """A voltage-clamp sweep registered with its command waveform (a VoltageClampStimulusSeries)."""
+    from pynwb.icephys import VoltageClampSeries, VoltageClampStimulusSeries
+
+    from nwbsyn.testing import mock_nwbfile
+
+    nwbfile = mock_nwbfile()
+    device = nwbfile.create_device(name="Amplifier", description="Simulated amplifier.")
+    electrode = nwbfile.create_icephys_electrode(name="elec0", description="Pipette.", device=device)
+    data = (np.random.default_rng(0).normal(-20, 2, 6000) * 1e-12).astype(np.float32)
+    response = VoltageClampSeries(name="sweep_000", data=data, electrode=electrode, gain=1.0, rate=20_000.0)
+    command = np.full(6000, -0.07, np.float32)
+    command[2000:3000] = -0.08
+    stimulus = VoltageClampStimulusSeries(name="command_000", data=command, electrode=electrode, gain=1.0,
+                                          rate=20_000.0)
+    nwbfile.add_acquisition(response)
+    nwbfile.add_stimulus(stimulus)
+    nwbfile.add_intracellular_recording(electrode=electrode, stimulus=stimulus, response=response)
+    return write_nwbfile(nwbfile, tmp_path_factory.mktemp("converted") / "cell.nwb")
+
+
+COMMAND_CASES = {
+    "rate-zero": lambda g: g["starting_time"].attrs.__setitem__("rate", 0.0),
+    "rate-nan": lambda g: g["starting_time"].attrs.__setitem__("rate", np.nan),
+    "nan-values": lambda g: g["data"].__setitem__(slice(0, 10), np.nan),
+    "strings": lambda g: replace_data(g, np.array([b"0"] * 2000)),
+    "2-D": lambda g: replace_data(g, np.zeros((1000, 2), np.float32)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMMAND_CASES))
+def test_unreadable_command_waveform_is_left_out(converted, tmp_path, capsys, case):
+    """A broken command waveform (only used to drop capacitive transients) never stops the analysis."""
+    path = copy(converted, tmp_path, "conv.nwb")
+    with h5py.File(path, "r+") as f:
+        COMMAND_CASES[case](f["stimulus/presentation/command_000"])
+    argv = detect(path, "--series", "sweep_000", "-o", tmp_path / "out.nwb")
+    if case in ("strings", "2-D"):  # the file breaks the schema: it cannot be read or written back
+        hostile(argv, [path], tmp_path, {"strings": "schema", "2-D": "could not be read"}[case]).check(capsys)
+    else:
+        hostile(argv, [path], tmp_path, code=0, allow_new=("out.nwb",)).check(capsys)
 
 
 def _abf_variant(kind: str, assets, folder: Path) -> Path:
