@@ -338,8 +338,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _check_simulate_options(args: argparse.Namespace) -> None:
     from nwbsyn._shared import InputError
-    from nwbsyn.partners._checks import (SIMULATE_BYTES_PER_VOXEL, check_fraction, check_memory, check_seed,
-                                         check_voxel_size)
+    from nwbsyn.partners._checks import (SIMULATE_BYTES_PER_VOXEL, SIMULATE_VOXEL_LIMITS_NM, check_fraction,
+                                         check_memory, check_seed, check_voxel_size)
 
     shape = " ".join(map(str, args.shape))
     if min(args.shape) < 4 or min(args.shape[1:]) < 32:
@@ -347,7 +347,8 @@ def _check_simulate_options(args: argparse.Namespace) -> None:
     voxels = float(args.shape[0]) * float(args.shape[1]) * float(args.shape[2])
     check_memory(voxels * SIMULATE_BYTES_PER_VOXEL, what=f"--shape {shape} ({voxels:.3g} voxels)",
                  fix="choose a smaller --shape")
-    check_voxel_size(args.voxel_size_nm, name="--voxel-size-nm " + " ".join(f"{v:g}" for v in args.voxel_size_nm))
+    check_voxel_size(args.voxel_size_nm, name="--voxel-size-nm",
+                     limits_nm=SIMULATE_VOXEL_LIMITS_NM, hint="what the simulator models")
     check_fraction(args.polyadic_fraction, option="--polyadic-fraction")
     check_seed(args.seed, option="--seed")
 

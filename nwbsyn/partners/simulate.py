@@ -62,9 +62,10 @@ def _check(shape_zyx, voxel_size_nm, fractions: dict, max_partners: int) -> tupl
     shape = tuple(int(s) for s in shape_zyx)
     if len(shape) != 3 or min(shape) < 4 or shape[1] < 32 or shape[2] < 32:
         raise InputError(f"shape_zyx={shape_zyx} is too small; pass three sizes, at least (4, 32, 32).")
-    vs = tuple(float(v) for v in voxel_size_nm)
-    if len(vs) != 3 or min(vs) <= 0:
-        raise InputError(f"voxel_size_nm={voxel_size_nm} must be three positive sizes in nm (z, y, x).")
+    from nwbsyn.partners._checks import SIMULATE_VOXEL_LIMITS_NM, check_voxel_size
+
+    vs = check_voxel_size(voxel_size_nm, name="voxel_size_nm", limits_nm=SIMULATE_VOXEL_LIMITS_NM,
+                          hint="what the simulator models")
     for name, value in fractions.items():
         if not 0.0 <= value <= 1.0:
             raise InputError(f"{name}={value} must lie in [0, 1].")

@@ -426,7 +426,8 @@ def _cremi_variant(kind: str, sim, path: Path) -> tuple[Path, list[str]]:
         res["volumes/raw"]["resolution"] = {"res_zero": (0.0, 8.0, 8.0), "res_negative": (40.0, -8.0, 8.0),
                                             "res_nan": (np.nan, 8.0, 8.0), "res_inf": (40.0, np.inf, 8.0),
                                             "res_two": (8.0, 8.0), "res_scalar": 8.0,
-                                            "res_text": "forty by eight"}[kind]
+                                            "res_text": "forty by eight", "res_tiny": (1e-300, 8.0, 8.0),
+                                            "res_huge": (40.0, 1e300, 8.0)}[kind]
     elif kind.startswith("seg_"):
         data["volumes/labels/neuron_ids"] = {"seg_float": nid.astype(np.float32), "seg_bool": nid > 0,
                                              "seg_string": np.full(nid.shape, b"n"),
@@ -465,7 +466,7 @@ def _cremi_variant(kind: str, sim, path: Path) -> tuple[Path, list[str]]:
 
 CREMI_KINDS = ["raw_bool", "raw_float", "raw_complex", "raw_string", "raw_compound", "raw_group", "raw_2d", "raw_4d",
                "raw_empty", "no_raw", "res_zero", "res_negative", "res_nan", "res_inf", "res_two", "res_scalar",
-               "res_text", "res_missing", "seg_float", "seg_bool", "seg_string", "seg_negative", "seg_shape",
+               "res_text", "res_tiny", "res_huge", "res_missing", "seg_float", "seg_bool", "seg_string", "seg_negative", "seg_shape",
                "no_seg", "clefts_complex", "clefts_negative", "no_clefts_given", "annotations_locations",
                "annotations_ids_text", "annotations_nan", "huge_declared"]
 
@@ -559,6 +560,10 @@ def test_unknown_volume_names(tmp_path, assets, capsys, options, message):
     (["--voxel-size-nm", "nan", "8", "8"], "--voxel-size-nm"),
     (["--voxel-size-nm", "40", "-8", "8"], "--voxel-size-nm"),
     (["--voxel-size-nm", "40", "inf", "8"], "--voxel-size-nm"),
+    (["--voxel-size-nm", "1e-9", "1e-9", "1e-9"], "--voxel-size-nm"),  # used to run out of memory
+    (["--voxel-size-nm", "1e300", "8", "8"], "--voxel-size-nm"),  # used to end in a ValueError
+    (["--voxel-size-nm", "1", "1", "1"], "what the simulator models"),  # used to run for minutes
+    (["--voxel-size-nm", "0.001", "8", "8"], "--voxel-size-nm"),  # used to ignore SIGTERM for minutes
     (["--polyadic-fraction", "1.5"], "--polyadic-fraction"),
     (["--polyadic-fraction", "nan"], "--polyadic-fraction"),
     (["--seed", "-1"], "--seed"),
