@@ -67,7 +67,7 @@ def check_checkpoint(ckpt: dict, path: Path) -> dict:
     if missing:
         raise InputError(f"The model file {path} has no {', '.join(repr(m) for m in missing)} entry; {_HOW}.")
     init = _check_init(ckpt["init"], path)
-    _check_config(ckpt["config"], path)
+    _check_config(ckpt["config"], init, path)
     n_params = _check_state(ckpt["state"], init, path)
     norm = ckpt.get("normalization", [])
     if not isinstance(norm, list):
@@ -80,8 +80,9 @@ def _is_int(value) -> bool:
 
 
 def _check_init(init, path: Path) -> dict:
-    from nwbsyn.connectivity.model import SynapsNet
     import inspect
+
+    from nwbsyn.connectivity.model import SynapsNet
 
     if not isinstance(init, dict):
         raise InputError(f"The model file {path} has a malformed 'init' entry; {_HOW}.")
@@ -106,7 +107,7 @@ def _check_init(init, path: Path) -> dict:
     return dict(init, n_neurons=list(neurons))
 
 
-def _check_config(config, path: Path) -> None:
+def _check_config(config, init: dict, path: Path) -> None:
     from nwbsyn.connectivity.train import LOSSES, TrainConfig
 
     if not isinstance(config, dict):
@@ -118,9 +119,45 @@ def _check_config(config, path: Path) -> None:
                          f"({', '.join(unknown[:5])}); it was written by another program or version - {_HOW}.")
     if config.get("loss", "poisson") not in LOSSES:
         raise InputError(f"The model file {path} has an unknown loss {config.get('loss')!r}; {_HOW}.")
+    defaults = TrainConfig()
     for name, value in config.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise InputError(f"The model file {path} has the training setting {name} = {value}; {_HOW}.")
+        if not _plausible(name, value, getattr(defaults, name)):
+            raise InputError(f"The model file {path} has the training setting {name} = {value!r}, which cannot "
+                             f"be used; {_HOW}.")
+    held_out = config.get("val_fraction", defaults.val_fraction) + config.get("test_fraction", defaults.test_fraction)
+    if held_out >= 0.9:
+        raise InputError(f"The model file {path} holds out {held_out:.0%} of the data for validation and test, "
+                         f"leaving too little to train on; {_HOW}.")
+    for name in ("context_steps", "embedding_dim", "hidden_dim", "n_layers", "deconvolve"):
+        if name in config and name in init and config[name] != init[name]:
+            raise InputError(f"The model file {path} has {name} {init[name]!r} in its model but {config[name]!r} in "
+                             f"its training settings; {_HOW}.")
+
+
+_CHOICES = {"link": ("auto", *_LINKS), "scaling": ("auto", "global", "neuron", "none")}
+_POSITIVE = ("context_steps", "embedding_dim", "hidden_dim", "n_layers", "chunk_steps", "samples_per_epoch",
+             "max_epochs")
+
+
+def _plausible(name: str, value, default) -> bool:
+    """A training setting of the right type and in a usable range."""
+    if name in _CHOICES:
+        return value in _CHOICES[name]
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if default is None:  # max_time_s: None or a positive number
+        return value is None or (_is_number(value) and value > 0)
+    if isinstance(default, int):
+        return _is_int(value) and value >= (1 if name in _POSITIVE else 0)
+    if isinstance(default, float):
+        if not _is_number(value) or value < 0:
+            return False
+        return 0 < value < 1 if name.endswith("_fraction") else True
+    return isinstance(value, type(default))
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _expected_shapes(init: dict, path: Path) -> dict:
