@@ -3,7 +3,8 @@
 Every case must end cleanly (see hostile_harness.HostileCase): exit 2 with one sentence naming
 the file or the option as the command line spells it, no traceback, inputs byte-identical and
 nothing (output, figure, checkpoint, temporary) left behind. The files are generated here,
-small, with fixed seeds; almost every case is refused before any analysis.
+small, with fixed seeds; almost every case is refused before any analysis. Set HOSTILE_LOG=FILE
+to collect every command and its message there (to read the messages side by side).
 """
 
 from __future__ import annotations
@@ -512,6 +513,15 @@ def _nwb_variant(kind: str, src: Path) -> list[str]:
                     group.create_dataset("data", shape=(4096, 4096, 4096), dtype=data.dtype, chunks=(1, 64, 64))
                 else:
                     group["data"] = data[0] if kind == "image_2d" else data[:0]
+        elif kind == "offset_nan":
+            image.attrs["offset_nm"] = [np.nan, 0.0, 0.0]
+        elif kind in ("clefts_float", "clefts_negative"):
+            clefts = f["acquisition/em_raw_clefts"]
+            data = clefts["data"][...]
+            del clefts["data"]
+            clefts["data"] = data.astype(np.float32) if kind == "clefts_float" else -data.astype(np.int64)
+        elif kind == "image_is_labels":
+            return ["--image", "em_raw_segmentation"]
         elif kind == "seg_float":
             data = seg["data"][...]
             del seg["data"]
@@ -522,7 +532,8 @@ def _nwb_variant(kind: str, src: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["image_bool", "image_float", "image_complex", "image_2d", "image_empty",
-                                  "image_huge", "voxel_zero", "voxel_negative", "voxel_nan", "seg_float", "seg_empty"])
+                                  "image_huge", "image_is_labels", "voxel_zero", "voxel_negative", "voxel_nan",
+                                  "offset_nan", "clefts_float", "clefts_negative", "seg_float", "seg_empty"])
 def test_damaged_nwb_em_volumes(tmp_path, assets, capsys, kind):
     src = copy(assets["em"], tmp_path)
     extra = _nwb_variant(kind, src)
