@@ -268,9 +268,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             )
             figure = events.plot_detections(pairs) if plot is not None else None
         if figure is not None:  # saved once the NWB file is written: a failed run leaves no figure
-            from nwbsyn.events.plot import save_figure
-
             import matplotlib.pyplot as plt
+
+            from nwbsyn.events.plot import save_figure
 
             save_figure(figure, plot)
             plt.close(figure)

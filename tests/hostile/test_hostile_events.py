@@ -227,6 +227,16 @@ class TestNeverLoseData:
         out.write_bytes(b"an older model")
         hostile(["events", "train", "--data", data, "-o", out], [data, out], tmp_path, "--overwrite").check(capsys)
 
+    def test_train_card_exists(self, assets, tmp_path, capsys):
+        data, card = copy(assets["train"], tmp_path), tmp_path / "m.card.json"
+        card.write_text("{}")
+        hostile(["events", "train", "--data", data, "-o", tmp_path / "m.pt"], [data, card], tmp_path,
+                "--overwrite").check(capsys)
+
+    def test_plot_naming_the_input_in_place(self, assets, tmp_path, capsys):
+        nwb = copy(assets["nwb"], tmp_path, "cell.png")  # an NWB file named like a figure
+        hostile(detect(nwb, "--in-place", "--overwrite", "--plot", nwb), [nwb], tmp_path, "input").check(capsys)
+
     @pytest.mark.parametrize("out", ["no/m.pt", "/proc/m.pt", "m.h5", "m.keras", "folder.pt"])
     def test_train_output_unusable(self, assets, tmp_path, capsys, out):
         data = copy(assets["train"], tmp_path)
