@@ -47,7 +47,7 @@ _SEXES = {"M": "male", "F": "female", "U": "unknown", "O": "other"}
 _SUBJECT_HELP = {
     "subject-id": "subject identifier, no slashes, e.g. mouse-12",
     "species": "Latin binomial or NCBI taxonomy URL, e.g. 'Mus musculus'",
-    "sex": "M, F, U (unknown) or O (other)",
+    "sex": "M, F, U (unknown) or O (other), e.g. F",
     "age": "ISO 8601 duration, e.g. P30D (30 days) or a range P30D/P40D",
 }
 
@@ -76,7 +76,7 @@ def check_subject_field(name: str, value: str) -> str:
 
     text = value.strip()
     if not text:
-        raise InputError(f"--{name} is empty; give the {_SUBJECT_HELP[name]}, or leave --{name} out.")
+        raise InputError(f"--{name} is empty; give a value ({_SUBJECT_HELP[name]}) or leave --{name} out.")
     if name == "age" and not _is_age(text):
         raise InputError(f"--age {value!r} is not an ISO 8601 duration; write e.g. --age P30D (30 days), P8W, P1Y2M "
                          "or a range --age P30D/P40D.")
@@ -170,10 +170,9 @@ class _explained_read_errors:
 
         if err is None or not self.problems or not isinstance(err, InputError):
             return False
-        more = f" (and {len(self.problems) - 1} more problem(s))" if len(self.problems) > 1 else ""
         first = self.problems[0].rstrip(".")
-        raise InputError(f"{self.path} cannot be read as NWB: {first}{more}; run 'nwbsyn validate {self.path}' "
-                         "for every problem.") from err
+        raise InputError(f"{self.path} cannot be read as NWB ({len(self.problems)} problem(s), listed by 'nwbsyn "
+                         f"validate'); the first: {first}.") from err
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

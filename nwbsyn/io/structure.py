@@ -214,11 +214,9 @@ class _Walker:
         if not namespace:
             self._problem(f"{path} has neurodata type {neurodata_type} but no 'namespace' attribute.")
         elif namespace not in self.known and namespace not in self.cached:
-            self._problem(f"{path} has neurodata type {neurodata_type} of namespace {namespace!r}, which the file "
-                          "does not cache and pynwb does not know; it cannot be read or validated - write the file "
-                          "with its extension's namespace cached.")
-        elif namespace in self.known and namespace not in self.cached and neurodata_type not in \
-                self._types.get(namespace, {neurodata_type}):
+            self._problem(f"{path} has type {neurodata_type} of namespace {namespace!r}, which the file does not "
+                          "cache and pynwb does not know (write the file with that namespace cached).")
+        elif namespace in self._types and neurodata_type not in self._types[namespace]:
             self._problem(f"{path} has neurodata type {neurodata_type}, which namespace {namespace!r} does not "
                           "define.")
 
