@@ -209,13 +209,12 @@ def _assign_nwb(args: argparse.Namespace, options: dict):
         plot_claim = _claim_plot(args, output=where)
         if plot_claim is not None:
             stack.enter_context(plot_claim)
-        nwbfile = stack.enter_context(io.edit_nwb(args.input, output=args.output, in_place=args.in_place,
-                                                  overwrite=args.overwrite))
-        _check_models(args)
-        inp, result = partners.run_on_nwbfile(nwbfile, **options)
-        if plot_claim is not None:  # drawn while the input is open; saved once the NWB file is written
-            figure = partners.plot_synapses(inp, result)
-    _save_plot(plot_claim, figure)
+        with io.edit_nwb(args.input, output=args.output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
+            _check_models(args)
+            inp, result = partners.run_on_nwbfile(nwbfile, **options)
+            if plot_claim is not None:  # drawn while the input is open; saved once the NWB file is written
+                figure = partners.plot_synapses(inp, result)
+        _save_plot(plot_claim, figure)
     return where, result
 
 

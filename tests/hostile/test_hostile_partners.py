@@ -143,11 +143,13 @@ def test_unwritable_outputs(tmp_path, assets, capsys, kind, where):
     ("nope/s.png", "does not exist"),
     ("/proc/nwbsyn_s.png", "could not write"),
     ("sub", "--plot"),  # a folder: no figure suffix
+    ("figures.png", "folder"),  # a folder with a figure suffix
 ])
 def test_bad_plot_paths_are_refused_before_the_analysis(tmp_path, assets, capsys, plot, message):
     src = copy(assets["cremi"], tmp_path)
     (tmp_path / "sub").mkdir()
     (tmp_path / "link.png").symlink_to(src)
+    (tmp_path / "figures.png").mkdir()
     plot = plot if plot.startswith("/") else tmp_path / plot
     run(capsys, ["partners", "assign", src, "-o", tmp_path / "out.nwb", "--plot", plot, "--quiet"], inputs=[src],
         folder=tmp_path, message=message)
