@@ -167,7 +167,7 @@ def _positive_seconds(value, name: str) -> float:
     except (TypeError, ValueError):
         seconds = float("nan")
     if not math.isfinite(seconds) or seconds <= 0:
-        raise InputError(f"{name} must be a positive number of seconds, e.g. {ENV_TIMEOUT}=30; got {value!r}.")
+        raise InputError(f"{name} must be a positive number of seconds (such as 30); got {value!r}.")
     return seconds
 
 
