@@ -90,8 +90,9 @@ def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_
 
 
 #: Over 2 ms, the low-passed, smoothed trace of pure noise falls back from its running maximum by
-#: 25 (median) to 40-50 (90th percentile) robust SDs of its slope (white and 1/f noise at 50 kHz).
-_NOISE_DROP_SD = 40.0
+#: 25 (median), 40-50 (90th percentile) and 50-65 (99th percentile) robust SDs of its slope (white and 1/f
+#: noise at 50 kHz).
+_NOISE_DROP_SD = 60.0
 
 
 def _merge_rises(pos, reg, val, slope_between, sd, *, max_gap_samples, short_gap_samples, min_fraction):

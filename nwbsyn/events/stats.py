@@ -410,22 +410,26 @@ def _window_mean(z, start, stop, width):
     return np.where(ok, z[np.clip(idx, 0, z.size - 1)], 0.0).sum(axis=1) / np.maximum(stop - start, 1)
 
 
-def _feet(zf, ol, bound, sz):
-    """Foot of each event: walk back from ``ol`` while the trace keeps falling (2 noise SDs of slack)."""
+def _feet(zs, ol, bound, sz, *, sigma):
+    """Foot of each event: walk back from ``ol`` while the low-passed trace keeps falling.
+
+    The walk stops where the trace rises again by more than 2 noise SDs ``sigma`` (or at
+    ``bound``); the foot is the lowest point passed.
+    """
     cols = np.arange(sz["n_foot"] + 1)
     idx = ol[:, None] - cols[None, :]
     valid = idx >= bound[:, None]
-    vals = np.where(valid, zf[np.clip(idx, 0, zf.size - 1)], np.inf)
+    vals = np.where(valid, zs[np.clip(idx, 0, zs.size - 1)], np.inf)
     running = np.minimum.accumulate(vals, axis=1)
     stop = np.zeros(vals.shape, dtype=bool)
-    stop[:, 1:] = (vals[:, 1:] > running[:, :-1] + 2.0 * sz["sigma"]) | ~valid[:, 1:]
+    stop[:, 1:] = (vals[:, 1:] > running[:, :-1] + 2.0 * sigma) | ~valid[:, 1:]
     first = np.where(stop.any(axis=1), np.argmax(stop, axis=1), cols.size)
     return ol - np.argmin(np.where(cols[None, :] < first[:, None], vals, np.inf), axis=1)
 
 
-def _peaks(zf, ol, bound, sz):
-    """Extremum of ``zf`` in [ol, min(ol + peak window, bound)) (at least ol)."""
-    cols = np.arange(sz["n_peak"])
+def _peaks(zf, ol, bound, sz, *, reach):
+    """Extremum of ``zf`` in [ol, bound) (at least ol), ``bound - ol`` at most ``reach``."""
+    cols = np.arange(reach)
     idx = ol[:, None] + cols[None, :]
     ok = (idx < np.maximum(bound, ol + 1)[:, None]) & (idx < zf.size)
     return ol + np.argmax(np.where(ok, zf[np.clip(idx, 0, zf.size - 1)], -np.inf), axis=1)
@@ -509,10 +513,10 @@ def _measure_group(reader, onsets, k0, k1, sz) -> dict:
     ol = onsets[e0:e1] - lo
     far = 1 << 40
     prev_on = np.r_[onsets[e0 - 1] - lo if e0 > 0 and onsets[e0] - onsets[e0 - 1] <= back else -far, ol[:-1]]
-    foot = _feet(zf, ol, np.maximum(prev_on + 1, 0), sz)
+    foot = _feet(zf, ol, np.maximum(prev_on + 1, 0), sz, sigma=sz["sigma"])
     next_foot = np.r_[foot[1:], onsets[e1] - lo if e1 < onsets.size and onsets[e1] - onsets[e1 - 1] <= ahead
                       else far]
-    peak = _peaks(zf, ol, next_foot, sz)
+    peak = _peaks(zf, foot, np.minimum(next_foot, ol + sz["n_peak"]), sz, reach=sz["n_foot"] + sz["n_peak"])
     inner = slice(k0 - e0, k0 - e0 + (k1 - k0))
     prev_peak = np.r_[-far, peak[:-1]][inner]
     if k0 == e0:
