@@ -158,3 +158,36 @@ def test_load_model_rejects_other_files(tmp_path):
         load_model(tmp_path / "missing.pt", device="cpu")
     with pytest.raises(InputError, match="Unknown miniML model|does not exist"):
         load_model("no-such-model", device="cpu")
+
+
+def test_parameter_count_from_init_arguments_matches_the_network():
+    from nwbsyn.events.model import parameter_count
+
+    model = EventClassifier(filters=(8, 16), kernel_sizes=(5, 3), pool_sizes=(2, 1), lstm_units=12, dense_units=10)
+    n = sum(p.numel() for p in model.parameters())
+    n += sum(b.numel() for k, b in model.named_buffers() if k.endswith(("running_mean", "running_var")))
+    assert parameter_count(model.init_kwargs) == n
+
+
+@pytest.mark.parametrize("init, message", [
+    ({"filters": [10**5] * 4, "lstm_units": 10**5, "dense_units": 10**5}, "parameters"),
+    ({"window_samples": 10**12}, "window length"),
+    ({"pool_sizes": [30, 20, 20, 1]}, "pools"),
+    ({"kernel_sizes": [9, -7, 5, 3]}, "kernel sizes"),
+    ({"filters": [True, True, True, True]}, "filters"),
+    ({"dropout": float("nan")}, "dropout"),
+    ({"n_heads": 8}, "unknown settings"),
+])
+def test_bad_init_arguments_are_refused_before_building(init, message):
+    from nwbsyn.events.model import check_init_kwargs
+
+    with pytest.raises(InputError, match=message):
+        check_init_kwargs(init)
+
+
+def test_checkpoints_are_written_atomically_with_their_card(tmp_path):
+    path = save_model(EventClassifier(), tmp_path / "m.pt", card={"name": "t"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.card.json", "m.pt"]
+    card = json.loads((tmp_path / "m.card.json").read_text())
+    assert card["weights_sha256"] == sha256_of_file(path)
+    assert load_model(path, device="cpu").init_kwargs == EventClassifier().init_kwargs
