@@ -291,7 +291,8 @@ def _parse_annotations(g) -> CremiAnnotations:
     partners = np.zeros((0, 2), np.uint64)
     if key in g:
         pairs = np.asarray(g[key][...])
-        if pairs.dtype.kind not in "ui" or pairs.size % 2 or (pairs.dtype.kind == "i" and pairs.size and pairs.min() < 0):
+        negative = pairs.dtype.kind == "i" and pairs.size and pairs.min() < 0
+        if pairs.dtype.kind not in "ui" or pairs.size % 2 or negative:
             raise ValueError("partners must be m x 2 non-negative site ids")
         partners = pairs.astype(np.uint64).reshape(-1, 2)
     offset = np.asarray(g.attrs.get("offset", (0.0, 0.0, 0.0)), float).ravel()

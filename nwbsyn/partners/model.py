@@ -177,8 +177,8 @@ def check_init(init: dict, *, path, task: str | None) -> dict:
         raise _refuse(path, f"a network of {len(widths)} levels with widths {widths} cannot be built")
     if task in TASK_CHANNELS and (cin, cout) != TASK_CHANNELS[task]:
         want = TASK_CHANNELS[task]
-        raise _refuse(path, f"{_article(task)} {task} network takes {want[0]} input and gives {want[1]} output channels, this "
-                            f"one {cin} and {cout}")
+        raise _refuse(path, f"{_article(task)} {task} network takes {want[0]} input and gives {want[1]} output "
+                            f"channels, this one {cin} and {cout}")
     n = count_weights(in_channels=cin, out_channels=cout, widths=widths)
     if n > MAX_WEIGHTS:
         raise _refuse(path, f"its settings ask for {n:.3g} weights ({n * 4 / 2**30:.3g} GiB), more than the "

@@ -79,7 +79,8 @@ def run(capsys, argv, *, inputs, folder, message=None, code=2, allow_new=()):
                       allow_new=allow_new).check(capsys)
     if os.environ.get("HOSTILE_LOG"):
         with open(os.environ["HOSTILE_LOG"], "a") as log:
-            log.write(" ".join(str(a).replace(str(folder), "T") for a in argv[:]) + "\n    " + err.strip().replace(str(folder), "T") + "\n")
+            command = " ".join(str(a) for a in argv).replace(str(folder), "T")
+            log.write(f"{command}\n    {err.strip().replace(str(folder), 'T')}\n")
     return err
 
 
@@ -469,7 +470,8 @@ def _cremi_variant(kind: str, sim, path: Path) -> tuple[Path, list[str]]:
 
 CREMI_KINDS = ["raw_bool", "raw_float", "raw_complex", "raw_string", "raw_compound", "raw_group", "raw_2d", "raw_4d",
                "raw_empty", "no_raw", "res_zero", "res_negative", "res_nan", "res_inf", "res_two", "res_scalar",
-               "res_text", "res_tiny", "res_huge", "res_missing", "seg_float", "seg_bool", "seg_string", "seg_negative", "seg_shape",
+               "res_text", "res_tiny", "res_huge", "res_missing", "seg_float", "seg_bool", "seg_string", "seg_negative",
+               "seg_shape",
                "no_seg", "clefts_complex", "clefts_negative", "no_clefts_given", "annotations_locations",
                "annotations_ids_text", "annotations_nan", "huge_declared"]
 
