@@ -318,13 +318,24 @@ def fit(
 def save_checkpoint(trained: TrainedModel, path: str | Path) -> None:
     """Save ``init``, ``state``, ``seed``, ``config`` and the per-session normalisation (plain types).
 
-    Writes ``path`` directly; the CLI passes a temporary file that it renames when the run succeeds.
+    Written atomically: a temporary file beside ``path`` is renamed over it, so a crash never leaves
+    a half-written checkpoint (the CLI also checks and locks ``path`` before the fit).
     """
+    import os
+    import secrets
+
     import torch
 
+    path = Path(path)
     norm = [{"mean": s.mean.tolist(), "scale": s.scale.tolist()} for s in trained.sessions]
-    torch.save({"init": trained.model.init_kwargs, "state": {k: v.cpu() for k, v in trained.model.state_dict().items()},
-                "seed": trained.seed, "config": asdict(trained.config), "normalization": norm}, Path(path))
+    payload = {"init": trained.model.init_kwargs, "state": {k: v.cpu() for k, v in trained.model.state_dict().items()},
+               "seed": trained.seed, "config": asdict(trained.config), "normalization": norm}
+    tmp = path.with_name(f".{path.name[:120]}.nwbsyn-tmp-{os.getpid()}-{secrets.token_hex(3)}.pt")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: str | Path, *, device: str = "auto"):
