@@ -250,6 +250,23 @@ def test_train_on_a_full_disk_leaves_nothing(tmp_path, capsys, monkeypatch, exis
         folder=tmp_path, message="no space left")
 
 
+def test_train_writes_model_and_card_together(tmp_path, capsys, monkeypatch):
+    import json
+
+    import nwbsyn.partners.train
+    from nwbsyn._shared import sha256_of_file
+    from nwbsyn.partners.model import load_checkpoint
+
+    monkeypatch.setattr(nwbsyn.partners.train, "labelled_volumes", lambda **kw: [])
+    monkeypatch.setattr(nwbsyn.partners.train, "fit", _tiny_fit)
+    out = tmp_path / "m.pt"
+    run(capsys, ["partners", "train", "--task", "cleft", "-o", out, "--quiet"], inputs=[], folder=tmp_path, code=0,
+        allow_new=("m.pt", "m.card.json"))
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["sha256"] == sha256_of_file(out) and card["model"] == "m.pt"
+    load_checkpoint(out, task="cleft")
+
+
 def test_assign_on_a_full_disk_leaves_nothing(tmp_path, assets, capsys, monkeypatch):
     import pynwb
 
