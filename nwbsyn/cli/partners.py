@@ -225,6 +225,8 @@ def _check_local_input(path: Path) -> None:
 
     if path.is_dir():
         raise InputError(f"{path} is a folder; give an NWB file with an EM volume or a CREMI .hdf file.")
+    if path.exists() and not path.is_file():  # a pipe or a device would block the first read
+        raise InputError(f"{path} is not a regular file; give an NWB file with an EM volume or a CREMI .hdf file.")
     if path.is_file():
         try:
             hdf5 = h5py.is_hdf5(path)

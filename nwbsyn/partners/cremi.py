@@ -141,6 +141,8 @@ def read_cremi(path: str | Path, *, lazy: bool = False) -> CremiVolume:
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path} is a folder; pass a CREMI .hdf/.h5 file.")
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file (a pipe or a device); pass a CREMI .hdf/.h5 file.")
     if not path.is_file():
         raise InputError(f"CREMI file {str(path)!r} does not exist; check the path.")
     try:

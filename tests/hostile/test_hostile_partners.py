@@ -280,16 +280,18 @@ def test_assign_on_a_full_disk_leaves_nothing(tmp_path, assets, capsys, monkeypa
                  "--plot", tmp_path / "s.png", "--quiet"], inputs=[src], folder=tmp_path, message="no space left")
 
 
-@pytest.mark.parametrize("kind", ["missing", "folder", "empty", "text"])
+@pytest.mark.parametrize("kind", ["missing", "folder", "empty", "text", "fifo"])
 def test_assign_inputs_that_are_no_volume(tmp_path, capsys, kind):
     src = tmp_path / "v.hdf"
     if kind == "folder":
         src.mkdir()
+    elif kind == "fifo":  # reading a pipe nobody writes to would wait forever
+        os.mkfifo(src)
     elif kind == "empty":
         src.write_bytes(b"")
     elif kind == "text":
         src.write_text("raw neuron_ids clefts\n")
-    run(capsys, ["partners", "assign", src, "--quiet"], inputs=[src] if kind != "missing" else [],
+    run(capsys, ["partners", "assign", src, "--quiet"], inputs=[src] if kind not in ("missing", "fifo") else [],
         folder=tmp_path, message="v.hdf")
 
 
@@ -657,17 +659,19 @@ def test_train_init_with_mask_pruner_is_refused(tmp_path, assets, capsys):
         inputs=[init], folder=tmp_path, message="--init")
 
 
-@pytest.mark.parametrize("kind", ["missing", "text", "no_clefts", "folder"])
+@pytest.mark.parametrize("kind", ["missing", "text", "no_clefts", "folder", "fifo"])
 def test_train_bad_data_files(tmp_path, assets, capsys, kind):
     path = tmp_path / "d.hdf"
-    if kind == "text":
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "text":
         path.write_text("raw, neuron ids, clefts\n")
     elif kind == "no_clefts":
         _cremi_variant("no_clefts_given", assets["sim"], path)
     elif kind == "folder":
         path.mkdir()
     run(capsys, ["partners", "train", "--task", "cleft", "--data", path, "-o", tmp_path / "m.pt", "--quiet"],
-        inputs=[path] if kind != "missing" else [], folder=tmp_path, message="d.hdf")
+        inputs=[path] if kind not in ("missing", "fifo") else [], folder=tmp_path, message="d.hdf")
 
 
 def test_a_clean_run_still_writes_output_and_figure(tmp_path, assets, capsys):
