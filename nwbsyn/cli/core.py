@@ -65,7 +65,7 @@ def _is_age(text: str) -> bool:
         return True
     low, slash, high = text.partition("/")
     return bool(slash) and "/" not in high and (low or high) != "" and \
-        all(part == "" or re.fullmatch(_DURATION, part) for part in (low, high)) and low != ""
+        all(part == "" or re.fullmatch(_DURATION, part) for part in (low, high))
 
 
 def check_subject_field(name: str, value: str) -> str:

@@ -62,9 +62,11 @@ def _schema_errors(path) -> list[str]:
 
 def _guarded(what: str, run, problems: list[str], default):
     """``run()``, or ``default`` with one sentence in ``problems`` when it raises (a broken file breaks pynwb)."""
+    from nwbsyn._shared import InputError
+
     try:
         return run()
-    except (KeyboardInterrupt, MemoryError):
+    except (KeyboardInterrupt, MemoryError, InputError):  # InputError: not NWB at all, or the network failed
         raise
     except Exception as err:  # noqa: BLE001  (pynwb and hdmf raise many types for broken files)
         lines = str(err).strip().splitlines()
@@ -142,7 +144,8 @@ def _validate_remote(source: str, threshold: str) -> ValidationReport:
     with open_remote(source) as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         h5 = handle.h5
-        problems = _guarded("Reading its structure", lambda: scan_open_file(h5, label=source), [], [])
+        problems: list[str] = []
+        problems += _guarded("Reading its structure", lambda: scan_open_file(h5, label=source), problems, [])
         if handle.failure() is not None:
             raise handle.failure()
 

@@ -149,7 +149,7 @@ def test_server_errors_and_timeouts_are_transient(archive, monkeypatch):
     _one_sentence(info.value, "HTTP 503", "try again later")
     assert info.value.transient
     archive.files.clear_failures()
-    monkeypatch.setenv("NWBSYN_TIMEOUT_S", "0.2")
+    monkeypatch.setenv("NWBSYN_REMOTE_TIMEOUT_S", "0.2")
     with open_nwb(archive.big_url) as nwbfile:  # the open works; then the server stalls while data are read
         archive.files.inject(Failure(kind="delay", seconds=1.0))
         with pytest.raises(Exception, match="did not answer within 0.2 s"):
