@@ -21,8 +21,9 @@ together (``timeout_s``, default 30 s or ``NWBSYN_REMOTE_TIMEOUT_S``, plus one s
 256 KiB asked for), so a server that trickles bytes cannot stall a run; answers whose length
 or range differs from what was asked for are refused. Requests are retried a few times on
 dropped connections and 429/5xx answers; when that does not help, a :class:`RemoteError` says
-what failed in one sentence and whether trying again later may help (``transient``). Asset paths from the server are checked: no ``..``,
-no absolute paths, so outputs that mirror them stay inside the output folder.
+what failed in one sentence and whether trying again later may help (``transient``). Asset
+paths from the server are checked: no ``..``, no absolute paths, so outputs that mirror them
+stay inside the output folder.
 
 Example
 -------
