@@ -167,12 +167,32 @@ class _explained_read_errors:
 
     def __exit__(self, kind, err, _tb):
         from nwbsyn._shared import InputError
+        from nwbsyn.io.remote import RemoteError, is_remote
 
-        if err is None or not self.problems or not isinstance(err, InputError):
+        if err is None or not isinstance(err, InputError):
+            return False
+        if is_remote(self.path) and not isinstance(err, RemoteError):  # streamed: scan only once it failed
+            self.problems = _remote_problems(self.path, err)
+        if not self.problems:
             return False
         first = self.problems[0].rstrip(".")
         raise InputError(f"{self.path} cannot be read as NWB ({len(self.problems)} problem(s), listed by 'nwbsyn "
                          f"validate'); the first: {first}.") from err
+
+
+def _remote_problems(source: str, err: BaseException) -> list[str]:
+    """The structure problems of a streamed file that pynwb could not read (InputError: not NWB at all)."""
+    from nwbsyn._shared import InputError
+    from nwbsyn.io.remote import open_remote
+    from nwbsyn.io.structure import scan_open_file
+
+    try:
+        with open_remote(source) as handle:
+            return scan_open_file(handle.h5, label=source)
+    except InputError as again:  # a group cycle, or the network failed now
+        raise again from err
+    except Exception:  # noqa: BLE001  (the scan could not run: keep pynwb's own sentence)
+        return []
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

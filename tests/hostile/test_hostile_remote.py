@@ -38,6 +38,7 @@ def served(tmp_path_factory):
     (root / "text.nwb").write_text("this is not an NWB file\n" * 200)
     (root / "empty.nwb").write_bytes(b"")
     (root / "tiny.nwb").write_bytes(b"\x89HDF")
+    _broken_copies(good, root)
     with RangeFileServer(root) as server:
         yield server
 
@@ -49,6 +50,25 @@ def _short_timeout(monkeypatch, served):
     served.clear_failures()
     yield
     served.clear_failures()
+
+
+def _broken_copies(good, root) -> None:
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    for name in ("cycle", "dangling_link", "nan_rate", "unknown_namespace"):
+        path = shutil.copy(good, root / f"{name}.nwb")
+        with h5py.File(path, "r+") as f:
+            if name == "cycle":
+                f["acquisition/loop"] = f["/"]
+            elif name == "dangling_link":
+                del f["general/intracellular_ephys/elec0"]
+            elif name == "nan_rate":
+                f["acquisition/sweep_0/starting_time"].attrs["rate"] = np.nan
+            else:
+                f["acquisition/sweep_1"].attrs["namespace"] = "ndx-alien"
 
 
 FAILURES = {  # name: (Failure fields, a substring of the message)
@@ -100,6 +120,21 @@ DAMAGED = {"truncated.nwb": "truncated", "text.nwb": "not an HDF5/NWB file", "em
 @pytest.mark.parametrize("name", sorted(DAMAGED))
 def test_a_damaged_remote_file_is_one_sentence(name, command, served, tmp_path, capsys):
     HostileCase(argv=[command, served.url(name)], watch=[tmp_path], code=2, message=DAMAGED[name]).check(capsys)
+
+
+@pytest.mark.parametrize("name, info_code, info_message", [
+    ("cycle", 2, "group cycle"), ("dangling_link", 2, "dangling link"), ("unknown_namespace", 2, "ndx-alien"),
+    ("nan_rate", 0, None)])
+def test_a_broken_remote_nwb_file(name, info_code, info_message, served, tmp_path, capsys):
+    url = served.url(f"{name}.nwb")
+    HostileCase(argv=["info", url], watch=[tmp_path], code=info_code, message=info_message).check(capsys)
+    case = HostileCase(argv=["validate", url], watch=[tmp_path], code=2 if name == "cycle" else 1,
+                       message="group cycle" if name == "cycle" else None)
+    if name == "cycle":
+        case.check(capsys)
+    else:  # problems, never a pass
+        code, out, err = case.run(capsys)
+        assert code == 1 and "PROBLEMS FOUND" in out and "Traceback" not in err, out + err
 
 
 def test_a_trickle_ends_within_the_deadline(served, tmp_path, capsys):
