@@ -33,10 +33,17 @@ _EPILOG = "Run 'nwbsyn COMMAND --help' for the options of each command."
 _COMMAND_MODULES = [core, events, connectivity, partners, report, batch]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in nwbsyn's one-sentence form (exit 2) and a pointer to --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"nwbsyn: error: {self.prog}: {message}; see '{self.prog} --help'.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nwbsyn import __version__
 
-    parser = argparse.ArgumentParser(prog="nwbsyn", description=_DESCRIPTION, epilog=_EPILOG,
+    parser = _Parser(prog="nwbsyn", description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"nwbsyn {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")

@@ -242,7 +242,7 @@ def _assign_cremi(args: argparse.Namespace, options: dict):
 
     from nwbsyn import io, partners
     from nwbsyn._shared import InputError
-    from nwbsyn.io.nwb import _atomic_write
+    from nwbsyn.io.nwb import write_new_nwb
     from nwbsyn.io.output import claim_output
 
     if args.in_place:
@@ -261,7 +261,7 @@ def _assign_cremi(args: argparse.Namespace, options: dict):
         nwbfile = partners.nwbfile_from_cremi(partners.read_cremi(args.input), source=args.input, subject=subject)
         inp, result = partners.run_on_nwbfile(nwbfile, **options)
         figure = partners.plot_synapses(inp, result) if plot_claim is not None else None
-        _atomic_write(claim, lambda out: out.write(nwbfile))
+        write_new_nwb(nwbfile, where, claim=claim)
         _save_plot(plot_claim, figure)
     return where, result
 

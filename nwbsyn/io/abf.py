@@ -194,7 +194,7 @@ def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None =
     >>> convert_abf("cell1.abf", output="cell1.nwb",
     ...             subject={"subject_id": "m1", "species": "Mus musculus", "sex": "M", "age": "P30D"})  # doctest: +SKIP
     """
-    from nwbsyn.io.nwb import _atomic_write
+    from nwbsyn.io.nwb import write_new_nwb
     from nwbsyn.io.output import claim_output
 
     path = Path(path)
@@ -204,7 +204,7 @@ def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None =
     with claim_output(output, inputs=[path], overwrite=overwrite) as claim:
         abf = _read_abf(path)
         nwbfile, mode, names = _to_nwbfile(abf, path, subject, clamp_mode)
-        _atomic_write(claim, lambda out: out.write(nwbfile))
+        write_new_nwb(nwbfile, output, claim=claim)
     missing = [k for k in ("subject_id", "species", "sex", "age") if not (subject or {}).get(k)]
     return AbfConversion(output=Path(output), mode=f"{mode} clamp", n_sweeps=abf.sweepCount, series=names,
                          missing_metadata=missing)

@@ -199,11 +199,16 @@ def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = Fal
                  new_version)
 
 
-def write_new_nwb(nwbfile, output, *, overwrite: bool = False, inputs=()) -> Path:
+def write_new_nwb(nwbfile, output, *, overwrite: bool = False, inputs=(), claim: OutputClaim | None = None) -> Path:
     """Write an in-memory ``NWBFile`` to ``output`` atomically (never a half-written file).
 
     ``inputs`` are files the result was made from; naming one of them as ``output`` is refused.
+    ``claim``: an output already claimed before the work (:func:`nwbsyn.io.output.claim_output`);
+    then ``output`` is only its name.
     """
+    if claim is not None:
+        _atomic_write(claim, lambda out: out.write(nwbfile))
+        return claim.path
     with claim_output(output, inputs=inputs, overwrite=overwrite) as claim:
         _atomic_write(claim, lambda out: out.write(nwbfile))
     return Path(output)
@@ -213,9 +218,15 @@ def _atomic_write(claim: OutputClaim, write) -> None:
     """Call ``write(NWBHDF5IO)`` on a temporary file beside the claimed target, then rename it."""
     from pynwb import NWBHDF5IO
 
+    from hdmf.build import BuildError
+
     with claim.temporary(suffix=".nwb") as tmp:
-        with NWBHDF5IO(str(tmp), mode="w") as out:
-            write(out)
+        try:
+            with NWBHDF5IO(str(tmp), mode="w") as out:
+                write(out)
+        except BuildError as err:  # the file's content breaks the schema (often an input that already did)
+            raise InputError(f"{claim.path} could not be written as NWB ({str(err).splitlines()[0][:200]}); "
+                             "check the input with 'nwbsyn validate'.") from err
 
 
 def _written_version(path: Path) -> str | None:

@@ -103,6 +103,8 @@ def check_output(path, *, inputs=(), overwrite: bool = False, in_place: bool = F
                                  "(inputs are never overwritten).")
     if real.is_dir():
         raise InputError(f"The {what} {path} is a folder; give a file name inside it.")
+    if real.exists() and not real.is_file():
+        raise InputError(f"The {what} {path} is not a regular file (a device, pipe or socket); choose a file path.")
     if real.exists() and not (overwrite or in_place):
         raise InputError(f"{path} already exists; pass --overwrite to replace it or choose another output path.")
     folder = real.parent
