@@ -62,3 +62,31 @@ def test_help_teaches(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     assert "nwbsyn info" in out and "validate" in out
+
+
+def test_subject_options_are_checked_and_kept(capsys):
+    import argparse
+
+    from nwbsyn._shared import InputError
+    from nwbsyn.cli.core import subject_from_arguments
+
+    given = argparse.Namespace(subject_id=" mouse-3 ", species="Mus musculus", sex="F", age="P30D/P40D")
+    assert subject_from_arguments(given) == {"subject_id": "mouse-3", "species": "Mus musculus", "sex": "F",
+                                             "age": "P30D/P40D"}
+    assert subject_from_arguments(argparse.Namespace(subject_id=None, species=None, sex=None, age=None)) is None
+    with pytest.raises(InputError, match="--age '30 days'.*e.g. --age P30D"):
+        subject_from_arguments(argparse.Namespace(subject_id=None, species=None, sex=None, age="30 days"))
+
+
+def test_validate_lists_structure_problems(tmp_path, icephys_file, capsys):
+    import shutil
+
+    import h5py
+
+    path = tmp_path / "broken.nwb"
+    shutil.copy(icephys_file, path)
+    with h5py.File(path, "r+") as f:
+        f["acquisition/ghost"] = h5py.SoftLink("/acquisition/nowhere")
+    assert main(["validate", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEMS FOUND" in out and "/acquisition/ghost links to /acquisition/nowhere" in out
