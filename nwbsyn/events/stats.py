@@ -317,6 +317,7 @@ def _sizes(fs, *, baseline_ms, baseline_gap_ms, peak_window_ms, decay_search_ms,
     sz = dict(
         ms=ms, fs=fs, nb=max(2, int(round(baseline_ms * ms))), gap=int(round(baseline_gap_ms * ms)),
         n_level=max(2, int(round(0.5 * ms))), n_peak=max(1, int(round(peak_window_ms * ms))),
+        n_peak_max=max(1, int(round(5 * peak_window_ms * ms))),
         n_decay=max(2, int(round(decay_search_ms * ms))), n_foot=max(2, int(round(foot_search_ms * ms))),
         pre=int(round(snippet_ms[0] * ms)), post=int(round(snippet_ms[1] * ms)),
         fit_pre=int(round(_FIT_MS[0] * ms)), fit_post=int(round(_FIT_MS[1] * ms)),
@@ -427,18 +428,27 @@ def _feet(zs, ol, bound, sz, *, sigma):
     return ol - np.argmin(np.where(cols[None, :] < first[:, None], vals, np.inf), axis=1)
 
 
-def _peaks(zf, ol, bound, sz, *, reach):
-    """Extremum of ``zf`` in [ol, bound) (at least ol), ``bound - ol`` at most ``reach``."""
-    cols = np.arange(reach)
-    idx = ol[:, None] + cols[None, :]
-    ok = (idx < np.maximum(bound, ol + 1)[:, None]) & (idx < zf.size)
-    return ol + np.argmax(np.where(ok, zf[np.clip(idx, 0, zf.size - 1)], -np.inf), axis=1)
+def _peaks(zf, foot, bound, bound_max, sz):
+    """Extremum of ``zf`` from the foot to ``bound`` (the peak window), or further while still rising.
+
+    An event still rising at the end of the window (slow EPSPs, NMJ currents) is followed
+    until the trace falls 2 noise SDs below its running maximum, at most to ``bound_max``.
+    """
+    reach = sz["n_foot"] + sz["n_peak_max"]
+    cols = np.arange(reach)[None, :]
+    idx = foot[:, None] + cols
+    end, end_max = np.maximum(bound, foot + 1) - foot, np.maximum(bound_max, foot + 1) - foot
+    vals = np.where((cols < end_max[:, None]) & (idx < zf.size), zf[np.clip(idx, 0, zf.size - 1)], -np.inf)
+    running = np.maximum.accumulate(vals, axis=1)
+    stop = (cols >= end[:, None]) & ((vals < running - 2.0 * sz["sigma"]) | ~np.isfinite(vals))
+    first = np.where(stop.any(axis=1), np.argmax(stop, axis=1), reach)
+    return foot + np.argmax(np.where(cols < first[:, None], vals, -np.inf), axis=1)
 
 
 def _crossings(zf, foot, peak, limit, bl, amp, sz):
     """Interpolated 10 %, 90 %, 50 % (rising) and 50 % (decay) crossings, in samples from each peak."""
     c0 = np.maximum(foot - 1, 0)
-    width = sz["n_foot"] + sz["n_peak"] + sz["n_decay"] + 2
+    width = sz["n_foot"] + sz["n_peak_max"] + sz["n_decay"] + 2
     cols = np.arange(width)[None, :]
     idx = c0[:, None] + cols
     with np.errstate(all="ignore"):
@@ -502,12 +512,12 @@ def _measure_group(reader, onsets, k0, k1, sz) -> dict:
     """
     n = reader.size
     # a neighbour matters only within these reaches (bounds of the foot, peak, decay, fit and charge windows)
-    back = sz["n_peak"] + sz["n_foot"] + sz["gap"] + sz["nb"] + 2
-    ahead = sz["n_peak"] + 2 * sz["n_decay"] + sz["fit_post"] + sz["n_foot"] + 2
+    back = sz["n_peak_max"] + sz["n_foot"] + sz["gap"] + sz["nb"] + 2
+    ahead = sz["n_peak_max"] + 2 * sz["n_decay"] + sz["fit_post"] + sz["n_foot"] + 2
     e0 = k0 - 1 if k0 > 0 and onsets[k0] - onsets[k0 - 1] <= back else k0
     e1 = k1 + 1 if k1 < onsets.size and onsets[k1] - onsets[k1 - 1] <= ahead else k1
     lo = max(0, onsets[e0] - (sz["n_foot"] + sz["gap"] + sz["nb"] + sz["fit_pre"] + sz["pre"] + 4))
-    hi = min(n, onsets[e1 - 1] + sz["n_peak"] + 2 * sz["n_decay"] + max(sz["post"], sz["fit_post"]) + 4)
+    hi = min(n, onsets[e1 - 1] + sz["n_peak_max"] + 2 * sz["n_decay"] + max(sz["post"], sz["fit_post"]) + 4)
     zf = sz["polarity"] * _lowpassed(reader, lo, hi, sz["sos"], sz["halo"])
     zr = zf if sz["sos"] is None else sz["polarity"] * reader.read(lo, hi)
     ol = onsets[e0:e1] - lo
@@ -516,7 +526,8 @@ def _measure_group(reader, onsets, k0, k1, sz) -> dict:
     foot = _feet(zf, ol, np.maximum(prev_on + 1, 0), sz, sigma=sz["sigma"])
     next_foot = np.r_[foot[1:], onsets[e1] - lo if e1 < onsets.size and onsets[e1] - onsets[e1 - 1] <= ahead
                       else far]
-    peak = _peaks(zf, foot, np.minimum(next_foot, ol + sz["n_peak"]), sz, reach=sz["n_foot"] + sz["n_peak"])
+    peak = _peaks(zf, foot, np.minimum(next_foot, ol + sz["n_peak"]), np.minimum(next_foot, ol + sz["n_peak_max"]),
+                  sz)
     inner = slice(k0 - e0, k0 - e0 + (k1 - k0))
     prev_peak = np.r_[-far, peak[:-1]][inner]
     if k0 == e0:
