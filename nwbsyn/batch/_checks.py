@@ -56,15 +56,21 @@ def check_scheduler(address: str) -> tuple[str, str, int]:
         raise InputError(f"--scheduler {address!r} has no valid port (1-65535); {how}.")
     port = int(port_text)
     if scheme in ("tcp", "tls"):
-        _probe(host, port, address)
+        _probe(host, port, address, handshake=scheme == "tcp")  # under TLS the client speaks first
     return scheme, host, port
 
 
-def _probe(host: str, port: int, address: str) -> None:
-    """Connect once, with a short deadline, so that a wrong address fails now and not after a long wait."""
+def _probe(host: str, port: int, address: str, *, handshake: bool = True) -> None:
+    """Connect once, with a short deadline, so that a wrong address fails now and not after a long wait.
+
+    A Dask scheduler speaks first (its handshake frame); a server that stays silent, trickles or
+    sends something else is not one, and a Dask client would wait for it without end.
+    """
     try:
-        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S):
-            pass
+        with socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT_S) as conn:
+            if handshake and not _sends_dask_handshake(conn):
+                raise InputError(f"The server at --scheduler {address} answers, but not as a Dask scheduler; give "
+                                 "the address the Dask scheduler prints (usually port 8786).")
     except socket.gaierror as err:
         raise InputError(f"The Dask scheduler host in --scheduler {address} is unknown ({err.strerror or err}); "
                          "check the address.") from err
@@ -73,6 +79,29 @@ def _probe(host: str, port: int, address: str) -> None:
                                                                                    or str(err) or "unreachable")
         raise InputError(f"Could not reach the Dask scheduler at {address} ({reason}); check the address and that "
                          "the scheduler is running.") from err
+
+
+def _sends_dask_handshake(conn: socket.socket, *, deadline_s: float = 3.0) -> bool:
+    """True when the first 16 bytes, within ``deadline_s``, look like a Dask frame header (total
+    length, then the number of frames, little-endian 64-bit)."""
+    import time
+
+    end = time.monotonic() + deadline_s
+    head = b""
+    while len(head) < 16:
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(16 - len(head))
+        except (socket.timeout, OSError):
+            return False
+        if not chunk:
+            return False
+        head += chunk
+    total, n_frames = int.from_bytes(head[:8], "little"), int.from_bytes(head[8:16], "little")
+    return 0 < total < (1 << 24) and 1 <= n_frames <= 64
 
 
 def _is_named_remotely(text: str) -> bool:

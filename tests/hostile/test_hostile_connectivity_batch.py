@@ -609,6 +609,44 @@ def test_batch_options_are_refused_quickly(tmp_path, capsys, src, args, message)
     assert time.perf_counter() - start < 8  # no long connection wait
 
 
+@pytest.mark.parametrize("kind", ["silent", "http", "trickle"])
+def test_batch_scheduler_that_is_not_dask_is_refused_quickly(tmp_path, capsys, src, kind):
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                if kind == "http":
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+                while kind == "trickle" and not stop.is_set():
+                    conn.sendall(b"\x10")
+                    time.sleep(1.0)
+                stop.wait(5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    if kind != "silent":
+        thread.start()
+    try:
+        start = time.perf_counter()
+        check(capsys, ["batch", src, "--out", tmp_path / "out", "--scheduler",
+                       f"tcp://127.0.0.1:{server.getsockname()[1]}", "--quiet"], [src / "units.nwb"], [tmp_path],
+              "not as a Dask scheduler")
+        assert time.perf_counter() - start < 8
+    finally:
+        stop.set()
+        server.close()
+
+
 @pytest.mark.parametrize("sources, message", [([""], "empty"), (["   "], "empty"), (["no/such/file.nwb"], "no such"),
                                               (["EMPTY"], "No NWB files")])
 def test_batch_bad_sources(tmp_path, capsys, sources, message):
