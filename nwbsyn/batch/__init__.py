@@ -13,6 +13,11 @@ such as ``tcp://10.0.0.5:8786`` or a ``distributed.Client``) to use an existing 
 workers need nwbsyn installed with the ``dandi`` extra. ``scheduler="inline"`` runs the tasks
 one by one in this process, without Dask (for debugging).
 
+Everything that can be checked is checked before any task starts: the options, a scheduler
+address (its syntax, then a Dask handshake within seconds), the sources and ``out_dir`` (a folder,
+not inside a source folder, no output over an input). The summary files are written through
+:func:`nwbsyn.io.output.claim_output`, so a second batch into the same folder is refused.
+
 Example
 -------
 >>> from nwbsyn import batch
@@ -61,7 +66,7 @@ def run(sources, *, analysis: str = "events", out_dir, glob: str | None = None, 
     scheduler : str or distributed.Client, optional
         An existing Dask scheduler (``tcp://HOST:PORT``) or client, or ``"inline"``.
     retries : int, default: 2
-        Extra attempts per asset after transient network errors.
+        Extra attempts per asset after transient network errors (0 to 10; the wait doubles each time).
     overwrite : bool, default: False
         Re-run assets whose output exists (default: skip them: resume).
     validate : bool, default: True
