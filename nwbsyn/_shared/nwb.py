@@ -87,14 +87,26 @@ def _classify(obj) -> tuple[str, tuple[str, ...]] | None:
 
 
 def series_rate_hz(obj) -> float | None:
-    """Sampling rate of a TimeSeries in Hz, from ``rate`` or the median timestamp step; None if unknown."""
+    """Sampling rate of a TimeSeries in Hz, from ``rate`` or the median timestamp step; None if unknown.
+
+    A rate or timestamps that are not numbers give NaN (callers refuse non-finite or non-positive
+    rates with a sentence of their own); this never raises, so that listing a damaged file works.
+    """
     rate = getattr(obj, "rate", None)
-    if rate:
-        return float(rate)
+    if rate is not None and not (isinstance(rate, (int, float, np.number)) and rate == 0):
+        try:
+            return float(rate)
+        except (TypeError, ValueError):
+            return float("nan")
     timestamps = getattr(obj, "timestamps", None)
-    if timestamps is not None and len(timestamps) > 1:
-        return float(1.0 / np.median(np.diff(np.asarray(timestamps[: min(len(timestamps), 10_000)]))))
-    return None
+    try:
+        if timestamps is None or len(timestamps) < 2:
+            return None
+        steps = np.diff(np.asarray(timestamps[: min(len(timestamps), 10_000)], dtype=float).reshape(-1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(1.0 / np.median(steps))
+    except (TypeError, ValueError, OSError):
+        return float("nan")
 
 
 def list_analysable(nwbfile) -> list[AnalysableItem]:

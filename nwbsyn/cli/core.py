@@ -174,7 +174,12 @@ class _explained_read_errors:
         if is_remote(self.path) and not isinstance(err, RemoteError):  # streamed: scan only once it failed
             self.problems = _remote_problems(self.path, err)
         if not self.problems:
-            return False
+            from nwbsyn.io.structure import describe_build_error
+
+            built = describe_build_error(err)
+            if built is None:
+                return False
+            self.problems = [built]
         first = self.problems[0].rstrip(".")
         raise InputError(f"{self.path} cannot be read as NWB ({len(self.problems)} problem(s), listed by 'nwbsyn "
                          f"validate'); the first: {first}.") from err

@@ -27,7 +27,7 @@ import numpy as np
 
 from nwbsyn._shared import InputError
 
-__all__ = ["open_hdf5", "scan_structure", "scan_open_file"]
+__all__ = ["open_hdf5", "scan_structure", "scan_open_file", "describe_build_error"]
 
 _MAX_GROUPS = 200_000  # a file with more groups is walked this far (real NWB files have far fewer)
 _REF_SAMPLE = 2_000  # references checked per dataset
@@ -279,3 +279,19 @@ def _registered_types() -> dict[str, set[str]]:
         except Exception:  # noqa: BLE001  (an odd namespace: do not judge its types)
             continue
     return found
+
+
+def describe_build_error(err: BaseException) -> str | None:
+    """pynwb's ConstructError (a builder dump) as "/path (Type) has ...", or None for other errors."""
+    while err is not None and type(err).__name__ != "ConstructError":
+        err = err.__cause__
+    if err is None:
+        return None
+    text = str(err)
+    where = re.match(r"^\(root/?(\S*) \w*Builder", text)
+    why = re.search(r"Could not construct (\w+) object due to: (?:\w+\.__init__: )?(.*?)[\"']?\)?$", text, re.S)
+    if not why:
+        return None
+    reason = re.sub(r", expected .*$", ")", why.group(2).strip()) if "(got " in why.group(2) else why.group(2)
+    path = "/" + (where.group(1) if where else "")
+    return f"{path} ({why.group(1)}) cannot be built: {reason.strip()[:160]}"

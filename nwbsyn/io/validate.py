@@ -69,9 +69,11 @@ def _guarded(what: str, run, problems: list[str], default):
     except (KeyboardInterrupt, MemoryError, InputError):  # InputError: not NWB at all, or the network failed
         raise
     except Exception as err:  # noqa: BLE001  (pynwb and hdmf raise many types for broken files)
+        from nwbsyn.io.structure import describe_build_error
+
         lines = str(err).strip().splitlines()
-        detail = (lines[0] if lines else "")[:200]
-        problems.append(f"{what} failed on this file ({type(err).__name__}: {detail}).")
+        detail = describe_build_error(err) or f"{type(err).__name__}: {(lines[0] if lines else '')[:200]}"
+        problems.append(f"{what} failed on this file ({detail}).")
         return default
 
 
@@ -167,12 +169,21 @@ def _validate_remote(source: str, threshold: str) -> ValidationReport:
     return _report(source, messages, problems + errors, threshold)
 
 
+def _short(message: str) -> str:
+    """A crashed check's message: its last line, without pynwb's builder dump."""
+    text = message.strip().splitlines()[-1].strip() if message.strip() else ""
+    if "During io.read()" in message or "ConstructError" in text:
+        return "pynwb could not read the file, so no best-practice check ran (see the problems above)."
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def _report(path, messages, schema_errors: list[str], threshold: str) -> ValidationReport:
     found = [
-        {"importance": m.importance.name, "check": m.check_function_name,
+        {"importance": m.importance.name,
+         "check": m.check_function_name if len(m.check_function_name or "") <= 80 else "nwbinspector reading the file",
          "location": m.location or m.object_name,
          # a crashed check reports its traceback: keep its last line (nwbinspector's own problem, e.g. on empty tables)
-         "message": m.message.strip().splitlines()[-1].strip() if m.importance.name == "ERROR" else m.message}
+         "message": _short(m.message) if m.importance.name == "ERROR" else m.message}
         for m in messages
     ]
     found.sort(key=lambda m: _IMPORTANCE.index(m["importance"]))

@@ -269,3 +269,32 @@ def test_a_closed_pipe_is_quiet(rich_file):
     piped = subprocess.run(f"{sys.executable} -m nwbsyn.cli validate {rich_file} | head -1", shell=True,
                            capture_output=True, text=True, timeout=120)
     assert piped.stdout.count("\n") == 1 and piped.stderr == "", piped.stderr
+
+
+# --- odd data in a series: info lists it or names what cannot be built; validate never passes ---------------
+def _odd(kind: str, folder, rich):
+    path = folder / f"{kind}.nwb"
+    shutil.copy(rich, path)
+    data = {"strings": np.array([b"a", b"b"] * 10), "scalar": np.float64(3.0), "empty": np.zeros(0),
+            "compound": np.zeros(5, dtype=[("a", "f4"), ("b", "i4")]), "complex": np.zeros(5, dtype=complex),
+            "three_d": np.zeros((2, 2, 2)), "rate_text": None}[kind]
+    with h5py.File(path, "r+") as f:
+        series = f["acquisition/sweep_0"]
+        if data is None:
+            series["starting_time"].attrs["rate"] = "fast"
+        else:
+            attrs = dict(series["data"].attrs)
+            del series["data"]
+            series["data"] = data
+            series["data"].attrs.update(attrs)
+    return path
+
+
+@pytest.mark.parametrize("kind, code", [("strings", 0), ("empty", 0), ("compound", 0), ("complex", 0),
+                                        ("scalar", 2), ("three_d", 2), ("rate_text", 2)])
+def test_info_on_odd_series_data(kind, code, tmp_path, rich_file, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    path = _odd(kind, folder, rich_file)
+    HostileCase(argv=["info", path], inputs=[path], watch=[folder], code=code,
+                message="cannot be built" if code == 2 else None).check(capsys)
