@@ -209,7 +209,7 @@ def event_statistics(
         ``baseline_gap_ms`` before the event's foot, shortened so that it starts after the
         previous event's peak. The foot is found by walking back from ``onsets`` (at most
         ``foot_search_ms``, never before the previous onset) while the low-passed trace keeps
-        falling away from the event (within 2 noise SDs).
+        falling away from the event (within 3 noise SDs).
     peak_window_ms : float, default: 4
         The peak is the extremum of the low-passed trace within this time after the onset
         (and before the next event's foot).
@@ -414,8 +414,8 @@ def _window_mean(z, start, stop, width):
 def _feet(zs, ol, bound, sz, *, sigma):
     """Foot of each event: walk back from ``ol`` while the low-passed trace keeps falling.
 
-    The walk stops where the trace rises again by more than 2 noise SDs ``sigma`` (or at
-    ``bound``); the foot is the lowest point passed.
+    The walk stops where the trace rises again by more than 2 x ``sigma`` (or at ``bound``);
+    the foot is the lowest point passed.
     """
     cols = np.arange(sz["n_foot"] + 1)
     idx = ol[:, None] - cols[None, :]
@@ -523,7 +523,7 @@ def _measure_group(reader, onsets, k0, k1, sz) -> dict:
     ol = onsets[e0:e1] - lo
     far = 1 << 40
     prev_on = np.r_[onsets[e0 - 1] - lo if e0 > 0 and onsets[e0] - onsets[e0 - 1] <= back else -far, ol[:-1]]
-    foot = _feet(zf, ol, np.maximum(prev_on + 1, 0), sz, sigma=sz["sigma"])
+    foot = _feet(zf, ol, np.maximum(prev_on + 1, 0), sz, sigma=1.5 * sz["sigma"])  # 3 noise SDs of slack
     next_foot = np.r_[foot[1:], onsets[e1] - lo if e1 < onsets.size and onsets[e1] - onsets[e1 - 1] <= ahead
                       else far]
     peak = _peaks(zf, foot, np.minimum(next_foot, ol + sz["n_peak"]), np.minimum(next_foot, ol + sz["n_peak_max"]),
