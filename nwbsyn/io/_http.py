@@ -298,7 +298,7 @@ def _hdf5_library():
             paths = sorted({line.split()[-1] for line in maps if "/libhdf5" in line})
     except OSError:  # not Linux: the hook does nothing there
         return None
-    paths = [p for p in paths if not os.path.basename(p).startswith("libhdf5_hl")]
+    paths = [p for p in paths if not os.path.basename(p).startswith("libhdf5_")]  # not _hl, _cpp
     return ctypes.CDLL(paths[0]) if paths else None
 
 
