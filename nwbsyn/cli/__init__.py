@@ -76,6 +76,12 @@ def _install_signal_handlers() -> None:
                 pass
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings from the libraries (pynwb on odd files, ...) as one line each, not two with source code."""
+    text = str(message).strip().splitlines()
+    print(f"nwbsyn: warning: {text[0][:300] if text else category.__name__}", file=file or sys.stderr)
+
+
 def _one_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0][:300] if lines else type(err).__name__
@@ -93,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="nwbsyn: %(message)s", stream=sys.stderr)
     _install_signal_handlers()
+    if not args.debug:
+        import warnings
+
+        warnings.showwarning = _show_warning
     try:
         return int(args.handler(args) or 0)
     except (InputError, MissingExtraError) as err:

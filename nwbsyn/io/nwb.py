@@ -60,13 +60,19 @@ def _nwb_reader(path, *, dandi_api_url: str | None = None):
         with _remote_reader(path, dandi_api_url) as pair:
             yield pair
         return
+    io = None
     try:
         io = NWBHDF5IO(str(path), mode="r", load_namespaces=True)
         nwbfile = io.read()
-    except InputError:
-        raise
-    except Exception as err:  # h5py/hdmf raise many types for damaged files
-        raise _read_error(path, err) from err
+    except BaseException as err:
+        if io is not None:
+            try:
+                io.close()
+            except Exception:  # noqa: BLE001 - the read error is the one to report
+                pass
+        if isinstance(err, InputError) or not isinstance(err, Exception):
+            raise
+        raise _read_error(path, err) from err  # h5py/hdmf raise many types for damaged files
     try:
         yield io, nwbfile
     finally:
