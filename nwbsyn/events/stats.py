@@ -209,7 +209,7 @@ def event_statistics(
         ``baseline_gap_ms`` before the event's foot, shortened so that it starts after the
         previous event's peak. The foot is found by walking back from ``onsets`` (at most
         ``foot_search_ms``, never before the previous onset) while the low-passed trace keeps
-        falling away from the event (within 3 noise SDs).
+        falling away from the event (within 2 noise SDs, or 3 where that reaches 2 SDs lower).
     peak_window_ms : float, default: 4
         The peak is the extremum of the low-passed trace within this time after the onset
         (and before the next event's foot).
@@ -523,7 +523,12 @@ def _measure_group(reader, onsets, k0, k1, sz) -> dict:
     ol = onsets[e0:e1] - lo
     far = 1 << 40
     prev_on = np.r_[onsets[e0 - 1] - lo if e0 > 0 and onsets[e0] - onsets[e0 - 1] <= back else -far, ol[:-1]]
-    foot = _feet(zf, ol, np.maximum(prev_on + 1, 0), sz, sigma=1.5 * sz["sigma"])  # 3 noise SDs of slack
+    bound = np.maximum(prev_on + 1, 0)
+    foot = _feet(zf, ol, bound, sz, sigma=sz["sigma"])  # 2 noise SDs of slack
+    # a noisy bump can stop the walk halfway up a rise (an onset placed late): with 3 SDs of
+    # slack the walk goes on; that foot is kept where the trace falls by 2 more SDs to it
+    further = _feet(zf, ol, bound, sz, sigma=1.5 * sz["sigma"])
+    foot = np.where(zf[foot] - zf[further] > 2.0 * sz["sigma"], further, foot)
     next_foot = np.r_[foot[1:], onsets[e1] - lo if e1 < onsets.size and onsets[e1] - onsets[e1 - 1] <= ahead
                       else far]
     peak = _peaks(zf, foot, np.minimum(next_foot, ol + sz["n_peak"]), np.minimum(next_foot, ol + sz["n_peak_max"]),
