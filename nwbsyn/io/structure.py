@@ -283,9 +283,11 @@ def _registered_types() -> dict[str, set[str]]:
 
 def describe_build_error(err: BaseException) -> str | None:
     """pynwb's ConstructError (a builder dump) as "/path (Type) has ...", or None for other errors."""
-    while err is not None and type(err).__name__ != "ConstructError":
-        err = err.__cause__
-    if err is None:
+    seen = set()
+    while err is not None and type(err).__name__ != "ConstructError" and id(err) not in seen:
+        seen.add(id(err))  # a re-raised error can make the chain of causes a loop
+        err = err.__cause__ or err.__context__
+    if err is None or type(err).__name__ != "ConstructError":
         return None
     text = str(err)
     where = re.match(r"^\(root/?(\S*) \w*Builder", text)
