@@ -297,10 +297,11 @@ def _events_table(nwbfile, inputs, results, *, model, polarity_text):
     from pynwb.base import TimeSeriesReferenceVectorData
     from pynwb.event import DurationVectorData, TimestampVectorData
 
+    from nwbsyn.events.stats import AMPLITUDE_METHODS
     from nwbsyn.types import QuantityVectorData, SynapticEventsTable
 
     rows = _recording_rows(nwbfile)
-    cols = {k: [] for k in ("t", "amp", "base", "rise", "decay", "width", "charge", "score", "ref", "rec")}
+    cols = {k: [] for k in ("t", "amp", "base", "rise", "decay", "width", "charge", "score", "ref", "rec", "how")}
     for inp, res in zip(inputs, results):
         scale = _TO_DISPLAY.get(inp.si_unit, (1.0, ""))[0]
         st = res.statistics
@@ -315,7 +316,8 @@ def _events_table(nwbfile, inputs, results, *, model, polarity_text):
         window = int(round(0.012 * inp.sampling_rate_hz))  # the 12 ms classifier window
         cols["ref"] += [(int(s), int(min(window, len(inp.trace) - s)), inp.series) for s in res.onset_samples]
         cols["rec"] += [rows.get(inp.series.object_id, -1)] * len(res)
-    cat = {k: np.concatenate(v) if k not in ("ref", "rec") and v else v for k, v in cols.items()}
+        cols["how"] += [str(m) for m in st.amplitude_method]
+    cat = {k: np.concatenate(v) if k not in ("ref", "rec", "how") and v else v for k, v in cols.items()}
     order = np.argsort(cat["t"], kind="stable")
     pick = lambda key: np.asarray(cat[key], dtype=float)[order]  # noqa: E731
     si_unit = inputs[0].si_unit
@@ -330,6 +332,8 @@ def _events_table(nwbfile, inputs, results, *, model, polarity_text):
         QuantityVectorData(name="charge", description="Integral of the event.", unit=charge_unit,
                            data=pick("charge")),
         VectorData(name="score", description="Detector score in [0, 1].", data=pick("score")),
+        VectorData(name="amplitude_method", description="How the amplitude was read: " + "; ".join(
+            f"'{k}': {v}" for k, v in AMPLITUDE_METHODS.items()), data=[cat["how"][i] for i in order]),
         TimeSeriesReferenceVectorData(name="trace", description="Analysed trace: onset sample, window length.",
                                       data=[cat["ref"][i] for i in order]),
     ]

@@ -78,6 +78,10 @@ def _event_rows(table) -> tuple[list[str], list[list]]:
         refs = table["trace"].data[:]
         for row, ref in zip(rows, refs):
             row.append(ref[2].name)
+    if "amplitude_method" in table.colnames:
+        header.append("amplitude_method")
+        for row, how in zip(rows, table["amplitude_method"].data[:]):
+            row.append(how.decode() if isinstance(how, bytes) else str(how))
     return header, rows
 
 
