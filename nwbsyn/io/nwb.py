@@ -44,10 +44,12 @@ def check_nwb_path(path) -> Path:
 
 
 def _read_error(path, err: Exception) -> InputError:
-    return InputError(
-        f"{path} could not be read as NWB ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-        "the file may be truncated or not an NWB file - check it with 'nwbsyn validate'."
-    )
+    from nwbsyn.io.structure import describe_build_error
+
+    lines = str(err).splitlines()
+    reason = describe_build_error(err) or f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
+    return InputError(f"{path} could not be read as NWB ({reason}); the file may be truncated or not an NWB "
+                      "file - check it with 'nwbsyn validate'.")
 
 
 @contextmanager
@@ -60,6 +62,9 @@ def _nwb_reader(path, *, dandi_api_url: str | None = None):
         with _remote_reader(path, dandi_api_url) as pair:
             yield pair
         return
+    from nwbsyn.io.structure import scan_structure
+
+    scan_structure(path)  # files that are not NWB at all (group cycles, plain HDF5) fail here in one sentence
     io = None
     try:
         io = NWBHDF5IO(str(path), mode="r", load_namespaces=True)

@@ -104,7 +104,7 @@ def test_read_only_output_location_is_a_clear_error(icephys_file):
 @pytest.mark.parametrize("content, message", [
     (None, "no such file"),
     (b"not an hdf5 file", "not an HDF5/NWB file"),
-    ("truncated", "could not be read as NWB"),
+    ("truncated", "is truncated"),
 ])
 def test_bad_inputs(tmp_path, icephys_file, content, message):
     path = tmp_path / "bad.nwb"
