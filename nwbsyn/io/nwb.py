@@ -236,8 +236,8 @@ def _atomic_write(claim: OutputClaim, write) -> None:
             with NWBHDF5IO(str(tmp), mode="w") as out:
                 write(out)
         except BuildError as err:  # the file's content breaks the schema (often an input that already did)
-            raise InputError(f"{claim.path} could not be written as NWB ({str(err).splitlines()[0][:200]}); "
-                             "check the input with 'nwbsyn validate'.") from err
+            raise InputError(f"{claim.path} could not be written: its content breaks the NWB schema "
+                             f"({str(err).splitlines()[0][:200]}); check the input with 'nwbsyn validate'.") from err
 
 
 def _written_version(path: Path) -> str | None:
