@@ -6,7 +6,7 @@ import importlib
 
 import numpy as np
 
-__all__ = ["InputError", "MissingExtraError", "as_rng", "require", "ms_to_samples", "sha256_of_file", "pick_device"]
+__all__ = ["InputError", "MissingExtraError", "available_memory_bytes", "as_rng", "require", "ms_to_samples", "sha256_of_file", "pick_device"]
 
 
 class InputError(ValueError):
@@ -58,6 +58,24 @@ def sha256_of_file(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def available_memory_bytes() -> int:
+    """Memory this process may still use: Linux ``MemAvailable`` (page cache counts), else free
+    physical pages, else 16 GiB. Used to refuse work that would not fit, before allocating it."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 16 << 30
 
 
 def available_devices() -> list[str]:

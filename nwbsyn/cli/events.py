@@ -150,10 +150,10 @@ def _check_train_options(args: argparse.Namespace) -> str:
 
 def _check_simulation_memory(n_windows: int) -> None:
     from nwbsyn._shared import InputError
-    from nwbsyn.events.nwb import _available_memory_bytes
+    from nwbsyn._shared import available_memory_bytes
 
     need = n_windows * 600 * 8 * 6  # float64 windows, their events, noise and scaled copies
-    available = _available_memory_bytes()
+    available = available_memory_bytes()
     if need > 0.8 * available:
         raise InputError(f"--simulate {n_windows} needs about {need / 2**30:.1f} GiB of memory, more than the "
                          f"{available / 2**30:.1f} GiB available; simulate fewer windows.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nwbsyn._shared import InputError
+from nwbsyn._shared import InputError, available_memory_bytes
 
 __all__ = ["check_activity", "check_behavior"]
 
@@ -53,23 +53,6 @@ def check_behavior(behavior, n_steps: int, *, name: str = "behavior") -> np.ndar
 
 MAX_STEPS = 10_000_000  # time bins a fit takes (a longer recording needs a larger bin)
 BYTES_PER_CELL = 48  # peak bytes per (bin, neuron) while binning, checking and normalising
-
-
-def available_memory_bytes() -> int:
-    """Memory available now (Linux ``MemAvailable``, else free physical pages), or 16 GiB when unknown."""
-    import os
-
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return 16 << 30
 
 
 def gib(n_bytes: float) -> str:

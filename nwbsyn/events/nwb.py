@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from nwbsyn._shared import InputError
+from nwbsyn._shared import InputError, available_memory_bytes
 from nwbsyn._shared.nwb import (
     find_object,
     get_or_create_module,
@@ -197,22 +197,6 @@ def _to_trace(series, nwbfile=None) -> TraceInput:
                       default_polarity=_default_polarity(series), command_steps_s=steps)
 
 
-def _available_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import os
-
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
-
-
 def check_memory(inputs: list[TraceInput], *, stride_samples: int) -> None:
     """Refuse, before any work, a trace whose detection would need more memory than is available.
 
@@ -220,7 +204,7 @@ def check_memory(inputs: list[TraceInput], *, stride_samples: int) -> None:
     (about 24 bytes); per input sample the statistics keep about 16 bytes (chunked reads and
     the score trace written to the file are included).
     """
-    available = _available_memory_bytes()
+    available = available_memory_bytes()
     for inp in inputs:
         n = len(inp.trace)
         n_model = n * MODEL_RATE_HZ / inp.sampling_rate_hz

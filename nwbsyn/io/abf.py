@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nwbsyn._shared import InputError
+from nwbsyn._shared import InputError, available_memory_bytes
 
 __all__ = ["convert_abf", "AbfConversion"]
 
@@ -115,17 +115,6 @@ def _read_abf(path: Path):
                          "the file may be truncated.") from err
 
 
-def _available_memory_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 1 << 62
-
-
 def _check_header(abf, path: Path) -> None:
     try:
         channels, sweeps, points = int(abf.channelCount), int(abf.sweepCount), int(abf.dataPointCount)
@@ -145,7 +134,7 @@ def _check_header(abf, path: Path) -> None:
         raise InputError(f"{path} is truncated: its header announces {points:,} samples ({needed:,} bytes) but the "
                          f"file has {size:,} bytes; copy the recording again.")
     memory = points * (4 + 4 + 2 * 4)  # pyabf's float32 copy, one sweep at a time as float32 + NWB buffers
-    if memory > 0.8 * _available_memory_bytes():
+    if memory > 0.8 * available_memory_bytes():
         raise InputError(f"{path} holds {points:,} samples, too many to convert in the memory available; split the "
                          "recording.")
 

@@ -8,11 +8,10 @@ the value and what to do; ``option`` arguments are spelled as the command line s
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 
-from nwbsyn._shared import InputError
+from nwbsyn._shared import InputError, available_memory_bytes
 
 __all__ = ["available_memory_bytes", "format_bytes", "check_memory", "check_image_dtype", "check_label_dtype",
            "check_voxel_size", "check_volume_shape", "check_seed", "check_fraction", "SIMULATE_BYTES_PER_VOXEL",
@@ -23,21 +22,6 @@ SIMULATE_BYTES_PER_VOXEL = 200
 # partner assignment: image + segmentation + cleft labels/probability + the CREMI -> NWB copies
 ASSIGN_BYTES_PER_VOXEL = 40
 MAX_SEED = 2**32 - 1
-
-
-def available_memory_bytes() -> int:
-    """Memory this process may still use: MemAvailable on Linux, else the physical memory."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (AttributeError, ValueError, OSError):
-        return 8 * 2**30
 
 
 def format_bytes(n: float) -> str:
