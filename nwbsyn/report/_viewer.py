@@ -9,12 +9,11 @@ JavaScript on canvases; nothing is fetched.
 from __future__ import annotations
 
 import base64
-import html
 import json
 
 import numpy as np
 
-__all__ = ["trace_viewer_html", "gallery_html", "robust_range", "transient_mask"]
+__all__ = ["trace_viewer_html", "gallery_html", "robust_range", "sweep_envelope", "envelope_bin"]
 
 _MAX_ENVELOPE_PAIRS = 2_500_000  # over all sweeps (~10 MB of page at most)
 _MAX_GALLERY_EVENTS = 6000
@@ -30,27 +29,15 @@ def _pack(values: np.ndarray) -> dict:
     return {"b": base64.b64encode(q.tobytes()).decode("ascii"), "lo": lo, "s": scale}
 
 
-def robust_range(y: np.ndarray, *, exclude: np.ndarray | None = None) -> tuple[float, float]:
-    """A y-range set by the bulk of the trace: capacitive transients and excluded stretches do not set it."""
-    keep = y if exclude is None else y[~exclude]
-    keep = keep[np.isfinite(keep)]
+def robust_range(y: np.ndarray) -> tuple[float, float]:
+    """A y-range set by the bulk of the values (the 0.05-99.95 % percentiles, padded)."""
+    keep = y[np.isfinite(y)]
     if not keep.size:
         return -1.0, 1.0
     lo, hi = np.percentile(keep, [0.05, 99.95])
     pad = 0.08 * (hi - lo or 1.0)
     return float(lo - pad), float(hi + pad)
 
-
-def transient_mask(y: np.ndarray, rate_hz: float) -> np.ndarray:
-    """Samples within 2 ms before / 15 ms after jumps far beyond the noise (membrane tests, stimuli)."""
-    d = np.abs(np.diff(y, prepend=y[:1]))
-    noise = 1.4826 * np.median(np.abs(d - np.median(d))) + 1e-30
-    jumps = np.flatnonzero(d > 40 * noise)
-    mask = np.zeros(y.size, bool)
-    before, after = int(0.002 * rate_hz), int(0.015 * rate_hz)
-    for j in jumps[:: max(1, jumps.size // 2000)]:
-        mask[max(0, j - before): j + after] = True
-    return mask
 
 
 def _envelope(y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

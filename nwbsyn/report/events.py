@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from nwbsyn.report._html import Section, new_figure, table_html
-from nwbsyn.report._viewer import (envelope_bin, gallery_html, robust_range, sweep_envelope, trace_viewer_html,
-                                   transient_mask)
+from nwbsyn.report._viewer import envelope_bin, gallery_html, sweep_envelope, trace_viewer_html
 
 __all__ = ["events_section"]
 
@@ -48,13 +47,14 @@ def _event_rows(table) -> dict:
     cols["amplitude_method"] = (np.asarray(table["amplitude_method"].data[:]).astype(str)
                                 if "amplitude_method" in table.colnames else None)
     cols["series"] = [ref[2] for ref in refs] if len(refs) else [None] * n
+    cols["series_id"] = np.array([x.object_id if x is not None else "" for x in cols["series"]], dtype=object)
     cols["onset"] = np.asarray([int(ref[0]) for ref in refs], dtype=np.int64) if len(refs) else np.zeros(n, int)
     cols["amplitude_unit"] = getattr(table["amplitude"], "unit", "") if "amplitude" in table.colnames else ""
     return cols
 
 
 def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10.0):
-    rate = float(series.rate) if series.rate else 1.0 / float(np.median(np.diff(series.timestamps[:1000])))
+    rate = _rate_hz(series)
     n = min(len(series.data), int(max_seconds * rate))
     gain, unit = _scale(series)
     y = np.asarray(series.data[:n], dtype=float) * gain
@@ -64,7 +64,7 @@ def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10
     ax = fig.add_subplot(grid[0])
     ax.plot(*_envelope(t, y), lw=0.5, color="0.3")
     shown = onsets[onsets < n]
-    lo, hi = robust_range(y, exclude=transient_mask(y, rate))
+    lo, hi = sweep_envelope(y, k=envelope_bin(rate, n), gain=1.0, rate_hz=rate)["y"]  # transients excluded
     ax.set_ylim(lo, hi + 0.1 * (hi - lo))
     if shown.size:
         ax.plot(t[shown], np.full(shown.size, hi + 0.05 * (hi - lo)), "v", color="tab:red", ms=5,
@@ -93,7 +93,7 @@ def _window_s(cols) -> tuple[float, float]:
 
 
 def _average_figure(series, onsets: np.ndarray, window_s: tuple[float, float]):
-    rate = float(series.rate or 0) or 1.0 / float(np.median(np.diff(series.timestamps[:1000])))
+    rate = _rate_hz(series)
     gain, unit = _scale(series)
     pre, post = int(round(window_s[0] * rate)), int(round(window_s[1] * rate))
     ok = onsets[(onsets - pre >= 0) & (onsets + post <= len(series.data))]
@@ -119,7 +119,7 @@ def _average_figure(series, onsets: np.ndarray, window_s: tuple[float, float]):
 def _intervals_s(cols) -> np.ndarray:
     """Inter-event intervals within each trace (never across traces)."""
     out = []
-    ids = np.array([x.object_id if x is not None else "" for x in cols["series"]])
+    ids = cols["series_id"]
     for sid in np.unique(ids):
         t = np.sort(cols["timestamp"][ids == sid])
         out.append(np.diff(t))
@@ -173,7 +173,7 @@ def _frequency_figure(series_list, cols):
     fig = new_figure(figsize=(11, 3.2))
     ax = fig.add_subplot()
     for s, (a, b) in zip(series_list, spans):
-        sel = np.array([x is not None and x.object_id == s.object_id for x in cols["series"]], bool)
+        sel = cols["series_id"] == s.object_id
         counts = np.histogram(cols["timestamp"][sel], bins=edges)[0]
         covered = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0, None)
         freq = np.where(covered > 0.05 * width, counts / np.maximum(covered, 1e-12), np.nan)
@@ -188,7 +188,7 @@ def _frequency_figure(series_list, cols):
 def _stats_rows(series_list, cols, amp_scale: float):
     rows = []
     for s in series_list:
-        sel = np.array([x is not None and x.object_id == s.object_id for x in cols["series"]], bool)
+        sel = cols["series_id"] == s.object_id
         rate = float(s.rate) if s.rate else None
         duration = len(s.data) / rate if rate else float(s.timestamps[-1] - s.timestamps[0])
         med = lambda key, f=1e3: float(np.nanmedian(cols[key][sel]) * f) if sel.any() else float("nan")  # noqa: E731
@@ -221,7 +221,7 @@ def _viewer(section_id: str, series_list, cols, scores_of) -> str:
         rate, (gain, unit) = _rate_hz(s), _scale(s)
         k = envelope_bin(rate, total)
         env = sweep_envelope(s.data, k=k, gain=gain, rate_hz=rate)
-        sel = np.array([x is not None and x.object_id == s.object_id for x in cols["series"]], bool) \
+        sel = cols["series_id"] == s.object_id \
             if cols else np.zeros(0, bool)
         scores = scores_of.get(s.object_id)
         score_env = _score_envelope(scores, n_bins=env["hi"].size, t0_s=_series_times(s, 1)[0], dt_s=k / rate) \
@@ -284,11 +284,9 @@ def events_section(section_id: str, table, score_series: list) -> Section:
     n_events = len(table) if table is not None else 0
     section.add(f"<p>{n_events} events in {len(series_list)} trace(s)."
                 + (f" Polarity: {table.polarity}." if table is not None and table.polarity else "") + "</p>")
-    counts = {s.object_id: sum(1 for x in (cols["series"] if cols else []) if x is not None
-                               and x.object_id == s.object_id) for s in series_list}
-    main = max(series_list, key=lambda s: counts[s.object_id])
-    onsets = cols["onset"][[x is not None and x.object_id == main.object_id for x in cols["series"]]] \
-        if cols else np.zeros(0, int)
+    ids = cols["series_id"] if cols else np.zeros(0, dtype=object)
+    main = max(series_list, key=lambda s: int((ids == s.object_id).sum()))
+    onsets = cols["onset"][ids == main.object_id] if cols else np.zeros(0, int)
     section.add_figure(_trace_figure(main, np.sort(onsets), scores_of.get(main.object_id)),
                        f"Trace '{main.name}' (the one with most events) with detected onsets (red) and the "
                        "detector score (blue; dashed: threshold).")
