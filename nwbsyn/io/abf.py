@@ -1,10 +1,15 @@
 """Convert Axon Binary Format (ABF 1 and 2) recordings to icephys NWB files with pyabf.
 
-The recording mode comes from the units of the first input channel: pA → voltage clamp
-(``VoltageClampSeries``, command in mV), mV → current clamp (``CurrentClampSeries``,
-command in pA). Every sweep of every channel with that unit becomes one series registered
-in the ``IntracellularRecordingsTable`` together with its command waveform; channels in
-other units are kept as plain ``TimeSeries`` in ``acquisition``.
+Each ADC channel is converted by its unit and the protocol (:mod:`nwbsyn.io.abf_protocol`):
+an analysed current channel (voltage clamp, two-electrode clamp) becomes one
+``VoltageClampSeries`` per sweep, an analysed voltage channel (current clamp) one
+``CurrentClampSeries``, each registered in the ``IntracellularRecordingsTable`` with its
+command waveform. The other channels are kept as plain ``TimeSeries`` whose description says
+what they are (the membrane-potential monitor beside a clamp current, a trigger channel, an
+auxiliary input); they are not analysed by default. Series are named ``sweep_NNN`` in a
+one-channel file and ``<channel>_sweep_NNN`` otherwise. The protocol's output pulses
+(digital outputs, trigger DACs, trigger channels) go to ``intervals/stimuli``
+(:data:`STIMULI_TABLE`), where ``nwbsyn events detect`` finds them.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from nwbsyn._shared import InputError, available_memory_bytes
+from nwbsyn.io.abf_protocol import channel_roles, protocol_stimuli
 
-__all__ = ["convert_abf", "AbfConversion"]
+__all__ = ["convert_abf", "AbfConversion", "STIMULI_TABLE"]
+
+STIMULI_TABLE = "stimuli"
 
 _SI = {"pA": ("amperes", 1e-12), "nA": ("amperes", 1e-9), "mV": ("volts", 1e-3), "V": ("volts", 1.0)}
 
@@ -28,10 +36,12 @@ class AbfConversion:
     """What :func:`convert_abf` wrote."""
 
     output: Path
-    mode: str  # "voltage clamp" or "current clamp"
+    mode: str  # "voltage clamp", "current clamp" or "voltage and current clamp"
     n_sweeps: int
     series: list[str]
     missing_metadata: list[str]  # DANDI metadata the ABF file does not hold
+    channels: list[str] = ()  # one line per ADC channel: index, name, unit and role
+    n_stimuli: int = 0  # rows written to intervals/stimuli
 
 
 _MAGIC = (b"ABF ", b"ABF2")
@@ -159,7 +169,7 @@ def _build_nwbfile(abf, path: Path, subject: dict | None):
 
 
 def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None = None,
-                clamp_mode: str | None = None) -> AbfConversion:
+                clamp_mode: str | None = None, channels: list | None = None) -> AbfConversion:
     """Write an Axon ABF recording as an icephys NWB file.
 
     Parameters
@@ -172,7 +182,10 @@ def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None =
         ``pynwb.file.Subject`` fields (subject_id, species, sex, age, ...), which ABF files
         do not hold but DANDI requires.
     clamp_mode : {"voltage", "current"}, optional
-        Override the mode guessed from the first channel's unit.
+        Override the mode read from the command DAC's unit (or the first channel's).
+    channels : list of str or int, optional
+        The ADC channels to analyse, by name or index (CLI ``--channel``); default: the
+        current channels in voltage clamp, the voltage channels in current clamp.
 
     Returns
     -------
@@ -180,7 +193,7 @@ def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None =
 
     Example
     -------
-    >>> convert_abf("cell1.abf", output="cell1.nwb",
+    >>> convert_abf("19911002-2.abf", output="nmj.nwb", channels=["I2"],
     ...             subject={"subject_id": "m1", "species": "Mus musculus", "sex": "M", "age": "P30D"})  # doctest: +SKIP
     """
     from nwbsyn.io.nwb import write_new_nwb
@@ -192,26 +205,79 @@ def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None =
     _check_abf_file(path)
     with claim_output(output, inputs=[path], overwrite=overwrite) as claim:
         abf = _read_abf(path)
-        nwbfile, mode, names = _to_nwbfile(abf, path, subject, clamp_mode)
+        roles = channel_roles(abf, path, clamp_mode=clamp_mode, channels=channels)
+        nwbfile = _build_nwbfile(abf, path, subject)
+        names, commands = _add_sweeps(nwbfile, abf, roles)
+        stimuli = protocol_stimuli(abf, roles=roles, command_dacs=commands)
+        _add_stimuli(nwbfile, abf, stimuli)
         write_new_nwb(nwbfile, output, claim=claim)
     missing = [k for k in ("subject_id", "species", "sex", "age") if not (subject or {}).get(k)]
-    return AbfConversion(output=Path(output), mode=f"{mode} clamp", n_sweeps=abf.sweepCount, series=names,
-                         missing_metadata=missing)
+    kinds = {c.kind for c in roles if c.role == "analysed"}
+    mode = {"current": "voltage clamp", "voltage": "current clamp"}.get(*kinds) if len(kinds) == 1 \
+        else "voltage and current clamp"
+    return AbfConversion(output=Path(output), mode=mode, n_sweeps=abf.sweepCount, series=names,
+                         missing_metadata=missing, channels=[f"{c.describe()}: {_ROLE_TEXT[c.role]}" for c in roles],
+                         n_stimuli=len(stimuli))
 
 
-def _to_nwbfile(abf, path: Path, subject: dict | None, clamp_mode: str | None):
-    units = list(abf.adcUnits)
-    mode = clamp_mode or ("voltage" if units[0] in ("pA", "nA") else "current" if units[0] in ("mV", "V") else None)
-    if mode not in ("voltage", "current"):
-        raise InputError(f"{path}: cannot tell voltage from current clamp (first channel in '{units[0]}'); "
-                         "pass --clamp-mode voltage or --clamp-mode current.")
-    nwbfile = _build_nwbfile(abf, path, subject)
-    names = _add_sweeps(nwbfile, abf, mode)
-    return nwbfile, mode, names
+_ROLE_TEXT = {"analysed": "analysed", "monitor": "monitor, kept, not analysed",
+              "trigger": "trigger channel, kept", "auxiliary": "auxiliary, kept"}
 
 
-def _add_sweeps(nwbfile, abf, mode: str) -> list[str]:
+def _sweep_start_s(abf, sweep: int) -> float:
+    starts = getattr(abf, "sweepTimesSec", None)
+    return float(starts[sweep]) if starts is not None else sweep * float(abf.sweepIntervalSec)
+
+
+def _plain_description(channel, roles) -> str:
+    analysed = ", ".join(c.name for c in roles if c.role == "analysed")
+    what = {"monitor": (f"{'Membrane-potential' if channel.kind == 'voltage' else 'Current'} monitor recorded "
+                        f"beside the clamp {'current' if channel.kind == 'voltage' else 'voltage'} ({analysed})"),
+            "trigger": "Trigger channel (its pulses are listed in intervals/stimuli)",
+            "auxiliary": "Auxiliary input"}[channel.role]
+    return (f"{what}: ABF channel {channel.index} '{channel.name}' ({channel.unit}); kept, not analysed by default "
+            "(name it with --series to analyse it).")
+
+
+def _add_sweeps(nwbfile, abf, roles) -> tuple[list[str], set[int]]:
+    """Every channel's sweeps; returns the analysed series' names and the DACs used as their commands."""
     from pynwb import TimeSeries
+
+    device = nwbfile.create_device(name="Amplifier", description=f"Axon amplifier (ABF {abf.abfVersionString}).")
+    names, commands = [], set()
+    for channel in roles:
+        if channel.unit not in _SI:
+            raise InputError(f"Channel {channel.index} '{channel.name}' of the ABF file is in '{channel.unit}', which "
+                             "nwbsyn cannot convert.")
+        prefix = "" if len(roles) == 1 else f"{_safe(channel.name)}_"
+        if channel.role != "analysed":
+            description = _plain_description(channel, roles)
+            for sweep in range(abf.sweepCount):
+                abf.setSweep(sweep, channel=channel.index)
+                nwbfile.add_acquisition(TimeSeries(
+                    name=f"{prefix}sweep_{sweep:03d}", data=np.asarray(abf.sweepY, dtype=np.float32),
+                    unit=_SI[channel.unit][0], conversion=_SI[channel.unit][1], rate=float(abf.sampleRate),
+                    starting_time=_sweep_start_s(abf, sweep), description=description))
+            continue
+        electrode = nwbfile.create_icephys_electrode(
+            name=f"electrode_{channel.index}", device=device, cell_id=f"{abf.abfID}_ch{channel.index}",
+            description=f"Electrode of ABF channel {channel.index} ({channel.name}).")
+        for sweep in range(abf.sweepCount):
+            has_command = _add_clamp_sweep(nwbfile, abf, channel, sweep, electrode, f"{prefix}sweep_{sweep:03d}",
+                                           prefix)
+            if has_command:
+                commands.add(_dac_of(abf, channel.index))
+            names.append(f"{prefix}sweep_{sweep:03d}")
+    return names, commands
+
+
+def _dac_of(abf, channel: int) -> int:
+    """The DAC pyabf reads as the command of ADC ``channel`` (ABF1 has two: higher channels use DAC 0)."""
+    return 0 if abf.abfVersion["major"] == 1 and channel > 1 else channel
+
+
+def _add_clamp_sweep(nwbfile, abf, channel, sweep: int, electrode, name: str, prefix: str) -> bool:
+    """One clamp sweep with its command; True when the command waveform was written."""
     from pynwb.icephys import (
         CurrentClampSeries,
         CurrentClampStimulusSeries,
@@ -219,45 +285,59 @@ def _add_sweeps(nwbfile, abf, mode: str) -> list[str]:
         VoltageClampStimulusSeries,
     )
 
-    response_cls, stimulus_cls = ((VoltageClampSeries, VoltageClampStimulusSeries) if mode == "voltage"
+    voltage_clamp = channel.kind == "current"
+    response_cls, stimulus_cls = ((VoltageClampSeries, VoltageClampStimulusSeries) if voltage_clamp
                                   else (CurrentClampSeries, CurrentClampStimulusSeries))
-    primary_unit = abf.adcUnits[0]
-    expected_command = "volts" if mode == "voltage" else "amperes"
-    device = nwbfile.create_device(name="Amplifier", description=f"Axon amplifier (ABF {abf.abfVersionString}).")
-    single = sum(u == primary_unit for u in abf.adcUnits) == 1
-    names, sweep_starts = [], getattr(abf, "sweepTimesSec", None)
-    adc_names = [str(n).replace("\x00", "").strip() or f"ch{i}" for i, n in enumerate(abf.adcNames)]
-    for channel, unit in enumerate(abf.adcUnits):
-        if unit not in _SI:
-            raise InputError(f"Channel {channel} of the ABF file is in '{unit}', which nwbsyn cannot convert.")
-        si_unit, conversion = _SI[unit]
-        prefix = "" if single and unit == primary_unit else f"{_safe(adc_names[channel])}_"
-        electrode = None
-        if unit == primary_unit:
-            electrode = nwbfile.create_icephys_electrode(
-                name=f"electrode_{channel}", device=device, cell_id=f"{abf.abfID}_ch{channel}",
-                description=f"Electrode of ABF channel {channel} ({adc_names[channel]}).")
-        for sweep in range(abf.sweepCount):
-            abf.setSweep(sweep, channel=channel)
-            start = float(sweep_starts[sweep]) if sweep_starts is not None else sweep * abf.sweepIntervalSec
-            common = dict(rate=float(abf.sampleRate), starting_time=start, conversion=conversion)
-            name = f"{prefix}sweep_{sweep:03d}"
-            data = np.asarray(abf.sweepY, dtype=np.float32)
-            if electrode is None:
-                nwbfile.add_acquisition(TimeSeries(name=name, data=data, unit=si_unit, **common,
-                                                   description=f"Auxiliary ABF channel {adc_names[channel]}."))
-                continue
-            response = response_cls(name=name, data=data, electrode=electrode, gain=1.0, sweep_number=np.uint32(sweep),
-                                    description=f"ABF channel {adc_names[channel]}, sweep {sweep}.", **common)
-            nwbfile.add_acquisition(response)
-            command = np.asarray(abf.sweepC, np.float32)
-            stimulus = None
-            if _SI.get(str(abf.sweepUnitsC).strip("\x00"), ("",))[0] == expected_command and np.isfinite(command).all():
-                stimulus = stimulus_cls(name=f"{prefix}command_{sweep:03d}", data=command, electrode=electrode,
-                                        gain=1.0, sweep_number=np.uint32(sweep), rate=float(abf.sampleRate),
-                                        starting_time=start, conversion=_SI[abf.sweepUnitsC][1],
-                                        description=f"Command waveform, protocol '{abf.protocol}'.")
-                nwbfile.add_stimulus(stimulus)
-            nwbfile.add_intracellular_recording(electrode=electrode, stimulus=stimulus, response=response)
-            names.append(name)
-    return names
+    abf.setSweep(sweep, channel=channel.index)
+    start = _sweep_start_s(abf, sweep)
+    common = dict(rate=float(abf.sampleRate), starting_time=start, conversion=_SI[channel.unit][1])
+    response = response_cls(name=name, data=np.asarray(abf.sweepY, dtype=np.float32), electrode=electrode, gain=1.0,
+                            sweep_number=np.uint32(sweep), **common,
+                            description=f"ABF channel {channel.name} ({channel.unit}), sweep {sweep}.")
+    nwbfile.add_acquisition(response)
+    stimulus = None
+    command = _command(abf, "volts" if voltage_clamp else "amperes")
+    if command is not None:
+        values, unit = command
+        stimulus = stimulus_cls(name=f"{prefix}command_{sweep:03d}", data=values, electrode=electrode,
+                                gain=1.0, sweep_number=np.uint32(sweep), rate=float(abf.sampleRate),
+                                starting_time=start, conversion=_SI[unit][1],
+                                description=f"Command waveform, protocol '{_clean(abf.protocol)}'.")
+        nwbfile.add_stimulus(stimulus)
+    nwbfile.add_intracellular_recording(electrode=electrode, stimulus=stimulus, response=response)
+    return stimulus is not None
+
+
+def _clean(text) -> str:
+    return str(text).replace("\x00", "").strip()
+
+
+def _command(abf, expected_si: str):
+    """(values, unit) of the current sweep's command waveform when it is in ``expected_si``; else None."""
+    unit = _clean(abf.sweepUnitsC)
+    if _SI.get(unit, ("",))[0] != expected_si:
+        return None
+    try:
+        values = np.asarray(abf.sweepC, np.float32)
+    except (IndexError, KeyError, ValueError, AttributeError):  # pyabf cannot synthesise every DAC
+        return None
+    return (values, unit) if values.size and np.isfinite(values).all() else None
+
+
+def _add_stimuli(nwbfile, abf, stimuli) -> None:
+    """``intervals/stimuli``: one row per output pulse of the protocol, on the session clock."""
+    from pynwb.epoch import TimeIntervals
+
+    if not stimuli:
+        return
+    table = TimeIntervals(name=STIMULI_TABLE, description=(
+        "Stimuli of the ABF protocol: output pulses of digital outputs, trigger DACs and trigger channels "
+        "(start_time: onset, stop_time: end of the pulse). nwbsyn events detect drops events within its evoked "
+        "window (--evoked-window) after each onset and offset."))
+    table.add_column(name="sweep_number", description="ABF sweep of the stimulus.")
+    table.add_column(name="source", description="Output that carried the pulse.")
+    for s in stimuli:
+        start = _sweep_start_s(abf, s.sweep)
+        table.add_row(start_time=start + s.start_s, stop_time=start + s.stop_s, sweep_number=s.sweep,
+                      source=s.source)
+    nwbfile.add_time_intervals(table)
