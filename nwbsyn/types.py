@@ -1,22 +1,32 @@
-"""Python classes for the ndx-nwbsyn extension types.
+"""The ndx-nwbsyn classes, re-exported from the ``ndx_nwbsyn`` package (which defines them).
 
-Every type comes from :func:`pynwb.get_class` except :class:`SynapticEventsTable` and
-:class:`SynapticCleftTable`, whose required columns carry a unit and therefore need
-constructor logic (a plain ``VectorData`` column cannot be given a ``unit``).
+The schema and its classes live in the separate distribution ``ndx-nwbsyn`` (``spec/`` in this
+repository; it needs only pynwb and hdmf). This module keeps ``from nwbsyn.types import ...``
+working and adds the small helpers nwbsyn's writers share.
 
 Example
 -------
->>> import numpy as np
 >>> from nwbsyn.types import SynapticEventsTable
 >>> table = SynapticEventsTable(name="events", description="demo", amplitude_unit="amperes")
 >>> table.amplitude.unit
 'amperes'
 """
 
-from hdmf.utils import docval, get_docval, popargs
-from pynwb import get_class, register_class
+from __future__ import annotations
 
-NAMESPACE = "ndx-nwbsyn"
+import numpy as np
+from ndx_nwbsyn import NAMESPACE
+from ndx_nwbsyn.types import (
+    EMImageVolume,
+    EMLabelVolume,
+    FunctionalConnectivity,
+    ModelProvenance,
+    QuantityVectorData,
+    SynapticCleftTable,
+    SynapticEventScoreSeries,
+    SynapticEventsTable,
+    SynapticPartnerTable,
+)
 
 __all__ = [
     "QuantityVectorData",
@@ -28,50 +38,42 @@ __all__ = [
     "SynapticCleftTable",
     "SynapticPartnerTable",
     "FunctionalConnectivity",
+    "event_timestamps",
+    "smallest_unsigned",
 ]
 
-QuantityVectorData = get_class("QuantityVectorData", NAMESPACE)
-SynapticEventScoreSeries = get_class("SynapticEventScoreSeries", NAMESPACE)
-ModelProvenance = get_class("ModelProvenance", NAMESPACE)
-EMImageVolume = get_class("EMImageVolume", NAMESPACE)
-EMLabelVolume = get_class("EMLabelVolume", NAMESPACE)
-SynapticPartnerTable = get_class("SynapticPartnerTable", NAMESPACE)
-FunctionalConnectivity = get_class("FunctionalConnectivity", NAMESPACE)
+
+def event_timestamps(onsets_s, *, sampling_rates_hz, description: str = "Event onset (steepest rise), seconds."):
+    """The ``timestamp`` column of a SynapticEventsTable, with its ``resolution`` (schema 0.2).
+
+    ``resolution`` is the coarsest sampling period among the analysed traces (1 / the lowest rate).
+
+    Example
+    -------
+    >>> column = event_timestamps([0.1, 0.25], sampling_rates_hz=[20_000.0])
+    >>> column.resolution
+    5e-05
+    """
+    from pynwb.event import TimestampVectorData
+
+    rates = np.asarray(sampling_rates_hz, float).reshape(-1)
+    if not rates.size or not np.all(np.isfinite(rates) & (rates > 0)):
+        raise ValueError(f"sampling_rates_hz must be positive finite numbers; got {sampling_rates_hz!r}.")
+    return TimestampVectorData(name="timestamp", description=description, data=np.asarray(onsets_s, float),
+                               resolution=float(1.0 / rates.min()))
 
 
-def _with_quantity_columns(cls_name: str, base: type, units: dict):
-    """Subclass ``base`` so that its required QuantityVectorData columns are made with a unit."""
+def smallest_unsigned(labels) -> np.ndarray:
+    """``labels`` as the smallest unsigned integer type that holds its largest id (schema 0.2 label volumes).
 
-    unit_args = [
-        {"name": f"{col}_unit", "type": str, "default": default, "doc": f"SI unit of the '{col}' column."}
-        for col, default in units.items()
-    ]
-
-    @docval(*get_docval(base.__init__), *unit_args)
-    def __init__(self, **kwargs):
-        given = {col: popargs(f"{col}_unit", kwargs) for col in units}
-        columns = list(kwargs.get("columns") or [])
-        if not columns:  # a new, empty table: make the unit-carrying required columns
-            spec = {c["name"]: c for c in base.__columns__}
-            for col, unit in given.items():
-                if spec[col].get("required"):
-                    columns.append(QuantityVectorData(name=col, description=spec[col]["description"],
-                                                      unit=unit, data=[]))
-            kwargs["columns"] = columns or None
-        base.__init__(self, **kwargs)
-
-    return type(cls_name, (base,), {"__init__": __init__, "__doc__": base.__doc__, "__module__": __name__})
-
-
-SynapticEventsTable = register_class("SynapticEventsTable", NAMESPACE)(
-    _with_quantity_columns(
-        "SynapticEventsTable",
-        get_class("SynapticEventsTable", NAMESPACE),
-        {"amplitude": "amperes", "baseline": "amperes"},
-    )
-)
-SynapticCleftTable = register_class("SynapticCleftTable", NAMESPACE)(
-    _with_quantity_columns(
-        "SynapticCleftTable", get_class("SynapticCleftTable", NAMESPACE), {"centroid": "nanometers"}
-    )
-)
+    Example
+    -------
+    >>> smallest_unsigned(np.array([0, 3, 70_000])).dtype
+    dtype('uint32')
+    """
+    labels = np.asarray(labels)
+    if labels.size and labels.dtype.kind in "iu" and labels.min() < 0:
+        raise ValueError("label ids must be >= 0 (0 = background); got negative ids.")
+    top = int(labels.max()) if labels.size else 0
+    dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
+    return labels.astype(dtype, copy=False)

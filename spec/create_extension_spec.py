@@ -1,8 +1,13 @@
 """Write the ndx-nwbsyn namespace and extension YAML into this folder.
 
-This script is the single source of truth for the schema: edit it, run
-``python spec/create_extension_spec.py`` and commit both YAML files.
-``tests/unit/test_spec.py`` regenerates them and fails on any difference.
+This script is the single source of truth for the schema and for the version of the
+``ndx-nwbsyn`` distribution (``spec/pyproject.toml`` reads ``version`` from the namespace
+YAML it writes): edit it, run ``python spec/create_extension_spec.py`` and commit both YAML
+files. ``spec/tests/test_spec.py`` regenerates them and fails on any difference.
+
+Conventions (schema 0.2): values are in SI base units; a dataset or column of physical values
+carries a ``unit`` attribute and no unit in its name; times are in seconds (as in core);
+every table uses one coordinate frame.
 """
 
 from pathlib import Path
@@ -17,7 +22,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-nwbsyn"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 def _column(name, doc, *, dtype="float", inc="VectorData", shape=(None,), dims=("num_rows",), required=True):
@@ -49,6 +54,14 @@ def event_types():
             "'timestamp' is the event onset (the steepest rise) in seconds on the session clock."
         ),
         datasets=[
+            NWBDatasetSpec(
+                name="timestamp", neurodata_type_inc="TimestampVectorData", dims=["num_rows"], shape=[None],
+                doc="Event onset (steepest rise) in seconds on the session clock.",
+                attributes=[NWBAttributeSpec(
+                    name="resolution", dtype="float", required=False,
+                    doc="Temporal resolution of the onsets in seconds: the sampling period (1 / rate) of the "
+                        "analysed trace. Writers should always set it.")],
+            ),
             _column("amplitude", "Peak minus baseline (signed as in the data).", inc="QuantityVectorData"),
             _column("baseline", "Value of the trace just before the event onset.", inc="QuantityVectorData"),
             _column("rise_time", "10-90 % rise time, in seconds (NaN when not measurable).",
@@ -101,25 +114,36 @@ def provenance_types():
     provenance = NWBGroupSpec(
         neurodata_type_def="ModelProvenance",
         neurodata_type_inc="NWBDataInterface",
-        doc="The model that produced a result: identity, parameters, training recipe and optionally its weights.",
+        doc=(
+            "The model that produced a result: identity, parameters, training recipe, its model card and a "
+            "reference to its weights (sha256 + origin); the weights bytes themselves only when asked for."
+        ),
         attributes=[
             NWBAttributeSpec(name="model_name", dtype="text", doc="Name of the model, e.g. 'nwbsyn-events-default'."),
             NWBAttributeSpec(name="architecture", dtype="text", doc="Network architecture in words."),
             NWBAttributeSpec(name="method", dtype="text", doc="Method and its reference, e.g. 'miniML (O'Neill 2025)'."),
-            NWBAttributeSpec(name="nwbsyn_version", dtype="text", doc="nwbsyn version that wrote the result."),
+            NWBAttributeSpec(name="nwbsyn_version", dtype="text", doc="Version of the software that wrote the result."),
             NWBAttributeSpec(name="weights_sha256", dtype="text", doc="sha256 of the weights file (hex)."),
+            NWBAttributeSpec(name="weights_origin", dtype="text", required=False,
+                             doc="Where the weights file came from: a package resource ('nwbsyn 0.2.0: "
+                                 "nwbsyn/events/models/x.pt'), a URL or a path; with weights_sha256 it identifies "
+                                 "the weights when they are not embedded."),
             NWBAttributeSpec(name="parameters", dtype="text", doc="All run parameters as JSON."),
             NWBAttributeSpec(name="training_recipe", dtype="text", required=False,
                              doc="How the weights were trained: data recipe, seed, command."),
-            NWBAttributeSpec(name="model_card", dtype="text", required=False, doc="Model card as JSON."),
             NWBAttributeSpec(name="weights_format", dtype="text", required=False,
                              doc="Format of the 'weights' bytes, e.g. 'torch-state-dict'."),
         ],
         datasets=[
             NWBDatasetSpec(
+                name="model_card", dtype="text", quantity="?",
+                doc="Model card as JSON, a scalar text dataset (an attribute would be capped at 64 KiB by HDF5).",
+            ),
+            NWBDatasetSpec(
                 name="weights", dtype="uint8", dims=["num_bytes"], shape=[None], quantity="?",
-                doc="The bytes of the weights file, so that the file alone can reproduce the result.",
-            )
+                doc="The bytes of the weights file (only when embedding was asked for), so that the file alone can "
+                    "reproduce the result.",
+            ),
         ],
     )
     return [provenance]
@@ -128,10 +152,12 @@ def provenance_types():
 def _volume_attributes():
     return [
         NWBAttributeSpec(name="description", dtype="text", doc="What the volume shows."),
-        NWBAttributeSpec(name="voxel_size_nm", dtype="float", dims=["zyx"], shape=[3],
-                         doc="Voxel size in nanometres along (z, y, x)."),
-        NWBAttributeSpec(name="offset_nm", dtype="float", dims=["zyx"], shape=[3], required=False,
-                         doc="Position of voxel (0, 0, 0) in nanometres along (z, y, x)."),
+        NWBAttributeSpec(name="voxel_size", dtype="float", dims=["zyx"], shape=[3],
+                         doc="Voxel size along (z, y, x), in 'unit' (meters)."),
+        NWBAttributeSpec(name="offset", dtype="float", dims=["zyx"], shape=[3], required=False,
+                         doc="Position of the centre of voxel (0, 0, 0) along (z, y, x), in 'unit' (meters)."),
+        NWBAttributeSpec(name="unit", dtype="text", default_value="meters", required=False,
+                         doc="Unit of voxel_size and offset; 'meters' (SI)."),
     ]
 
 
@@ -149,19 +175,23 @@ def em_types():
         neurodata_type_inc="NWBDataInterface",
         doc="A 3D label volume (segmentation or cleft labels) aligned to an EM image volume, axes (z, y, x).",
         attributes=_volume_attributes(),
-        datasets=[NWBDatasetSpec(name="data", dtype="uint64", dims=["z", "y", "x"], shape=[None, None, None],
-                                 doc="Label id per voxel; 0 = background.")],
+        datasets=[NWBDatasetSpec(name="data", dtype="uint8", dims=["z", "y", "x"], shape=[None, None, None],
+                                 doc="Label id per voxel; 0 = background. Any unsigned integer type (uint8 to "
+                                     "uint64): the smallest one that holds the largest id.")],
         links=[NWBLinkSpec(name="image_volume", target_type="EMImageVolume", quantity="?",
                            doc="The image volume these labels belong to.")],
     )
     clefts = NWBGroupSpec(
         neurodata_type_def="SynapticCleftTable",
         neurodata_type_inc="DynamicTable",
-        doc="Synaptic clefts found in an EM volume, one cleft per row.",
+        doc=(
+            "Synaptic clefts found in an EM volume, one cleft per row. Every position is in voxel coordinates "
+            "(z, y, x) of 'cleft_volume' (voxel centres at integers); its voxel_size and offset give positions "
+            "in meters."
+        ),
         datasets=[
             _column("cleft_id", "Label of the cleft in the cleft label volume.", dtype="uint64"),
-            _column("centroid", "Centroid (z, y, x) of the cleft.", inc="QuantityVectorData",
-                    shape=(None, 3), dims=("num_rows", "zyx")),
+            _column("centroid", "Centroid (z, y, x) of the cleft, in voxels.", shape=(None, 3), dims=("num_rows", "zyx")),
             _column("num_voxels", "Size of the cleft in voxels.", dtype="int64"),
             _column("bounding_box", "Voxel bounding box (z0, y0, x0, z1, y1, x1), half-open.",
                     dtype="int64", shape=(None, 6), dims=("num_rows", "bounds")),
@@ -211,7 +241,7 @@ def connectivity_types():
             NWBAttributeSpec(name="method", dtype="text", doc="Method, e.g. 'SynapsNet' or 'ridge VAR'."),
             NWBAttributeSpec(name="metrics", dtype="text", required=False,
                              doc="Fit metrics as JSON, e.g. forecast correlation on held-out data."),
-            NWBAttributeSpec(name="bin_size_s", dtype="float", required=False,
+            NWBAttributeSpec(name="bin_size", dtype="float", required=False,
                              doc="Time step of the activity the model was fitted on, in seconds."),
         ],
         datasets=[
@@ -243,8 +273,8 @@ def main(output_dir: Path = Path(__file__).parent) -> None:
         author=["nwbsyn developers"],
         contact=["nwbsyn@users.noreply.github.com"],
     )
-    for neurodata_type in ("NWBDataInterface", "TimeSeries", "EventsTable", "DurationVectorData",
-                           "TimeSeriesReferenceVectorData"):
+    for neurodata_type in ("NWBDataInterface", "TimeSeries", "EventsTable", "TimestampVectorData",
+                           "DurationVectorData", "TimeSeriesReferenceVectorData"):
         ns_builder.include_type(neurodata_type, namespace="core")
     for neurodata_type in ("DynamicTable", "VectorData", "DynamicTableRegion"):
         ns_builder.include_type(neurodata_type, namespace="hdmf-common")
