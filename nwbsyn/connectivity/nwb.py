@@ -17,10 +17,10 @@ from nwbsyn._shared.nwb import (
     find_object,
     get_or_create_module,
     list_analysable,
-    make_provenance,
     put_result,
     series_rate_hz,
 )
+from nwbsyn._shared.provenance import model_provenance
 from nwbsyn.connectivity._checks import check_numeric_dtype, check_size, check_time_base
 
 __all__ = ["ActivityInput", "load_inputs", "add_results", "run_on_nwbfile", "to_xarray", "RESULT_NAME"]
@@ -241,14 +241,14 @@ def add_results(nwbfile, inp: ActivityInput, result, *, provenance: dict, overwr
         source = TimeSeries(name="binned_spike_counts", data=inp.activity, unit="spikes", rate=1.0 / inp.dt_s,
                             starting_time=inp.start_s, description="Units spike counts per bin (nwbsyn).")
         put_result(module, source, overwrite=overwrite)
-    model = make_provenance(name=f"{RESULT_NAME}_model", **provenance)
+    model = model_provenance(name=f"{RESULT_NAME}_model", **provenance)
     put_result(module, model, overwrite=overwrite)
     region = lambda name: DynamicTableRegion(  # noqa: E731
         name=name, data=list(inp.rows), table=inp.table, description=f"The {name} neurons.")
     connectivity = FunctionalConnectivity(
         name=RESULT_NAME, method="SynapsNet (nwbsyn)", weights=np.asarray(result.weights, dtype=float).T,
         presynaptic=region("presynaptic"), postsynaptic=region("postsynaptic"),
-        embeddings=np.asarray(result.embeddings, dtype=float), bin_size_s=float(inp.dt_s),
+        embeddings=np.asarray(result.embeddings, dtype=float), bin_size=float(inp.dt_s),
         metrics=json.dumps(result.metrics, sort_keys=True, default=float), source_series=source, model=model,
         description=("Directed functional connectivity learned with SynapsNet: weights[j, i] is the influence "
                      "of presynaptic[j] on postsynaptic[i] (positive excitatory, negative inhibitory)."),
@@ -333,6 +333,6 @@ def to_xarray(connectivity):
     data = {"weights": (("presynaptic", "postsynaptic"), np.asarray(connectivity.weights[:]))}
     if connectivity.embeddings is not None:
         data["embeddings"] = (("presynaptic", "embedding_dim"), np.asarray(connectivity.embeddings[:]))
-    attrs = {"method": connectivity.method, "bin_size_s": connectivity.bin_size_s,
+    attrs = {"method": connectivity.method, "bin_size_s": connectivity.bin_size,
              "metrics": connectivity.metrics or "{}"}
     return xr.Dataset(data, coords={"presynaptic": pre, "postsynaptic": post}, attrs=attrs)

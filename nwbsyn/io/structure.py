@@ -61,6 +61,7 @@ def scan_structure(path) -> list[str]:
 def scan_open_file(f: h5py.File, *, label: str, folder: str | None = None) -> list[str]:
     """:func:`scan_structure` for an open h5py File (local or streamed)."""
     problems = _version_problems(f, label)
+    _check_ndx_nwbsyn_schema(f, label)
     known, cached = _namespaces(f)
     walker = _Walker(f, label=label, folder=folder, known=known, cached=cached)
     walker.walk()
@@ -107,6 +108,15 @@ def _version_problems(f: h5py.File, label: str) -> list[str]:
         return [f"The file says it follows NWB {text}, newer than the NWB {core} this pynwb knows; upgrade pynwb "
                 "(pip install -U pynwb) to validate it."]
     return []
+
+
+def _check_ndx_nwbsyn_schema(f: h5py.File, label: str) -> None:
+    """InputError (one sentence: what to install or upgrade) for a file this ndx-nwbsyn cannot read."""
+    from ndx_nwbsyn import check_cached_schema
+
+    problem = check_cached_schema(f, label=label)
+    if problem:
+        raise InputError(problem)
 
 
 def _namespaces(f: h5py.File) -> tuple[set[str], set[str]]:

@@ -15,7 +15,7 @@ from nwbsyn._shared import require
 from nwbsyn.io.nwb import check_nwb_path
 from nwbsyn.io.remote import is_remote
 
-__all__ = ["ValidationReport", "validate_nwb"]
+__all__ = ["ValidationReport", "validate_nwb", "register_checks"]
 
 _IMPORTANCE = ("ERROR", "PYNWB_VALIDATION", "CRITICAL", "BEST_PRACTICE_VIOLATION", "BEST_PRACTICE_SUGGESTION")
 
@@ -49,6 +49,22 @@ class ValidationReport:
         for m in self.inspector_messages:
             lines.append(f"    - [{m['importance']}] {m['location']}: {m['message']} ({m['check']})")
         return "\n".join(lines)
+
+
+def register_checks() -> None:
+    """Register the ndx-nwbsyn type checks (shipped with ndx-nwbsyn) and nwbsyn's own, each once."""
+    from nwbinspector._registration import available_checks
+
+    from nwbsyn.io import checks  # noqa: F401  (nwbsyn's checks, e.g. finite rates of any TimeSeries)
+    import ndx_nwbsyn.checks  # noqa: F401  (the type checks; new ones such as timestamp resolution)
+
+    seen, unique = set(), []
+    for check in available_checks:  # a check imported under two modules is registered twice: keep the first
+        name = getattr(check, "__name__", id(check))
+        if name not in seen:
+            seen.add(name)
+            unique.append(check)
+    available_checks[:] = unique
 
 
 def _schema_errors(path) -> list[str]:
@@ -118,7 +134,7 @@ def validate_nwb(path, *, threshold: str = "BEST_PRACTICE_VIOLATION") -> Validat
         return _validate_remote(path, threshold)
     path = check_nwb_path(path)
     inspector = require("nwbinspector")
-    from nwbsyn.io import checks  # noqa: F401  (registers nwbsyn's own inspector checks)
+    register_checks()
 
     problems = scan_structure(path)
     with warnings.catch_warnings():
@@ -138,11 +154,11 @@ def _validate_remote(source: str, threshold: str) -> ValidationReport:
     from pynwb.validation import get_cached_namespaces_to_validate
 
     import nwbsyn  # noqa: F401
-    from nwbsyn.io import checks  # noqa: F401
     from nwbsyn.io.remote import open_remote
     from nwbsyn.io.structure import scan_open_file
 
     inspector = require("nwbinspector")
+    register_checks()
     with open_remote(source) as handle, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         h5 = handle.h5

@@ -2,9 +2,12 @@
 
 Inputs are an :class:`~nwbsyn.types.EMImageVolume` and an :class:`~nwbsyn.types.EMLabelVolume`
 (the segmentation, linked to the image), read lazily. Results go to ``processing['misc']``:
-``cleft_labels`` (EMLabelVolume), ``synaptic_clefts`` (SynapticCleftTable, centroids in
-nm on the volume's coordinates), ``synaptic_partners`` (SynapticPartnerTable, one row per
-edge) and the two networks' ``ModelProvenance``.
+``cleft_labels`` (EMLabelVolume, the smallest unsigned integer type that holds the ids),
+``synaptic_clefts`` (SynapticCleftTable, centroids and bounding boxes in voxels of the cleft
+volume), ``synaptic_partners`` (SynapticPartnerTable, one row per edge) and the two
+networks' ``ModelProvenance`` (weights referenced by sha256 + origin; embedded on request).
+Lengths are stored in meters (schema 0.2); the Python API keeps ``*_nm`` arguments and this
+module converts.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nwbsyn._shared import InputError, sha256_of_file
-from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, make_provenance, put_result
+from nwbsyn._shared import InputError
+from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, put_result
+from nwbsyn._shared.provenance import model_provenance
 from nwbsyn.partners.infer import MIN_CLEFT_VOXELS, MIN_CONTACT_VOXELS, POST_THRESHOLD
 
 __all__ = ["PartnerInput", "add_em_volume", "nwbfile_from_cremi", "load_inputs", "add_results", "run_on_nwbfile",
@@ -48,8 +52,13 @@ class PartnerInput:
 
     @property
     def offset_nm(self) -> np.ndarray:
-        off = getattr(self.image, "offset_nm", None)
+        off = self.image.offset_nm
         return np.zeros(3) if off is None else np.asarray(off, float)
+
+
+def _lengths_m(voxel_size_nm, offset_nm) -> dict:
+    """``voxel_size`` and ``offset`` in meters (schema 0.2) from nanometres."""
+    return dict(voxel_size=[float(v) * 1e-9 for v in voxel_size_nm], offset=[float(v) * 1e-9 for v in offset_nm])
 
 
 def _compressed(data):
@@ -74,22 +83,22 @@ def add_em_volume(nwbfile, *, raw, neuron_ids, voxel_size_nm, offset_nm=(0.0, 0.
     >>> image.name
     'em_raw'
     """
-    from nwbsyn.types import EMImageVolume, EMLabelVolume
+    from nwbsyn.types import EMImageVolume, EMLabelVolume, smallest_unsigned
 
     raw, neuron_ids = np.asarray(raw), np.asarray(neuron_ids)
     if raw.ndim != 3 or raw.shape != neuron_ids.shape:
         raise InputError(f"raw {raw.shape} and neuron_ids {neuron_ids.shape} must be 3-D volumes of the same shape.")
     if not neuron_ids.any():
         raise InputError("the segmentation (neuron_ids) is empty (all 0); partner assignment needs segment ids.")
-    common = dict(voxel_size_nm=[float(v) for v in voxel_size_nm], offset_nm=[float(v) for v in offset_nm])
+    common = _lengths_m(voxel_size_nm, offset_nm)
     image = EMImageVolume(name=name, description="Electron microscopy image volume, axes (z, y, x).",
                           data=_compressed(raw.astype(np.uint8)), **common)
     nwbfile.add_acquisition(image)
     nwbfile.add_acquisition(EMLabelVolume(name=f"{name}_segmentation", description="Neurite segmentation.",
-                                          data=_compressed(neuron_ids.astype(np.uint64)), image_volume=image, **common))
+                                          data=_compressed(smallest_unsigned(neuron_ids)), image_volume=image, **common))
     if clefts is not None:
         nwbfile.add_acquisition(EMLabelVolume(name=f"{name}_clefts", description="Annotated synaptic clefts.",
-                                              data=_compressed(np.asarray(clefts).astype(np.uint64)),
+                                              data=_compressed(smallest_unsigned(clefts)),
                                               image_volume=image, **common))
     return image
 
@@ -156,7 +165,7 @@ def _check_volumes(img, seg, clefts) -> None:
     shape = check_volume_shape(img.data.shape, name=f"the EM image '{img.name}'")
     check_image_dtype(img.data.dtype, name=f"the EM image '{img.name}'")
     check_voxel_size(img.voxel_size_nm, name=f"the voxel size of '{img.name}'")
-    offset = getattr(img, "offset_nm", None)
+    offset = img.offset_nm
     if offset is not None and not np.all(np.isfinite(np.asarray(offset, float))):
         raise InputError(f"the offset of '{img.name}' is not three finite numbers of nm; fix or remove it.")
     for vol in (seg, clefts):
@@ -172,19 +181,23 @@ def _provenance(name: str, info: dict, params: dict, *, embed_weights: bool, met
     card_path = path.with_suffix(".card.json") if path else None
     card = json.loads(card_path.read_text()) if card_path and card_path.is_file() else {}
     card.pop("history", None)
-    return make_provenance(
+    recipe = card.get("training_data")
+    return model_provenance(
         name=name, model_name=path.stem if path else "in-memory network", method=method,
-        architecture=json.dumps(info.get("init", {})), parameters=params,
-        weights_sha256=sha256_of_file(path) if path else "", training_recipe=card.get("training_data"),
-        model_card=card or None, weights=path.read_bytes() if path and embed_weights else None,
-        weights_format="torch.save state_dict (weights_only=True)" if path and embed_weights else None)
+        architecture=json.dumps(info.get("init", {})), parameters=params, weights_path=path,
+        training_recipe=recipe if recipe is None or isinstance(recipe, str) else json.dumps(recipe, default=str),
+        model_card=card or None, embed_weights=embed_weights,
+        weights_format="torch.save state_dict (weights_only=True)")
 
 
 def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dict, module: str = MODULE,
-                embed_weights: bool = True, overwrite: bool = False):
-    """Write cleft labels, the cleft table, the partner table and provenance into ``processing[module]``."""
+                embed_weights: bool = False, overwrite: bool = False):
+    """Write cleft labels, the cleft table, the partner table and provenance into ``processing[module]``.
 
-    from nwbsyn.types import EMLabelVolume, SynapticCleftTable, SynapticPartnerTable
+    ``embed_weights``: also store the networks' weights bytes (otherwise sha256 + origin only).
+    """
+
+    from nwbsyn.types import EMLabelVolume, SynapticCleftTable, SynapticPartnerTable, smallest_unsigned
 
     mod = get_or_create_module(nwbfile, module)
     taken = [n for n in RESULT_NAMES if n in mod.data_interfaces]
@@ -197,18 +210,17 @@ def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dic
     for p in prov.values():
         put_result(mod, p, overwrite=overwrite)
     det = result.clefts
-    vs, off = inp.voxel_size_nm, inp.offset_nm
-    common = dict(voxel_size_nm=list(vs), offset_nm=list(off), image_volume=inp.image)
+    common = dict(_lengths_m(inp.voxel_size_nm, inp.offset_nm), image_volume=inp.image)
     if inp.cleft_volume is not None and params.get("clefts") == "given":
         cleft_volume = inp.cleft_volume
     else:
         cleft_volume = EMLabelVolume(name="cleft_labels", description="Synaptic clefts detected by nwbsyn.",
-                                     data=_compressed(det.labels.astype(np.uint64)), **common)
+                                     data=_compressed(smallest_unsigned(det.labels)), **common)
         put_result(mod, cleft_volume, overwrite=overwrite)
-    table = SynapticCleftTable(name="synaptic_clefts", description="Synaptic clefts; centroids in nm.",
-                               cleft_volume=cleft_volume, centroid_unit="nanometers", model=prov.get("cleft"))
+    table = SynapticCleftTable(name="synaptic_clefts", description="Synaptic clefts; centroids and bounding boxes "
+                               "in voxels of cleft_volume.", cleft_volume=cleft_volume, model=prov.get("cleft"))
     for i in range(len(det)):
-        table.add_row(cleft_id=np.uint64(det.cleft_ids[i]), centroid=(det.centroids_zyx[i] * vs + off).tolist(),
+        table.add_row(cleft_id=np.uint64(det.cleft_ids[i]), centroid=np.asarray(det.centroids_zyx[i], float).tolist(),
                       num_voxels=int(det.num_voxels[i]), bounding_box=det.bounding_boxes[i].tolist(),
                       score=float(det.scores[i]))
     partners = SynapticPartnerTable(name="synaptic_partners", description="Synaptic partner edges (pre, post) "
@@ -247,7 +259,7 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
                    min_voxels: int = MIN_CLEFT_VOXELS, post_threshold: float = POST_THRESHOLD,
                    min_contact_voxels: int = MIN_CONTACT_VOXELS, cleft_model="default", association_model="default",
-                   device: str = "auto", module: str = MODULE, embed_weights: bool = True, overwrite: bool = False,
+                   device: str = "auto", module: str = MODULE, embed_weights: bool = False, overwrite: bool = False,
                    progress_bar: bool = True):
     """Detect clefts (or take the given ones), assign partners and add the results to ``nwbfile``.
 

@@ -145,13 +145,14 @@ def mock_em_nwbfile(*, shape_zyx=(6, 48, 48), voxel_size_nm=(40.0, 8.0, 8.0), n_
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile(rng=rng)
     z, y, x = shape_zyx
     bounds = np.sort(rng.choice(np.arange(4, x - 4), size=n_segments - 1, replace=False))
-    labels = np.broadcast_to(np.searchsorted(bounds, np.arange(x), side="right") + 1, shape_zyx).astype(np.uint64)
+    labels = np.broadcast_to(np.searchsorted(bounds, np.arange(x), side="right") + 1, shape_zyx).astype(np.uint32)
     raw = rng.normal(150, 10, size=shape_zyx)
     raw[:, :, bounds] = 40  # dark membranes
-    image = EMImageVolume(name="em_raw", description="Simulated EM volume.", voxel_size_nm=list(voxel_size_nm),
-                          offset_nm=[0.0, 0.0, 0.0], data=np.clip(raw, 0, 255).astype(np.uint8))
+    voxel_size = [float(v) * 1e-9 for v in voxel_size_nm]  # nm -> m (schema 0.2 stores SI)
+    image = EMImageVolume(name="em_raw", description="Simulated EM volume.", voxel_size=voxel_size,
+                          offset=[0.0, 0.0, 0.0], data=np.clip(raw, 0, 255).astype(np.uint8))
     nwbfile.add_acquisition(image)
     nwbfile.add_acquisition(EMLabelVolume(name="em_segmentation", description="Neurite segmentation.",
-                                          voxel_size_nm=list(voxel_size_nm), offset_nm=[0.0, 0.0, 0.0],
+                                          voxel_size=voxel_size, offset=[0.0, 0.0, 0.0],
                                           data=np.ascontiguousarray(labels), image_volume=image))
     return nwbfile

@@ -1,4 +1,9 @@
-"""``mock_<Type>`` builders for every ndx-nwbsyn type, each adding itself (and what it needs) to a file."""
+"""nwbsyn-flavoured ``mock_<Type>`` builders: fixed result names, placed where nwbsyn puts its results.
+
+Each adds itself (and what it needs) to a file, and returns the existing object when the file
+already holds it, so that they compose. For pynwb-style builders with unique names and every
+field settable, use :mod:`ndx_nwbsyn.testing.mock` (shipped with ndx-nwbsyn).
+"""
 
 from __future__ import annotations
 
@@ -28,8 +33,11 @@ __all__ = [
 
 
 def mock_ModelProvenance(*, name: str = "model", module: str = "misc", with_weights: bool = True, nwbfile=None):
-    """A ModelProvenance in ``processing[module]`` (with 64 bytes of weights by default)."""
+    """A ModelProvenance in ``processing[module]`` (with 64 bytes of weights by default); reused when present."""
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile()
+    existing = nwbfile.processing[module].data_interfaces.get(name) if module in nwbfile.processing else None
+    if existing is not None:
+        return existing
     provenance = make_provenance(
         name=name, model_name="mock-model", architecture="Conv1D x4 + BiLSTM(96) + Dense", method="mock",
         parameters={"threshold": 0.5, "stride_samples": 20}, weights_sha256="0" * 64,
@@ -47,7 +55,7 @@ def _sweep(nwbfile):
 
 
 def mock_SynapticEventsTable(*, n_events: int = 5, rng=0, nwbfile=None):
-    """A SynapticEventsTable in ``processing['icephys']`` over the file's first sweep."""
+    """A SynapticEventsTable in ``processing['icephys']`` over the file's first sweep (reused when present)."""
     from hdmf.common import VectorData
     from pynwb.base import TimeSeriesReferenceVectorData
     from pynwb.event import DurationVectorData, TimestampVectorData
@@ -56,6 +64,8 @@ def mock_SynapticEventsTable(*, n_events: int = 5, rng=0, nwbfile=None):
 
     rng = as_rng(rng)
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile()
+    if "icephys" in nwbfile.processing and "synaptic_events" in nwbfile.processing["icephys"].data_interfaces:
+        return nwbfile.processing["icephys"]["synaptic_events"]
     series = _sweep(nwbfile)
     onsets = np.sort(rng.choice(len(series.data) - 400, size=n_events, replace=False))
     window = 240
@@ -64,7 +74,7 @@ def mock_SynapticEventsTable(*, n_events: int = 5, rng=0, nwbfile=None):
         name="synaptic_events", description="Mock events.", polarity="negative",
         model=mock_ModelProvenance(module="icephys", nwbfile=nwbfile),
         columns=[
-            TimestampVectorData(name="timestamp", description="Onset (s).",
+            TimestampVectorData(name="timestamp", description="Onset (s).", resolution=1.0 / series.rate,
                                 data=series.starting_time + onsets / series.rate),
             QuantityVectorData(name="amplitude", description="Amplitude.", unit="amperes",
                                data=-rng.uniform(5e-12, 3e-11, n_events)),
@@ -88,6 +98,8 @@ def mock_SynapticEventScoreSeries(*, rng=0, nwbfile=None):
     from nwbsyn.types import SynapticEventScoreSeries
 
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile()
+    if "icephys" in nwbfile.processing and "event_scores" in nwbfile.processing["icephys"].data_interfaces:
+        return nwbfile.processing["icephys"]["event_scores"]
     series = _sweep(nwbfile)
     n = len(series.data) // 20
     scores = SynapticEventScoreSeries(
@@ -115,39 +127,51 @@ def mock_EMLabelVolume(*, nwbfile=None):
 
 
 def mock_SynapticCleftTable(*, n_clefts: int = 3, rng=0, nwbfile=None):
-    """A SynapticCleftTable in ``processing['misc']`` with its cleft label volume."""
+    """A SynapticCleftTable (positions in voxels) in ``processing['misc']`` with its cleft label volume.
+
+    A file that already holds ``synaptic_clefts`` gets it back (so that the builders compose).
+    """
     from nwbsyn.types import EMLabelVolume, SynapticCleftTable
 
     rng = as_rng(rng)
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile()
-    segmentation = mock_EMLabelVolume(nwbfile=nwbfile)
-    labels = np.zeros(segmentation.data.shape, dtype=np.uint64)
     module = get_or_create_module(nwbfile, "misc")
+    if "synaptic_clefts" in module.data_interfaces:
+        return module["synaptic_clefts"]
+    segmentation = mock_EMLabelVolume(nwbfile=nwbfile)
+    z, y, x = segmentation.data.shape
+    labels = np.zeros((z, y, x), dtype=np.uint8)
     cleft_volume = EMLabelVolume(name="cleft_labels", description="Mock clefts.",
-                                 voxel_size_nm=list(segmentation.voxel_size_nm), data=labels,
+                                 voxel_size=list(segmentation.voxel_size), data=labels,
                                  image_volume=segmentation.image_volume)
     module.add(cleft_volume)
-    table = SynapticCleftTable(name="synaptic_clefts", description="Mock clefts.", cleft_volume=cleft_volume,
-                               centroid_unit="nanometers")
+    table = SynapticCleftTable(name="synaptic_clefts", description="Mock clefts; positions in voxels.",
+                               cleft_volume=cleft_volume)
     for i in range(n_clefts):
-        z0, y0, x0 = rng.integers(0, 3), rng.integers(0, 40), rng.integers(0, 40)
+        z0, y0, x0 = rng.integers(0, max(1, z - 1)), rng.integers(0, max(1, y - 3)), rng.integers(0, max(1, x - 1))
         labels[z0:z0 + 2, y0:y0 + 4, x0:x0 + 2] = i + 1
-        table.add_row(cleft_id=np.uint64(i + 1), centroid=[(z0 + 0.5) * 40, (y0 + 1.5) * 8, (x0 + 0.5) * 8],
+        table.add_row(cleft_id=np.uint64(i + 1), centroid=[z0 + 0.5, y0 + 1.5, x0 + 0.5],
                       num_voxels=16, bounding_box=[z0, y0, x0, z0 + 2, y0 + 4, x0 + 2], score=0.9)
     module.add(table)
     return table
 
 
 def mock_SynapticPartnerTable(*, rng=0, nwbfile=None):
-    """A SynapticPartnerTable with one dyadic and one polyadic (2 partners) synapse."""
+    """A SynapticPartnerTable with one dyadic and one polyadic (2 partners) synapse.
+
+    It uses the file's ``synaptic_clefts`` when there is one (made with 2 clefts otherwise).
+    """
     from nwbsyn.types import SynapticPartnerTable
 
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile()
+    if "misc" in nwbfile.processing and "synaptic_partners" in nwbfile.processing["misc"].data_interfaces:
+        return nwbfile.processing["misc"]["synaptic_partners"]
     clefts = mock_SynapticCleftTable(n_clefts=2, rng=rng, nwbfile=nwbfile)
     table = SynapticPartnerTable(name="synaptic_partners", description="Mock partners.",
                                  segmentation=nwbfile.acquisition["em_segmentation"],
                                  target_tables={"cleft": clefts})
-    for cleft, pre, post in [(0, 1, 2), (1, 3, 2), (1, 3, 4)]:
+    last = len(clefts) - 1
+    for cleft, pre, post in [(0, 1, 2), (last, 3, 2), (last, 3, 4)]:
         table.add_row(cleft=cleft, presynaptic_id=np.uint64(pre), postsynaptic_id=np.uint64(post), presynaptic_score=0.9,
                       postsynaptic_score=0.8)
     nwbfile.processing["misc"].add(table)
@@ -163,6 +187,9 @@ def mock_FunctionalConnectivity(*, source: str = "units", rng=0, nwbfile=None):
 
     rng = as_rng(rng)
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile()
+    for module in nwbfile.processing.values():
+        if "functional_connectivity" in module.data_interfaces:
+            return module["functional_connectivity"]
     if source == "units":
         if nwbfile.units is None:
             mock_ecephys_nwbfile(nwbfile=nwbfile)
@@ -181,7 +208,7 @@ def mock_FunctionalConnectivity(*, source: str = "units", rng=0, nwbfile=None):
     connectivity = FunctionalConnectivity(
         name="functional_connectivity", description="Mock connectivity.", method="mock",
         weights=rng.normal(0, 1, (n, n)), presynaptic=region("presynaptic"), postsynaptic=region("postsynaptic"),
-        embeddings=rng.normal(0, 1, (n, 4)), metrics='{"forecast_r": 0.5}', bin_size_s=0.1,
+        embeddings=rng.normal(0, 1, (n, 4)), metrics='{"forecast_r": 0.5}', bin_size=0.1,
         source_series=activity,
     )
     get_or_create_module(nwbfile, module_name).add(connectivity)

@@ -73,7 +73,7 @@ def test_fit_recovers_planted_connections(tmp_path, network, variant):
         ds = to_xarray(fc)
         assert ds.weights.dims == ("presynaptic", "postsynaptic") and ds.sizes["presynaptic"] == N
         if variant == "units":
-            assert fc.source_series.name == "binned_spike_counts" and fc.bin_size_s == pytest.approx(DT)
+            assert fc.source_series.name == "binned_spike_counts" and fc.bin_size == pytest.approx(DT)
     assert validate_nwb(out).ok
     assert (tmp_path / "conn.png").stat().st_size > 10_000
 

@@ -58,9 +58,10 @@ def test_assign_nwb_in_nwb_out(tmp_path, em_file, sim, tiny_models, clefts, caps
         assert ("cleft_model" in misc.data_interfaces) == (clefts == "detect")
         if "synaptic_clefts" in misc.data_interfaces:
             table = misc["synaptic_clefts"]
-            assert table.centroid.unit == "nanometers"
-            centroids = np.asarray(table.centroid[:])
-            assert np.all(centroids >= 0) and np.all(centroids <= np.asarray(sim.shape) * sim.voxel_size_nm)
+            centroids = np.asarray(table.centroid[:])  # schema 0.2: voxels of the cleft volume, like bounding_box
+            assert np.all(centroids >= 0) and np.all(centroids <= np.asarray(sim.shape))
+            boxes = np.asarray(table.bounding_box[:])
+            assert np.all((boxes[:, :3] <= centroids) & (centroids <= boxes[:, 3:]))
         if clefts == "given":
             ids = set(np.asarray(misc["synaptic_clefts"].cleft_id[:]).tolist())
             assert ids == {s.cleft_id for s in sim.synapses}

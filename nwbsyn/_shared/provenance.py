@@ -1,0 +1,62 @@
+"""ModelProvenance for schema 0.2: weights referenced by sha256 + origin, embedded only on request.
+
+The model card goes into a text dataset (no 64 KiB attribute limit). Writers call
+:func:`model_provenance` instead of :func:`nwbsyn._shared.nwb.make_provenance` (which still works).
+
+Example
+-------
+>>> prov = model_provenance(name="m", model_name="demo", architecture="MLP", method="test",
+...                         parameters={"threshold": 0.5})
+>>> prov.weights is None, prov.weights_origin
+(True, 'none: the model was fitted on this file')
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["model_provenance", "weights_origin"]
+
+
+def weights_origin(path) -> str:
+    """Where a weights file came from: ``'nwbsyn X.Y.Z: nwbsyn/<file>'`` for shipped models, else its path."""
+    import nwbsyn
+
+    path = Path(path).resolve()
+    package = Path(nwbsyn.__file__).resolve().parent
+    if path.is_relative_to(package):
+        return f"nwbsyn {nwbsyn.__version__}: nwbsyn/{path.relative_to(package).as_posix()}"
+    return str(path)
+
+
+def model_provenance(*, name: str, model_name: str, architecture: str, method: str, parameters: dict,
+                     weights_path=None, model_card: dict | None = None, training_recipe: str | None = None,
+                     embed_weights: bool = False, weights_format: str | None = None):
+    """A :class:`~nwbsyn.types.ModelProvenance` for a result made with the weights in ``weights_path``.
+
+    Parameters
+    ----------
+    weights_path : str or Path, optional
+        The weights file; None for a model fitted on the file itself (no weights file).
+    model_card : dict, optional
+        Stored as JSON in the ``model_card`` text dataset.
+    embed_weights : bool, default: False
+        Also store the bytes of ``weights_path`` (about 2 MB for the shipped networks); otherwise the file
+        holds only the reference (``weights_sha256`` + ``weights_origin``).
+    """
+    from nwbsyn import __version__
+    from nwbsyn._shared import sha256_of_file
+    from nwbsyn.types import ModelProvenance
+
+    path = Path(weights_path) if weights_path is not None else None
+    embed = bool(embed_weights and path is not None)
+    return ModelProvenance(
+        name=name, model_name=model_name, architecture=architecture, method=method, nwbsyn_version=__version__,
+        weights_sha256=sha256_of_file(path) if path is not None else "",
+        weights_origin=weights_origin(path) if path is not None else "none: the model was fitted on this file",
+        parameters=json.dumps(parameters, sort_keys=True, default=str), training_recipe=training_recipe,
+        model_card=None if not model_card else json.dumps(model_card, sort_keys=True, default=str),
+        weights=path.read_bytes() if embed else None,
+        weights_format=(weights_format or path.suffix.lstrip(".")) if embed else None,
+    )
