@@ -8,6 +8,8 @@ from pathlib import Path
 
 from nwbsyn.cli.core import add_subject_arguments, command_line, subject_from_arguments
 
+_EVOKED_DEFAULT_MS = 150  # nwbsyn.events.exclude.DEFAULT_EVOKED_WINDOW_MS (not imported: the CLI starts fast)
+
 _DETECT_EPILOG = """\
 examples:
   nwbsyn events detect cell1.nwb                      all patch-clamp sweeps -> cell1_nwbsyn.nwb
@@ -15,10 +17,23 @@ examples:
   nwbsyn events detect cell1.nwb --in-place --overwrite --threshold 0.6
   nwbsyn events detect cell1.nwb --model my_model.pt  a model from 'nwbsyn events train/transfer'
   nwbsyn events detect cell1.nwb --model GC_lstm_model.h5   a miniML Keras model
+  nwbsyn events detect nmj.nwb --series 'I2_*'        the sweeps of one ABF channel (glob pattern)
+  nwbsyn events detect ejc.nwb --evoked-window 200    no events within 200 ms of each stimulus
+  nwbsyn events detect cell1.nwb --exclude 0:0.15,1.6:2.1   windows in s from each sweep start
+
+Left out of the event table and of the analysed time (frequency = events / analysed s): steps
+of the command waveform (1 ms before to 10 ms after; --keep-transients keeps them); 1 ms before
+to --evoked-window ms after each stimulus onset (and offset) in a TimeIntervals table in
+intervals/ whose name contains 'stim' ('nwbsyn convert abf' writes intervals/stimuli from the
+ABF protocol: digital outputs, trigger DACs, trigger channels); rows of invalid_times and of
+tables named *artifact*/*artefact*/*exclu*; --exclude and --exclude-session windows; in voltage
+traces, action potentials (dV/dt > 20 V/s rising 20 mV within 2 ms, from 2 ms before the
+threshold until repolarised; --keep-action-potentials keeps them).
 
 Results go to processing['icephys']: 'synaptic_events' (SynapticEventsTable: onset time on the
 session clock, amplitude, baseline, 10-90 % rise, half decay, half width, charge, score, trace
-reference), '<series>_event_scores' (score traces) and 'synaptic_events_model' (ModelProvenance).
+reference), '<series>_event_scores' (score traces), 'synaptic_events_model' (ModelProvenance)
+and 'synaptic_events_excluded' (TimeIntervals: every excluded window with its series and reason).
 """
 
 
@@ -44,7 +59,8 @@ def add_parsers(subparsers) -> None:
                             epilog=_DETECT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     detect.add_argument("input", metavar="IN.nwb", help="NWB file with patch-clamp series (see 'nwbsyn info')")
     detect.add_argument("--series", nargs="+", metavar="NAME",
-                        help="series to analyse, by name or path (default: every patch-clamp series)")
+                        help="series to analyse, by name, path or glob pattern such as 'I2_*' (quote it; default: "
+                             "every patch-clamp series)")
     add_output_arguments(detect)
     detect.add_argument("--model", default="default",
                         help="'default' (shipped model), a checkpoint (.pt) or a miniML Keras model (.h5)")
@@ -59,6 +75,15 @@ def add_parsers(subparsers) -> None:
     detect.add_argument("--keep-transients", action="store_true",
                         help="keep events within 1 ms before / 10 ms after steps of the command waveform "
                              "(capacitive transients; dropped by default)")
+    detect.add_argument("--exclude", metavar="START:END[,START:END...]",
+                        help="windows without events, in seconds from each sweep start, e.g. 0:0.15,1.6:2.1")
+    detect.add_argument("--exclude-session", metavar="START:END[,START:END...]",
+                        help="windows without events, in seconds on the session clock (the times of the event table)")
+    detect.add_argument("--evoked-window", type=float, metavar="MS",
+                        help=f"drop events from 1 ms before to MS after each stimulus of the file's stimulus table "
+                             f"(default {_EVOKED_DEFAULT_MS} when the file has stimuli; 0 keeps evoked events)")
+    detect.add_argument("--keep-action-potentials", action="store_true",
+                        help="in current clamp, keep events on action potentials (dropped by default)")
     detect.add_argument("--no-weights", action="store_true",
                         help="do not store the model weights in the output file")
     detect.add_argument("--plot", metavar="FILE.png", help="also draw the trace with detections and the average event")
@@ -103,7 +128,11 @@ def add_parsers(subparsers) -> None:
     abf.add_argument("input", metavar="IN.abf")
     abf.add_argument("-o", "--output", metavar="OUT.nwb", help="default: IN.nwb beside the input")
     abf.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    abf.add_argument("--clamp-mode", choices=["voltage", "current"], help="override the mode guessed from units")
+    abf.add_argument("--clamp-mode", choices=["voltage", "current"],
+                     help="override the mode read from the command's unit (mV: voltage clamp, pA: current clamp)")
+    abf.add_argument("--channel", nargs="+", metavar="NAME|INDEX",
+                     help="ADC channel(s) to analyse, by name or index (default: the currents in voltage clamp and "
+                          "two-electrode clamp, the voltages in current clamp); the others are kept as plain series")
     add_subject_arguments(abf)
     abf.set_defaults(handler=_cmd_convert_abf)
 
@@ -264,7 +293,9 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                 nwbfile, series=args.series, model=args.model, threshold=args.threshold, mode=args.mode,
                 polarity=polarity, stride_samples=args.stride, device=device, embed_weights=not args.no_weights,
                 keep_transients=args.keep_transients, overwrite=args.overwrite, progress_bar=not args.quiet,
-                network=network,
+                network=network, exclude=args.exclude, exclude_session=args.exclude_session,
+                evoked_window_ms=args.evoked_window, drop_action_potentials=not args.keep_action_potentials,
+                announce=print,
             )
             figure = events.plot_detections(pairs) if plot is not None else None
         if figure is not None:  # saved once the NWB file is written: a failed run leaves no figure
@@ -280,8 +311,30 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     for inp, res in pairs:
         s = res.statistics.summary()
         amplitude = f", mean amplitude {s['mean_amplitude_pA']:.2f} {inp.unit}" if len(res) else ""
-        print(f"  {inp.series.name}: {len(res)} events, {s['frequency_hz']:.2f} Hz{amplitude}")
+        ex = res.params.get("exclusion", {})
+        dropped = "".join(f", {n} dropped ({reason})" for reason, n in ex.get("dropped", {}).items())
+        print(f"  {inp.series.name}: {len(res)} events, {s['frequency_hz']:.2f} Hz in {ex.get('analysed_s', 0):.2f} s "
+              f"analysed{amplitude}{dropped}")
+    _print_exclusion(pairs)
     return 0
+
+
+def _print_exclusion(pairs) -> None:
+    """One line: the excluded windows by reason, the events dropped and the action potentials."""
+    ex = [res.params.get("exclusion", {}) for _, res in pairs]
+    n_windows, excluded = sum(e.get("windows", 0) for e in ex), sum(e.get("excluded_s", 0.0) for e in ex)
+    if not n_windows:
+        return
+    dropped: dict[str, int] = {}
+    for e in ex:
+        for reason, n in e.get("dropped", {}).items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    aps = sum(e.get("action_potentials", 0) for e in ex)
+    text = f"excluded {n_windows} windows ({excluded:.2f} s, processing/icephys/synaptic_events_excluded)"
+    text += "; dropped " + (", ".join(f"{n} events ({r})" for r, n in dropped.items()) if dropped else "no event")
+    if aps:
+        text += f"; {aps} action potential{'s' if aps > 1 else ''} found"
+    print(text)
 
 
 def _cmd_convert_abf(args: argparse.Namespace) -> int:
@@ -289,8 +342,11 @@ def _cmd_convert_abf(args: argparse.Namespace) -> int:
 
     output = args.output or Path(args.input).with_suffix(".nwb")
     result = convert_abf(args.input, output=output, overwrite=args.overwrite, subject=subject_from_arguments(args),
-                         clamp_mode=args.clamp_mode)
-    print(f"{result.output}: {result.mode}, {result.n_sweeps} sweeps, {len(result.series)} series")
+                         clamp_mode=args.clamp_mode, channels=args.channel)
+    stimuli = f", {result.n_stimuli} stimuli (intervals/stimuli)" if result.n_stimuli else ""
+    print(f"{result.output}: {result.mode}, {result.n_sweeps} sweeps, {len(result.series)} series{stimuli}")
+    if len(result.channels) > 1:
+        print("  channels: " + "; ".join(result.channels))
     if result.missing_metadata:
         print("note: DANDI needs subject " + ", ".join(result.missing_metadata) +
               "; add --subject-id/--species/--sex/--age before uploading.")

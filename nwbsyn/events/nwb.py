@@ -6,7 +6,9 @@ back to amperes/volts (and coulombs, seconds) on the way out.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,7 +23,8 @@ from nwbsyn._shared.nwb import (
     series_rate_hz,
 )
 
-__all__ = ["TraceInput", "check_detection_options", "check_memory", "load_inputs", "add_results", "drop_command_transients", "run_on_nwbfile", "RESULT_NAME"]
+__all__ = ["TraceInput", "check_detection_options", "check_memory", "load_inputs", "select_series", "add_results",
+           "drop_command_transients", "run_on_nwbfile", "RESULT_NAME"]
 
 RESULT_NAME = "synaptic_events"
 _TO_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}  # SI → the unit the detector works in
@@ -75,8 +78,25 @@ def _steps_of(command, series) -> np.ndarray:
         return np.zeros(0)
     if values.size < 2:
         return np.zeros(0)
-    jumps = np.flatnonzero(np.abs(np.diff(values)) > 1e-9 * max(1.0, np.abs(values).max())) + 1
-    return jumps / rate
+    return _step_samples(values) / rate
+
+
+def _step_samples(values: np.ndarray, *, half_width: int = 10) -> np.ndarray:
+    """Samples where a command jumps: a change far larger than the changes around it (a ramp is no step).
+
+    Example
+    -------
+    >>> v = np.r_[np.zeros(50), np.full(50, -10.0), np.linspace(-10, 0, 100), np.zeros(50)]
+    >>> _step_samples(v).tolist()
+    [50]
+    """
+    d = np.abs(np.diff(values))
+    changed = np.flatnonzero(d > 1e-9 * max(1.0, np.abs(values).max()))
+    if not changed.size:
+        return changed
+    padded = np.pad(d, half_width)
+    around = np.lib.stride_tricks.sliding_window_view(padded, 2 * half_width + 1)[changed]
+    return changed[d[changed] > 4 * np.median(around, axis=1)] + 1
 
 
 class _ScaledData:
@@ -232,7 +252,8 @@ def _find_series(nwbfile, name: str):
 
 
 def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]:
-    """The traces to analyse: the named series, or every patch-clamp series when ``series`` is None.
+    """The traces to analyse: the named series (names, paths or glob patterns such as ``I2_*``), or
+    every patch-clamp series when ``series`` is None.
 
     Example
     -------
@@ -240,21 +261,81 @@ def load_inputs(nwbfile, *, series: list[str] | None = None) -> list[TraceInput]
     >>> [t.series.name for t in load_inputs(mock_icephys_nwbfile(n_sweeps=2))]
     ['sweep_0', 'sweep_1']
     """
+    return [_to_trace(obj, nwbfile) for obj in select_series(nwbfile, series=series)[0]]
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def select_series(nwbfile, *, series: list[str] | None = None) -> tuple[list, str]:
+    """(the series to analyse, one sentence saying which and why).
+
+    Example
+    -------
+    >>> from nwbsyn.testing import mock_icephys_nwbfile
+    >>> select_series(mock_icephys_nwbfile(n_sweeps=2), series=["sweep_*"])[1]
+    "2 series (sweep_0, sweep_1): matched by --series 'sweep_*'"
+    """
     if series:
-        objects = [_find_series(nwbfile, name) for name in series]
+        objects = []
+        for name in series:
+            objects += _match(nwbfile, name) if _GLOB.search(name) else [_find_series(nwbfile, name)]
         names = [obj.name for obj in objects]
-        twice = sorted({n for n in names if names.count(n) > 1})
+        plain = [n for n in series if not _GLOB.search(n)]
+        twice = sorted({n for n in plain if plain.count(n) > 1})
         if twice:
             raise InputError(f"{twice[0]} is named more than once in --series; name each series once.")
-    else:
-        items = [i for i in list_analysable(nwbfile) if i.kind == "patch_clamp"]
-        if not items:
-            items = [i for i in list_analysable(nwbfile) if i.kind == "trace" and len(i.shape) == 1]
-        if not items:
-            raise InputError("The file holds no patch-clamp series or 1-D TimeSeries to analyse; "
-                             "check it with 'nwbsyn info'.")
-        objects = [find_object(nwbfile, item.path) for item in items]
-    return [_to_trace(obj, nwbfile) for obj in objects]
+        objects = list({id(o): o for o in objects}.values())
+        why = "named with --series " + " ".join(f"'{n}'" if _GLOB.search(n) else n for n in series)
+        if all(_GLOB.search(n) for n in series):
+            why = "matched by --series " + " ".join(f"'{n}'" for n in series)
+        return objects, f"{_listing(objects)}: {why}"
+    analysable = list_analysable(nwbfile)
+    items = [i for i in analysable if i.kind == "patch_clamp"]
+    why = "every patch-clamp series in the file"
+    if not items:
+        items = [i for i in analysable if i.kind == "trace" and len(i.shape) == 1]
+        why = "the file holds no patch-clamp series, so every 1-D TimeSeries"
+    if not items:
+        raise InputError("The file holds no patch-clamp series or 1-D TimeSeries to analyse; "
+                         "check it with 'nwbsyn info'.")
+    objects = [find_object(nwbfile, item.path) for item in items]
+    types = sorted({type(o).__name__ for o in objects})
+    skipped = [i for i in analysable if i.kind == "trace" and len(i.shape) == 1 and i not in items]
+    text = f"{_listing(objects)}: {why} ({', '.join(types)})"
+    if skipped:
+        text += f"; not analysed: {len(skipped)} other TimeSeries ({_skipped_kinds(nwbfile, skipped)}), " \
+                "name them with --series"
+    return objects, text
+
+
+def _listing(objects) -> str:
+    names = [o.name for o in objects]
+    shown = ", ".join(names) if len(names) <= 3 else f"{names[0]} ... {names[-1]}"
+    return f"{len(names)} series ({shown})"
+
+
+def _skipped_kinds(nwbfile, items) -> str:
+    """'Vm1_sweep_*: membrane-potential monitor' from the descriptions the ABF converter writes."""
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        obj = find_object(nwbfile, item.path)
+        what = str(getattr(obj, "description", "") or "").split(":", 1)[0].split(" recorded", 1)[0]
+        prefix = item.name.rsplit("sweep_", 1)[0] + "sweep_*" if "sweep_" in item.name else item.name
+        groups.setdefault(f"{prefix}: {what.lower()}" if "monitor" in what.lower() or "trigger" in what.lower()
+                          else prefix, []).append(item.name)
+    return "; ".join(list(groups)[:4]) + ("; ..." if len(groups) > 4 else "")
+
+
+def _match(nwbfile, pattern: str) -> list:
+    """The 1-D series whose name or path matches the glob ``pattern``; an InputError listing them if none."""
+    items = [i for i in list_analysable(nwbfile) if i.kind in ("patch_clamp", "trace") and len(i.shape) == 1]
+    found = [i for i in items if fnmatch.fnmatchcase(i.name, pattern) or fnmatch.fnmatchcase(i.path, pattern)]
+    if not found:
+        names = [i.name for i in items]
+        shown = ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
+        raise InputError(f"--series '{pattern}' matches no series in the file; its series are {shown or 'none'}.")
+    return [find_object(nwbfile, item.path) for item in found]
 
 
 def _times_s(series, samples: np.ndarray) -> np.ndarray:
@@ -351,7 +432,9 @@ def check_results_free(nwbfile, inputs: list[TraceInput], *, module: str = "icep
     if module not in nwbfile.processing:
         return
     mod = nwbfile.processing[module]
-    names = [RESULT_NAME, f"{RESULT_NAME}_model"] + [f"{i.series.name}_event_scores" for i in inputs]
+    from nwbsyn.events.exclude import EXCLUDED_NAME
+
+    names = [RESULT_NAME, f"{RESULT_NAME}_model", EXCLUDED_NAME] + [f"{i.series.name}_event_scores" for i in inputs]
     taken = [n for n in names if n in mod.data_interfaces]
     if taken and not overwrite:
         raise InputError(f"processing/{module} already holds nwbsyn event results ({', '.join(taken)}); pass "
@@ -359,8 +442,10 @@ def check_results_free(nwbfile, inputs: list[TraceInput], *, module: str = "icep
 
 
 def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance: dict, module: str = "icephys",
-                overwrite: bool = False):
-    """Write one SynapticEventsTable, one score series per trace and the model provenance.
+                overwrite: bool = False, excluded=None):
+    """Write one SynapticEventsTable, one score series per trace, the model provenance and ``excluded``.
+
+    ``excluded`` is the TimeIntervals of excluded windows (:func:`nwbsyn.events.exclude.excluded_table`).
 
     ``provenance`` holds the keyword arguments of :func:`nwbsyn._shared.nwb.make_provenance`
     except ``name``. Returns the events table (None when no event was found: NWB best
@@ -381,6 +466,8 @@ def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance:
                                          "without an events table.")
     for inp, res in zip(inputs, results):
         put_result(mod, _score_series(inp, res), overwrite=overwrite)
+    if excluded is not None:
+        put_result(mod, excluded, overwrite=overwrite)
     return table
 
 
@@ -432,22 +519,21 @@ def drop_command_transients(inp: TraceInput, res, *, window_ms=(1.0, 10.0)):
     """Remove events starting within ``window_ms`` (before, after) of a step of the command waveform.
 
     Steps of the holding command (membrane tests, protocol steps) cause capacitive transients that
-    look like events. Returns a new result with the statistics recomputed on the kept events.
+    look like events. Returns a new result with the statistics recomputed on the kept events
+    (``params["dropped_command_transients"]``); :func:`run_on_nwbfile` does this and every
+    other exclusion through :mod:`nwbsyn.events.exclude`.
     """
-    from nwbsyn.events.stats import event_statistics
+    from nwbsyn.events.exclude import ExclusionWindow, _keep_mask, _subset
 
-    if not len(res) or not inp.command_steps_s.size:
+    if not len(res) or not np.size(inp.command_steps_s):
         return res
-    onsets_s = res.onset_samples / inp.sampling_rate_hz
-    delta = onsets_s[:, None] - inp.command_steps_s[None, :]
-    keep = ~np.any((delta > -window_ms[0] / 1e3) & (delta < window_ms[1] / 1e3), axis=1)
+    windows = [ExclusionWindow(max(0.0, t - window_ms[0] / 1e3), t + window_ms[1] / 1e3, "command step")
+               for t in np.asarray(inp.command_steps_s, float)]
+    keep, _ = _keep_mask(res, windows, inp.sampling_rate_hz)
     if keep.all():
         return res
-    stats = event_statistics(inp.trace, res.onset_samples[keep], sampling_rate_hz=inp.sampling_rate_hz,
-                             polarity=res.params.get("polarity", -1))
-    return replace(res, onset_samples=res.onset_samples[keep], onset_times_s=res.onset_times_s[keep],
-                   scores=res.scores[keep], statistics=stats,
-                   params=dict(res.params, dropped_command_transients=int((~keep).sum())))
+    res = _subset(inp, res, keep)
+    return replace(res, params=dict(res.params, dropped_command_transients=int((~keep).sum())))
 
 
 def check_detection_options(*, threshold, stride_samples, mode: str = "fast", polarity=None) -> None:
@@ -468,13 +554,15 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
                    mode: str = "fast",
                    polarity: int | None = None, stride_samples: int = 20, device: str = "auto",
                    module: str = "icephys", embed_weights: bool = True, keep_transients: bool = False,
+                   exclude=None, exclude_session=None, evoked_window_ms: float | None = None,
+                   drop_action_potentials: bool = True, announce=None,
                    overwrite: bool = False, progress_bar: bool = True, network=None):
     """Detect events in traces of ``nwbfile`` and add the results to ``processing[module]``.
 
     Parameters
     ----------
     series : list of str, optional
-        Names or paths of the series; default every patch-clamp series.
+        Names, paths or glob patterns (``"I2_*"``) of the series; default every patch-clamp series.
     model : "default", str or Path
         The shipped model, a checkpoint or a miniML Keras file.
     mode : {"fast", "full"}
@@ -485,10 +573,25 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
         Store the model's weights in the file, so that the file alone reproduces the result.
     keep_transients : bool, default: False
         Keep events right after steps of the command waveform (capacitive transients are
-        dropped by default; see :func:`drop_command_transients`).
+        dropped by default).
+    exclude, exclude_session : str or list of (start, end), optional
+        Windows without events: seconds from each sweep start (``"0:0.15,1.5:2"``) or on the
+        session clock (:mod:`nwbsyn.events.exclude`).
+    evoked_window_ms : float, optional
+        Events within this time after each stimulus of the file's stimulus tables are dropped
+        (default :data:`nwbsyn.events.exclude.DEFAULT_EVOKED_WINDOW_MS` when the file has
+        stimuli; given without any stimulus in the file it is an error).
+    drop_action_potentials : bool, default: True
+        In voltage traces, drop events on action potentials.
+    announce : callable, optional
+        Called once with a sentence naming the series analysed and why (the CLI prints it).
     network : EventClassifier, optional
         ``model`` already loaded (the CLI loads it before opening the input, so that a bad
         model file fails at once); ``model`` still names it in the provenance.
+
+    Every excluded window goes to ``processing[module]['synaptic_events_excluded']`` and is
+    left out of the analysed time; each result's ``params["exclusion"]`` counts the windows,
+    the analysed seconds and the events dropped per reason.
 
     Returns
     -------
@@ -498,20 +601,25 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     -------
     >>> from nwbsyn.testing import mock_icephys_nwbfile
     >>> nwbfile = mock_icephys_nwbfile()
-    >>> pairs = run_on_nwbfile(nwbfile, progress_bar=False)      # doctest: +SKIP
+    >>> pairs = run_on_nwbfile(nwbfile, exclude="0:0.1", progress_bar=False)      # doctest: +SKIP
     """
+    from pathlib import Path
+
     from tqdm.auto import tqdm
 
+    from nwbsyn.events import exclude as exclusion
     from nwbsyn.events.infer import detect_events
     from nwbsyn.events.model import load_model
 
-    from pathlib import Path
-
     check_detection_options(threshold=threshold, stride_samples=stride_samples, mode=mode, polarity=polarity)
-    inputs = load_inputs(nwbfile, series=series)
+    objects, why = select_series(nwbfile, series=series)
+    inputs = [_to_trace(obj, nwbfile) for obj in objects]
     if len({i.si_unit for i in inputs}) > 1:
         raise InputError("The selected series mix units (" + ", ".join(sorted({i.si_unit for i in inputs})) +
                          "); analyse currents and voltages in separate runs with --series.")
+    spec = exclusion.check_exclusions(nwbfile, inputs, exclude=exclude, exclude_session=exclude_session,
+                                      evoked_window_ms=evoked_window_ms, keep_transients=keep_transients,
+                                      drop_action_potentials=drop_action_potentials)
     check_memory(inputs, stride_samples=int(stride_samples))
     check_results_free(nwbfile, inputs, module=module, overwrite=overwrite)
     if network is not None:
@@ -522,18 +630,43 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     if stride_samples > window:
         raise InputError(f"The stride of {stride_samples} samples (--stride) is longer than the model's "
                          f"{window}-sample window; use a stride from 1 to {window}.")
-    results = []
+    if announce is not None:
+        announce(f"analysing {why}")
+    results, windows = [], []
     for inp in tqdm(inputs, desc="detect events", unit="trace", disable=not progress_bar or len(inputs) < 2):
         res = detect_events(
             inp.trace, sampling_rate_hz=inp.sampling_rate_hz, model=net, threshold=threshold, mode=mode,
             stride_samples=stride_samples, polarity=polarity or inp.default_polarity, device=device,
             progress_bar=progress_bar,
         )
-        results.append(res if keep_transients else drop_command_transients(inp, res))
+        res, kept = exclusion.apply_exclusions(inp, res, exclusion.trace_windows(inp, spec),
+                                               drop_action_potentials=spec.drop_action_potentials)
+        results.append(res)
+        windows.append(kept)
     params = dict(results[0].params, model=str(model) if isinstance(model, (str, Path)) else results[0].params["model"],
-                  series=[i.series.name for i in inputs])
+                  series=[i.series.name for i in inputs], selection=why,
+                  exclusion=_exclusion_params(results, spec))
     params.pop("polarity", None)
+    params.pop("dropped_command_transients", None)
     params["polarity"] = sorted({r.params["polarity"] for r in results})
     add_results(nwbfile, inputs, results, module=module, overwrite=overwrite,
-                provenance=_model_provenance(model, params, embed_weights=embed_weights))
+                provenance=_model_provenance(model, params, embed_weights=embed_weights),
+                excluded=exclusion.excluded_table(inputs, windows))
     return list(zip(inputs, results))
+
+
+def _exclusion_params(results, spec) -> dict:
+    """The exclusion summed over the traces, with the options that made it (for the provenance)."""
+    per = [r.params.get("exclusion", {}) for r in results]
+    dropped: dict[str, int] = {}
+    for p in per:
+        for reason, n in p.get("dropped", {}).items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    return dict(windows=sum(p.get("windows", 0) for p in per),
+                excluded_s=round(sum(p.get("excluded_s", 0.0) for p in per), 6),
+                analysed_s=round(sum(p.get("analysed_s", 0.0) for p in per), 6), dropped=dropped,
+                action_potentials=sum(p.get("action_potentials", 0) for p in per),
+                stimuli=len(spec.stimuli_s), evoked_window_ms=spec.evoked_window_ms,
+                exclude=[list(w) for w in spec.sweep_windows_s],
+                exclude_session=[list(w) for w in spec.session_windows_s],
+                keep_transients=spec.keep_transients, drop_action_potentials=spec.drop_action_potentials)
