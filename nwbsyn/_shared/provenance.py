@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["model_provenance", "weights_origin"]
 
 
@@ -57,6 +59,6 @@ def model_provenance(*, name: str, model_name: str, architecture: str, method: s
         weights_origin=weights_origin(path) if path is not None else "none: the model was fitted on this file",
         parameters=json.dumps(parameters, sort_keys=True, default=str), training_recipe=training_recipe,
         model_card=None if not model_card else json.dumps(model_card, sort_keys=True, default=str),
-        weights=path.read_bytes() if embed else None,
+        weights=np.frombuffer(path.read_bytes(), dtype=np.uint8) if embed else None,
         weights_format=(weights_format or path.suffix.lstrip(".")) if embed else None,
     )

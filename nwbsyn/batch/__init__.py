@@ -1,8 +1,11 @@
 """Run one analysis over many NWB files or whole dandisets, on Dask (``nwbsyn batch``).
 
 Each asset is an isolated task: it streams its input, runs the analysis, writes a complete
-NWB file (atomically) to ``out_dir`` under the asset's own path, validates it and returns a
-summary row. A failure is recorded as one sentence and the other assets go on; transient
+NWB file (atomically) to ``out_dir`` under a DANDI path, validates it and returns a summary
+row. DANDI assets keep their own paths; local files are named from their Subject and session,
+``sub-<subject>/sub-<subject>_ses-<session>_desc-<analysis>.nwb`` (a file without a subject_id
+is refused before any work). Model weights are referenced (sha256 + origin), not embedded,
+unless ``embed_weights=True`` is passed. A failure is recorded as one sentence and the other assets go on; transient
 network errors are retried; assets whose output already holds nwbsyn results are skipped, so
 an interrupted batch resumes where it stopped. ``out_dir`` gets a ``dandiset.yaml`` (so that
 ``dandi validate`` and ``dandi upload`` accept it as a derived dataset) and the summary table
@@ -58,7 +61,8 @@ def run(sources, *, analysis: str = "events", out_dir, glob: str | None = None, 
         ``"auto"`` picks per file: events for patch clamp, connectivity for Units/ROIs, partners
         for EM volumes.
     out_dir : str or Path
-        Outputs mirror the asset paths here.
+        Outputs go here in DANDI layout (DANDI assets: their own paths; local files:
+        ``sub-<subject>/sub-<subject>_ses-<session>_desc-<analysis>.nwb``).
     glob : str, optional
         Only assets whose path matches (e.g. ``"sub-*/*icephys*.nwb"``).
     n_workers : int, optional
@@ -102,7 +106,8 @@ def run(sources, *, analysis: str = "events", out_dir, glob: str | None = None, 
     pandas = require("pandas")
     if scheduler != "inline":
         require("distributed")
-    jobs = collect_jobs(sources, glob=glob, dandi_api_url=dandi_api_url)
+    jobs = collect_jobs(sources, glob=glob, dandi_api_url=dandi_api_url,
+                        dandi_desc="nwbsyn" if analysis == "auto" else analysis)
     check_outputs_are_not_inputs(jobs, out_dir)
     out_dir = _prepare_out_dir(out_dir)
     task = dict(out_dir=str(out_dir.resolve()), analysis=analysis, options=analysis_options, overwrite=overwrite,

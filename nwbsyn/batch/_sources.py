@@ -56,13 +56,29 @@ def _local(text: str, glob: str | None) -> list[Job]:
     return [Job(asset=str(path), source=str(path), relpath=path.name)]
 
 
+def _dandi_layout(jobs: list[Job], desc: str) -> list[Job]:
+    """Local jobs renamed to DANDI paths (sub-<subject>/sub-<subject>_ses-<session>_desc-<desc>.nwb)."""
+    from dataclasses import replace
+
+    from nwbsyn.batch._dandi_layout import dandi_relpaths
+
+    local = [i for i, job in enumerate(jobs) if job.relpath is not None and not is_remote(job.source)]
+    names = dandi_relpaths([jobs[i].source for i in local], desc=desc)
+    jobs = list(jobs)
+    for i, name in zip(local, names):
+        jobs[i] = replace(jobs[i], relpath=name)
+    return jobs
+
+
 def collect_jobs(sources, *, glob: str | None = None, dandi_api_url: str | None = None,
-                 timeout_s: float | None = None) -> list[Job]:
+                 timeout_s: float | None = None, dandi_desc: str | None = None) -> list[Job]:
     """Expand ``sources`` into one :class:`Job` per NWB file; output paths must not collide.
 
     A dandiset (``000123``, ``DANDI:000123[@version]``, ``dandi://DANDI/000123``) gives all its
     ``.nwb`` assets (those matching ``glob``); a folder gives its ``*.nwb`` files (recursively);
-    an asset, a URL or a file gives itself.
+    an asset, a URL or a file gives itself. DANDI assets keep their (DANDI) paths; with
+    ``dandi_desc``, local files are named ``sub-<subject>/sub-<subject>_ses-<session>_desc-<dandi_desc>.nwb``
+    from their Subject and session (InputError for a file without a subject_id).
     """
     if isinstance(sources, (str, Path)):
         sources = [sources]
@@ -83,6 +99,8 @@ def collect_jobs(sources, *, glob: str | None = None, dandi_api_url: str | None 
     if not jobs:
         raise InputError("No NWB files were found in the sources" + (f" matching {glob!r}" if glob else "") +
                          "; check the dandiset id, the paths or the --glob pattern.")
+    if dandi_desc is not None:
+        jobs = _dandi_layout(jobs, dandi_desc)
     seen: dict[str, str] = {}
     for job in jobs:
         if job.relpath is None:

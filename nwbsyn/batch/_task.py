@@ -62,6 +62,8 @@ def _call(name: str, nwbfile, options: dict, single: bool):
     accepted = {k: v for k, v in flat.items() if k in params or (single and takes_any)}
     accepted.update(options.get(name, {}) if isinstance(options.get(name), dict) else {})
     accepted.pop("progress_bar", None)
+    if "embed_weights" in params:  # batch outputs reference the weights (sha256 + origin) unless asked to embed
+        accepted.setdefault("embed_weights", False)
     return func(nwbfile, progress_bar=False, **accepted)
 
 

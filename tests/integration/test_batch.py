@@ -178,9 +178,11 @@ def test_local_folder_with_auto_analysis(tmp_path):
     summary = batch.run([tmp_path / "src"], analysis="auto", out_dir=tmp_path / "out", scheduler="inline",
                         progress_bar=False, validate=False, connectivity={"max_epochs": 2})
     rows = {row["output"]: row for row in summary.to_dict("records")}
-    assert rows["sub-a/cell.nwb"]["analysis"] == "events" and rows["sub-a/cell.nwb"]["n_events"] > 0
-    assert rows["units.nwb"]["analysis"] == "connectivity" and rows["units.nwb"]["n_neurons"] == 6
-    assert rows["units.nwb"]["status"] == "ok" and -1 <= rows["units.nwb"]["forecast_r"] <= 1
+    cell = "sub-mouse-1/sub-mouse-1_ses-session-0_desc-nwbsyn-cell.nwb"  # DANDI names; same subject and session,
+    units = "sub-mouse-1/sub-mouse-1_ses-session-0_desc-nwbsyn-units.nwb"  # so the file stems tell them apart
+    assert rows[cell]["analysis"] == "events" and rows[cell]["n_events"] > 0
+    assert rows[units]["analysis"] == "connectivity" and rows[units]["n_neurons"] == 6
+    assert rows[units]["status"] == "ok" and -1 <= rows[units]["forecast_r"] <= 1
 
 
 def test_a_worker_killed_mid_batch(archive, cluster, tmp_path):

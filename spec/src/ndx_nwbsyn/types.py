@@ -94,7 +94,8 @@ SynapticEventsTable = _events_table()
 def _provenance():
     base = get_class("ModelProvenance", NAMESPACE)
     args = [dict(a, type=(str, dict)) if a["name"] == "model_card" else
-            dict(a, type=("array_data", "data", bytes)) if a["name"] == "weights" else a
+            {k: v for k, v in a.items() if k != "shape"} | {"type": ("array_data", "data", bytes)}
+            if a["name"] == "weights" else a
             for a in get_docval(base.__init__)]
 
     @docval(*args)
