@@ -244,8 +244,23 @@ def _check_detect_options(args: argparse.Namespace):
     from nwbsyn.events.nwb import check_detection_options
 
     check_detection_options(threshold=args.threshold, stride_samples=args.stride, mode=args.mode)
+    _check_exclusion_options(args)
     device = pick_device(args.device)
     return device, load_model(args.model, device=device)
+
+
+def _check_exclusion_options(args: argparse.Namespace) -> None:
+    """Malformed --exclude / --exclude-session windows and a bad --evoked-window fail before any file is read."""
+    import math
+
+    from nwbsyn._shared import InputError
+    from nwbsyn.events.exclude import parse_windows
+
+    parse_windows(args.exclude, option="--exclude")
+    parse_windows(args.exclude_session, option="--exclude-session")
+    if args.evoked_window is not None and not (math.isfinite(args.evoked_window) and 0 <= args.evoked_window <= 60_000):
+        raise InputError(f"The evoked window (--evoked-window) must be a number of milliseconds from 0 to 60000; "
+                         f"got {args.evoked_window}.")
 
 
 def _claim_plot(args: argparse.Namespace, output):

@@ -277,14 +277,14 @@ def select_series(nwbfile, *, series: list[str] | None = None) -> tuple[list, st
     "2 series (sweep_0, sweep_1): matched by --series 'sweep_*'"
     """
     if series:
+        named = [_find_series(nwbfile, name) for name in series if not _GLOB.search(name)]
+        names = [obj.name for obj in named]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(f"{twice[0]} is named more than once in --series; name each series once.")
         objects = []
         for name in series:
             objects += _match(nwbfile, name) if _GLOB.search(name) else [_find_series(nwbfile, name)]
-        names = [obj.name for obj in objects]
-        plain = [n for n in series if not _GLOB.search(n)]
-        twice = sorted({n for n in plain if plain.count(n) > 1})
-        if twice:
-            raise InputError(f"{twice[0]} is named more than once in --series; name each series once.")
         objects = list({id(o): o for o in objects}.values())
         why = "named with --series " + " ".join(f"'{n}'" if _GLOB.search(n) else n for n in series)
         if all(_GLOB.search(n) for n in series):

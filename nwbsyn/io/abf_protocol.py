@@ -258,11 +258,12 @@ def _dac_pulses(abf, sweep: int, dac: int) -> list[Stimulus]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             wave = np.asarray(pyabf.stimulus.Stimulus(abf, dac).stimulusWaveform(sweep), dtype=float)
-        holding = float(abf.holdingCommand[dac])
     except Exception:  # pyabf fails in many ways on DACs it cannot synthesise; such a DAC is left out
         return []
     if wave.size < 2 or not np.isfinite(wave).all():
         return []
+    levels, counts = np.unique(wave, return_counts=True)
+    holding = float(levels[np.argmax(counts)])  # the resting level (pyabf's ABF1 holding levels are epoch levels)
     delta = np.abs(wave - holding)
     if delta.max() <= 1e-9 * max(1.0, abs(holding)):
         return []
