@@ -334,10 +334,8 @@ def _add_stimuli(nwbfile, abf, stimuli) -> None:
         "Stimuli of the ABF protocol: output pulses of digital outputs, trigger DACs and trigger channels "
         "(start_time: onset, stop_time: end of the pulse). nwbsyn events detect drops events within its evoked "
         "window (--evoked-window) after each onset and offset."))
-    table.add_column(name="sweep_number", description="ABF sweep of the stimulus.")
     table.add_column(name="source", description="Output that carried the pulse.")
-    for s in stimuli:
+    for s in stimuli:  # no sweep-number column: nwbinspector takes a 0/1 column (two sweeps) for a boolean
         start = _sweep_start_s(abf, s.sweep)
-        table.add_row(start_time=start + s.start_s, stop_time=start + s.stop_s, sweep_number=s.sweep,
-                      source=s.source)
+        table.add_row(start_time=start + s.start_s, stop_time=start + s.stop_s, source=s.source)
     nwbfile.add_time_intervals(table)
