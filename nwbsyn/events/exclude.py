@@ -182,10 +182,9 @@ def _check_evoked(evoked_window_ms, stimuli, source: str) -> None:
         raise InputError(f"The evoked window (--evoked-window) must be a number of milliseconds from 0 to 60000; "
                          f"got {value}.")
     if not stimuli:
-        raise InputError(f"{source} holds no stimulus times for --evoked-window: stimuli come from a TimeIntervals "
-                         "table in intervals/ whose name contains 'stim' ('nwbsyn convert abf' writes "
-                         "intervals/stimuli from the ABF protocol's digital outputs, trigger DACs and trigger "
-                         "channels); add one, or give the windows with --exclude.")
+        raise InputError(f"{source} holds no stimuli for --evoked-window: they come from a TimeIntervals table in "
+                         "intervals/ whose name contains 'stim' ('nwbsyn convert abf' writes intervals/stimuli from "
+                         "the ABF protocol); add one, or give the windows with --exclude.")
 
 
 def _clip(windows, start: float, duration: float, reason: str):

@@ -619,7 +619,8 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
                          "); analyse currents and voltages in separate runs with --series.")
     spec = exclusion.check_exclusions(nwbfile, inputs, exclude=exclude, exclude_session=exclude_session,
                                       evoked_window_ms=evoked_window_ms, keep_transients=keep_transients,
-                                      drop_action_potentials=drop_action_potentials)
+                                      drop_action_potentials=drop_action_potentials,
+                                      source=_source_name(nwbfile))
     check_memory(inputs, stride_samples=int(stride_samples))
     check_results_free(nwbfile, inputs, module=module, overwrite=overwrite)
     if network is not None:
@@ -653,6 +654,12 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
                 provenance=_model_provenance(model, params, embed_weights=embed_weights),
                 excluded=exclusion.excluded_table(inputs, windows))
     return list(zip(inputs, results))
+
+
+def _source_name(nwbfile) -> str:
+    """The input's path for messages (not the temporary copy an in-place run edits)."""
+    source = str(getattr(nwbfile, "container_source", "") or "")
+    return source if source and ".nwbsyn-tmp-" not in source else "The file"
 
 
 def _exclusion_params(results, spec) -> dict:
