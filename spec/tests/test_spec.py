@@ -59,3 +59,20 @@ def test_every_type_has_a_class_and_a_mock():
     defined = {t["neurodata_type_def"] for kind in ("groups", "datasets") for t in extensions.get(kind, [])}
     assert defined == set(MOCKS)
     assert all(hasattr(ndx_nwbsyn, name) for name in defined)
+
+
+def test_format_doc_is_up_to_date(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_format_doc", SPEC / "docs" / "make_format_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(output=tmp_path / "format.md")
+    assert (tmp_path / "format.md").read_text() == (SPEC / "docs" / "format.md").read_text(), (
+        "spec/docs/format.md is out of date: run python spec/docs/make_format_doc.py")
+
+
+def test_catalog_metadata_names_this_version():
+    import ndx_nwbsyn
+
+    meta = YAML(typ="safe").load((SPEC / "ndx-meta.yaml").read_text())
+    assert meta["name"] == "ndx-nwbsyn" and meta["version"] == ndx_nwbsyn.__version__
+    assert {"src", "pip", "license", "maintainers"} <= set(meta)

@@ -1,4 +1,7 @@
-"""The committed YAML is exactly what spec/create_extension_spec.py writes, and it is a valid spec."""
+"""The committed YAML is exactly what spec/create_extension_spec.py writes, and it is a valid spec.
+
+The ndx-nwbsyn distribution has its own, fuller tests in spec/tests; these check nwbsyn's side.
+"""
 
 import importlib.util
 from pathlib import Path
@@ -10,6 +13,7 @@ from hdmf.testing.validate_spec import validate_spec
 
 SPEC = Path(__file__).resolve().parents[2] / "spec"
 METASCHEMA = Path(pynwb.__file__).parent / "nwb-schema" / "nwb.schema.json"
+YAML_FILES = [SPEC / "ndx-nwbsyn.namespace.yaml", SPEC / "ndx-nwbsyn.extensions.yaml"]  # (not ndx-meta.yaml)
 
 
 def _generator():
@@ -28,7 +32,7 @@ def test_committed_yaml_matches_generator(tmp_path, name):
 
 
 def test_spec_passes_metaschema():
-    for path in SPEC.glob("*.yaml"):
+    for path in YAML_FILES:
         validate_spec(str(path), str(METASCHEMA))  # raises on an invalid spec
 
 
@@ -53,5 +57,15 @@ def test_every_type_has_a_class_and_a_mock():
 
 def test_wheel_mapping_names_the_yaml_files():
     text = (SPEC.parent / "pyproject.toml").read_text()
-    for path in SPEC.glob("*.yaml"):
+    for path in YAML_FILES:
         assert f'"spec/{path.name}" = "nwbsyn/spec/{path.name}"' in text
+
+
+def test_nwbsyn_uses_the_ndx_nwbsyn_classes():
+    import ndx_nwbsyn
+
+    import nwbsyn
+
+    assert nwbsyn.SynapticEventsTable is ndx_nwbsyn.SynapticEventsTable
+    assert "ndx-nwbsyn>=0.2,<0.3" in (SPEC.parent / "pyproject.toml").read_text()
+    assert ndx_nwbsyn.__version__.startswith("0.2.")
