@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parents[2]
 def wheel(tmp_path_factory):
     pytest.importorskip("hatchling", reason="building the wheel needs hatchling (pip install 'nwbsyn[test]')")
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(out), str(REPO)], check=True)
+    for project in (REPO, REPO / "spec"):  # nwbsyn and the ndx-nwbsyn it depends on
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(out), str(project)], check=True)
     return next(out.glob("nwbsyn-*.whl"))
 
 
@@ -38,11 +39,13 @@ def test_installed_wheel_reads_and_writes_extension_files(wheel, tmp_path):
                                capture_output=True, text=True, check=True).stdout.strip()
     here = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(venv_site, "_parent_env.pth").write_text("\n".join(sorted(here)) + "\n")
+    ndx_wheel = next(wheel.parent.glob("ndx_nwbsyn-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-                    "--target", venv_site, str(wheel)], check=True)
+                    "--target", venv_site, str(wheel), str(ndx_wheel)], check=True)
     script = textwrap.dedent("""
-        import nwbsyn, pathlib, sys
+        import nwbsyn, ndx_nwbsyn, pathlib, sys
         from pynwb import NWBHDF5IO
+        assert pathlib.Path(ndx_nwbsyn.__file__).is_relative_to(sys.prefix), ndx_nwbsyn.__file__
         from nwbsyn.testing import mock_nwbfile, mock_SynapticPartnerTable
         assert pathlib.Path(nwbsyn.__file__).is_relative_to(sys.prefix), nwbsyn.__file__
         assert nwbsyn.NAMESPACE_PATH.is_relative_to(sys.prefix), nwbsyn.NAMESPACE_PATH
