@@ -202,8 +202,9 @@ def trace_windows(inp, spec: FileExclusions) -> list[ExclusionWindow]:
     start, duration = _span(inp)
     pre, post = STIMULUS_PRE_MS / 1e3, spec.evoked_window_ms / 1e3
     edges = []
-    for a, b, detail in (spec.stimuli_s if spec.evoked_window_ms > 0 else []):  # a pulse longer than the evoked window: its offset is a stimulus too
-        edges.append((a - pre, max(a + post, b) if b - a <= post else a + post, detail))
+    for a, b, detail in (spec.stimuli_s if spec.evoked_window_ms > 0 else []):
+        # a pulse longer than the evoked window: its offset is a stimulus too
+        edges.append((a - pre, a + post, detail))
         if b - a > post:
             edges.append((b - pre, b + post, f"{detail} (offset)"))
     windows = _clip(edges, start, duration, "stimulus")
@@ -307,7 +308,8 @@ def _keep_mask(res, windows, fs: float):
     dropped = dict.fromkeys(REASONS, 0)
     for reason in REASONS:
         for w in (w for w in windows if w.reason == reason):
-            inside = keep & (((onsets >= w.start_s) & (onsets < w.stop_s)) | ((peaks >= w.start_s) & (peaks < w.stop_s)))
+            in_window = lambda x: (x >= w.start_s) & (x < w.stop_s)  # noqa: E731
+            inside = keep & (in_window(onsets) | in_window(peaks))
             dropped[reason] += int(inside.sum())
             keep &= ~inside
     return keep, dropped
