@@ -65,8 +65,9 @@ def add_parsers(subparsers) -> None:
     detect.add_argument("--model", default="default",
                         help="'default' (shipped model), a checkpoint (.pt) or a miniML Keras model (.h5)")
     detect.add_argument("--threshold", type=float, default=0.5, help="minimum event score in [0, 1] (default 0.5)")
-    detect.add_argument("--polarity", choices=["negative", "positive", "auto"], default="auto",
-                        help="event direction; auto: negative in voltage clamp, positive in current clamp")
+    detect.add_argument("--polarity", choices=["negative", "positive", "both", "auto"], default="auto",
+                        help="event direction; auto: negative in voltage clamp, positive in current clamp; both: "
+                             "inward and outward events in one pass, each with its sign")
     detect.add_argument("--mode", choices=["fast", "full"], default="fast",
                         help="fast: score only windows around candidate events (default); full: every window")
     detect.add_argument("--stride", type=int, default=20, metavar="SAMPLES",
@@ -100,8 +101,14 @@ def add_parsers(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     source = train.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", nargs="+", metavar="FILE.h5", help="labelled windows (miniML training format)")
-    source.add_argument("--recipe", choices=["default"], help="the simulated data recipe of the shipped model")
+    source.add_argument("--recipe", choices=["default", "simulated"],
+                        help="the data recipe of the shipped model: 'default' (simulated windows + windows cut from "
+                             "the noise of the real recordings in ../shared when present), or 'simulated' (its first "
+                             "training stage)")
     source.add_argument("--simulate", type=int, metavar="N", help="N simulated windows (GC-like kinetics)")
+    train.add_argument("--init", dest="base", metavar="MODEL",
+                       help="start from this model's weights ('default', a checkpoint or a miniML .h5) and train "
+                            "every layer (continued training; the card records the starting model's sha256)")
     _training_arguments(train)
     train.set_defaults(handler=_cmd_train, freeze_conv=False, base=None)
 
@@ -194,8 +201,8 @@ def _training_data(args: argparse.Namespace):
     from nwbsyn._shared import InputError
     from nwbsyn.events import train
 
-    if args.recipe == "default":
-        return train.default_training_windows(seed=args.seed)
+    if args.recipe in ("default", "simulated"):
+        return train.default_training_windows(seed=args.seed, realistic=args.recipe == "default")
     if args.simulate is not None:
         return train.make_training_windows(args.simulate, rng=args.seed)
     parts = [train.load_training_windows(path, unclear=args.unclear) for path in args.data]
@@ -299,7 +306,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from nwbsyn import events, io
 
     device, network = _check_detect_options(args)
-    polarity = {"negative": -1, "positive": 1, "auto": None}[args.polarity]
+    polarity = {"negative": -1, "positive": 1, "both": "both", "auto": None}[args.polarity]
     output = args.output
     where = args.input if args.in_place else (output or io.default_output_path(args.input))
     with _claim_plot(args, where) as plot, _schema_errors(args.input):

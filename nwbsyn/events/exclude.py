@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -316,13 +316,28 @@ def _keep_mask(res, windows, fs: float):
 
 
 def _subset(inp, res, keep):
-    """The kept events, their statistics measured again without the dropped ones."""
+    """The kept events, their statistics measured again without the dropped ones (one direction), or
+    the kept events' own measures (both directions: ``polarity`` 0)."""
     from nwbsyn.events.stats import event_statistics
 
-    stats = event_statistics(inp.trace, res.onset_samples[keep], sampling_rate_hz=inp.sampling_rate_hz,
-                             polarity=res.params.get("polarity", -1))
+    polarity = res.params.get("polarity", -1)
+    if polarity in (-1, 1):
+        stats = event_statistics(inp.trace, res.onset_samples[keep], sampling_rate_hz=inp.sampling_rate_hz,
+                                 polarity=polarity)
+    else:
+        stats = _kept_statistics(res.statistics, keep)
     return replace(res, onset_samples=res.onset_samples[keep], onset_times_s=res.onset_times_s[keep],
                    scores=res.scores[keep], statistics=stats)
+
+
+def _kept_statistics(stats, keep):
+    """``stats`` restricted to the kept events: every per-event array, the intervals between them."""
+    n = len(stats)
+    whole = ("intervals_s", "average_event_pA", "average_event_time_ms")
+    per_event = {f.name: np.asarray(getattr(stats, f.name))[keep] for f in fields(stats)
+                 if f.name not in whole and isinstance(getattr(stats, f.name), np.ndarray)
+                 and getattr(stats, f.name).shape[:1] == (n,)}
+    return replace(stats, **per_event, intervals_s=np.diff(per_event["onset_samples"]) / stats.sampling_rate_hz)
 
 
 def excluded_table(inputs, windows_per_trace):

@@ -363,7 +363,8 @@ def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance:
     model = make_provenance(name=f"{RESULT_NAME}_model", **provenance)
     put_result(mod, model, overwrite=overwrite)
     polarity = {res.params.get("polarity", -1) for res in results}
-    text = "negative" if polarity == {-1} else "positive" if polarity == {1} else "mixed"
+    text = {frozenset({-1}): "negative", frozenset({1}): "positive", frozenset({0}): "both"}.get(frozenset(polarity),
+                                                                                              "mixed")
     table = None
     if sum(len(res) for res in results):
         table = _events_table(nwbfile, inputs, results, model=model, polarity_text=text)
@@ -453,8 +454,8 @@ def check_detection_options(*, threshold, stride_samples, mode: str = "fast", po
         raise InputError(f"The stride (--stride) must be a whole number of samples, at least 1; got {stride_samples}.")
     if mode not in ("fast", "full"):
         raise InputError(f"The mode (--mode) must be 'fast' or 'full'; got {mode!r}.")
-    if polarity not in (None, -1, 1):
-        raise InputError(f"The polarity (--polarity) must be negative or positive; got {polarity!r}.")
+    if isinstance(polarity, bool) or polarity not in (None, -1, 1, 0, "both"):
+        raise InputError(f"The polarity (--polarity) must be negative, positive or both; got {polarity!r}.")
 
 
 def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default", threshold: float = 0.5,
@@ -474,8 +475,9 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
         The shipped model, a checkpoint or a miniML Keras file.
     mode : {"fast", "full"}
         ``"fast"`` scores only windows around candidate events; ``"full"`` every window (as miniML).
-    polarity : {-1, +1}, optional
-        Direction of the events; default from the series type (voltage clamp: -1, current clamp: +1).
+    polarity : {-1, +1, "both"}, optional
+        Direction of the events; default from the series type (voltage clamp: -1, current clamp: +1);
+        ``"both"`` (or 0) detects inward and outward events in one pass (each event signed).
     embed_weights : bool, default: True
         Store the model's weights in the file, so that the file alone reproduces the result.
     keep_transients : bool, default: False
@@ -544,7 +546,8 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     for inp in tqdm(inputs, desc="detect events", unit="trace", disable=not progress_bar or len(inputs) < 2):
         res = detect_events(
             inp.trace, sampling_rate_hz=inp.sampling_rate_hz, model=net, threshold=threshold, mode=mode,
-            stride_samples=stride_samples, polarity=polarity or inp.default_polarity, device=device,
+            stride_samples=stride_samples, polarity=inp.default_polarity if polarity is None else polarity,
+            device=device,
             progress_bar=progress_bar,
         )
         res, kept = exclusion.apply_exclusions(inp, res, exclusion.trace_windows(inp, spec),

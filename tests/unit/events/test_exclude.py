@@ -136,3 +136,18 @@ def test_default_evoked_window_is_what_the_cli_says():
     from nwbsyn.cli import events as cli_events
 
     assert cli_events._EVOKED_DEFAULT_MS == DEFAULT_EVOKED_WINDOW_MS
+
+
+def test_both_directions_keep_their_own_measures():
+    from dataclasses import replace
+
+    rng = np.random.default_rng(2)
+    trace = rng.normal(0, 1, int(1 * FS))
+    res = _result([0.1, 0.4, 0.8], trace)
+    res = replace(res, params={"polarity": 0})
+    inp = _input(duration_s=1.0)
+    inp.trace = trace
+    out, _ = apply_exclusions(inp, res, [ExclusionWindow(0.35, 0.45, "--exclude", "0.35:0.45")])
+    np.testing.assert_allclose(out.onset_times_s, [0.1, 0.8])
+    np.testing.assert_allclose(out.statistics.amplitude_pA, res.statistics.amplitude_pA[[0, 2]])
+    np.testing.assert_allclose(out.statistics.intervals_s, [0.7])
