@@ -61,10 +61,11 @@ def scan_structure(path) -> list[str]:
 def scan_open_file(f: h5py.File, *, label: str, folder: str | None = None) -> list[str]:
     """:func:`scan_structure` for an open h5py File (local or streamed)."""
     problems = _version_problems(f, label)
-    _check_ndx_nwbsyn_schema(f, label)
+    _check_ndx_nwbsyn_schema(f, label, uses_namespace=False)  # a newer cached ndx-nwbsyn: before the walk
     known, cached = _namespaces(f)
     walker = _Walker(f, label=label, folder=folder, known=known, cached=cached)
     walker.walk()
+    _check_ndx_nwbsyn_schema(f, label, uses_namespace="ndx-nwbsyn" in walker.namespaces)
     problems += walker.problems
     if len(problems) > _MAX_PROBLEMS:
         problems = problems[:_MAX_PROBLEMS] + [f"... and {len(problems) - _MAX_PROBLEMS} more problems."]
@@ -110,11 +111,11 @@ def _version_problems(f: h5py.File, label: str) -> list[str]:
     return []
 
 
-def _check_ndx_nwbsyn_schema(f: h5py.File, label: str) -> None:
+def _check_ndx_nwbsyn_schema(f: h5py.File, label: str, *, uses_namespace: bool) -> None:
     """InputError (one sentence: what to install or upgrade) for a file this ndx-nwbsyn cannot read."""
     from ndx_nwbsyn import check_cached_schema
 
-    problem = check_cached_schema(f, label=label)
+    problem = check_cached_schema(f, label=label, uses_namespace=uses_namespace)
     if problem:
         raise InputError(problem)
 
@@ -140,6 +141,7 @@ class _Walker:
         self.f, self.label, self.folder = f, label, folder
         self.known, self.cached = known, cached
         self.problems: list[str] = []
+        self.namespaces: set[str] = set()  # of the neurodata types seen
         self._types = _registered_types()
 
     def walk(self) -> None:
@@ -221,6 +223,7 @@ class _Walker:
             self._check_type(path, _text(attrs["neurodata_type"]), _text(attrs.get("namespace", "")))
 
     def _check_type(self, path, neurodata_type, namespace) -> None:
+        self.namespaces.add(namespace)
         if not namespace:
             self._problem(f"{path} has neurodata type {neurodata_type} but no 'namespace' attribute.")
         elif namespace not in self.known and namespace not in self.cached:

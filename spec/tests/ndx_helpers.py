@@ -1,4 +1,7 @@
-"""Shared fixtures of the ndx-nwbsyn tests (no nwbsyn, no torch)."""
+"""Helpers and fixtures of the ndx-nwbsyn tests (no nwbsyn, no torch).
+
+Not a conftest.py: the repository runs these tests together with nwbsyn's (whose conftest would collide).
+"""
 
 import lzma
 import shutil

@@ -7,6 +7,7 @@ import pytest
 from pynwb import NWBHDF5IO, validate
 
 import ndx_nwbsyn
+from ndx_helpers import file_0_1_0  # noqa: F401  (a fixture)
 
 
 def _read(path):

@@ -8,7 +8,7 @@ from pynwb.testing.mock.file import mock_NWBFile
 
 from ndx_nwbsyn.testing.mock import MOCKS
 
-from conftest import write
+from ndx_helpers import write
 
 
 def _run(script: str, cwd) -> str:

@@ -6,7 +6,7 @@ from pynwb.testing.mock.file import mock_NWBFile
 
 from ndx_nwbsyn.testing.mock import MOCKS
 
-from conftest import write
+from ndx_helpers import write
 
 FILE_MOCKS = {name: mock for name, mock in MOCKS.items() if name != "QuantityVectorData"}
 

@@ -3,7 +3,7 @@
 import os
 import re
 
-from conftest import SPEC
+from ndx_helpers import SPEC
 
 
 def test_readme_examples_run(tmp_path):

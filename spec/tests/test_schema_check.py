@@ -6,7 +6,7 @@ from pynwb.testing.mock.file import mock_NWBFile
 from ndx_nwbsyn import SCHEMA_VERSION, check_cached_schema
 from ndx_nwbsyn.testing.mock import mock_EMImageVolume
 
-from conftest import write
+from ndx_helpers import write
 
 
 def _file(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from hdmf.testing.validate_spec import validate_spec
 from ruamel.yaml import YAML
 
-from conftest import SPEC
+from ndx_helpers import SPEC
 
 METASCHEMA = Path(pynwb.__file__).parent / "nwb-schema" / "nwb.schema.json"
 YAML_FILES = ["ndx-nwbsyn.namespace.yaml", "ndx-nwbsyn.extensions.yaml"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPEC
+from ndx_helpers import SPEC
 
 
 @pytest.fixture(scope="module")

@@ -523,11 +523,7 @@ def _nwb_variant(kind: str, src: Path) -> list[str]:
         elif kind.startswith("voxel_"):
             value = {"voxel_zero": [0.0, 8.0, 8.0], "voxel_negative": [40.0, -8.0, 8.0],
                      "voxel_nan": [np.nan, 8.0, 8.0]}[kind]
-            target = image["voxel_size_nm"] if "voxel_size_nm" in image else None
-            if target is not None:
-                target[...] = value
-            else:
-                image.attrs["voxel_size_nm"] = value
+            image.attrs["voxel_size"] = np.asarray(value) * 1e-9  # schema 0.2: meters
         elif kind in ("image_2d", "image_empty", "image_huge"):
             for group in (image, seg, f["acquisition/em_raw_clefts"]):
                 data = group["data"][...]
@@ -537,7 +533,7 @@ def _nwb_variant(kind: str, src: Path) -> list[str]:
                 else:
                     group["data"] = data[0] if kind == "image_2d" else data[:0]
         elif kind == "offset_nan":
-            image.attrs["offset_nm"] = [np.nan, 0.0, 0.0]
+            image.attrs["offset"] = [np.nan, 0.0, 0.0]
         elif kind in ("clefts_float", "clefts_negative"):
             clefts = f["acquisition/em_raw_clefts"]
             data = clefts["data"][...]

@@ -45,11 +45,14 @@ def _uses_namespace(h5file) -> bool:
     return bool(found)
 
 
-def check_cached_schema(h5file, *, label: str = "the file", installed: str | None = None) -> str | None:
+def check_cached_schema(h5file, *, label: str = "the file", installed: str | None = None,
+                        uses_namespace: bool | None = None) -> str | None:
     """One sentence saying what to install or upgrade, or None when the file reads with this package.
 
     A problem is a file whose cached ndx-nwbsyn is newer than the installed one, or a file with
     ndx-nwbsyn objects but no cached ndx-nwbsyn schema (its version cannot be known).
+    ``uses_namespace``: whether the file holds ndx-nwbsyn objects, when the caller already knows
+    (otherwise every object of a file without the cached schema is looked at).
     """
     if installed is None:
         from ndx_nwbsyn import SCHEMA_VERSION as installed
@@ -61,7 +64,7 @@ def check_cached_schema(h5file, *, label: str = "the file", installed: str | Non
             return (f"{label} was written with ndx-nwbsyn {newest}, newer than the installed {installed}; upgrade "
                     f"it with: pip install -U 'ndx-nwbsyn>={newest}'.")
         return None
-    if _uses_namespace(h5file):
+    if uses_namespace if uses_namespace is not None else _uses_namespace(h5file):
         return (f"{label} holds ndx-nwbsyn objects but no cached ndx-nwbsyn schema, so the schema version that wrote "
                 "it is unknown; install the ndx-nwbsyn version it was written with (pip install 'ndx-nwbsyn==X.Y') "
                 "and write it again with the schema cached (pynwb's default).")

@@ -51,7 +51,6 @@ METERS_PER = {"meters": 1.0, "m": 1.0, "millimeters": 1e-3, "micrometers": 1e-6,
 
 QuantityVectorData = get_class("QuantityVectorData", NAMESPACE)
 SynapticEventScoreSeries = get_class("SynapticEventScoreSeries", NAMESPACE)
-SynapticCleftTable = get_class("SynapticCleftTable", NAMESPACE)
 SynapticPartnerTable = get_class("SynapticPartnerTable", NAMESPACE)
 
 
@@ -88,6 +87,24 @@ def _events_table():
 
 
 SynapticEventsTable = _events_table()
+
+
+# --- clefts -----------------------------------------------------------------------------------------------
+def _cleft_table():
+    base = get_class("SynapticCleftTable", NAMESPACE)
+
+    @docval(*get_docval(base.__init__), {"name": "centroid_unit", "type": str, "default": None,
+                                          "doc": "Deprecated (schema 0.1, centroids in nm); ignored."})
+    def __init__(self, **kwargs):
+        if popargs("centroid_unit", kwargs) is not None:
+            warnings.warn("centroid_unit is deprecated since ndx-nwbsyn 0.2: centroids are in voxels of the cleft "
+                          "volume, like bounding_box; pass voxel coordinates.", DeprecationWarning, stacklevel=3)
+        base.__init__(self, **kwargs)
+
+    return _subclass("SynapticCleftTable", base, __init__)
+
+
+SynapticCleftTable = _cleft_table()
 
 
 # --- provenance -----------------------------------------------------------------------------------------------
