@@ -181,7 +181,7 @@ def _check_evoked(evoked_window_ms, stimuli, source: str) -> None:
             or not 0 <= value <= 60_000:
         raise InputError(f"The evoked window (--evoked-window) must be a number of milliseconds from 0 to 60000; "
                          f"got {value}.")
-    if not stimuli:
+    if not stimuli and value > 0:  # 0 keeps evoked events: nothing to refuse
         raise InputError(f"{source} holds no stimuli for --evoked-window: they come from a TimeIntervals table in "
                          "intervals/ whose name contains 'stim' ('nwbsyn convert abf' writes intervals/stimuli from "
                          "the ABF protocol); add one, or give the windows with --exclude.")
