@@ -66,12 +66,28 @@ def subject_and_session(path) -> tuple[str, str | None]:
     return subject, session
 
 
-def dandi_relpaths(paths: list, *, desc: str) -> list[str]:
-    """DANDI output paths for local ``paths``; files sharing subject and session get their file stem in ``desc``."""
+def dandi_relpaths(paths: list, *, desc: str) -> list[tuple[str | None, str | None]]:
+    """(DANDI output path, None) for each local path, or (None, why) for a file that cannot be opened.
+
+    Files sharing subject and session get their file stem in ``desc``. A file that opens but has
+    no subject_id raises InputError (the batch is refused before any work).
+    """
     names = []
     for path in paths:
-        subject, session = subject_and_session(path)
+        try:
+            subject, session = subject_and_session(path)
+        except InputError as err:
+            if "subject_id" in str(err):
+                raise
+            names.append((None, str(err), Path(path).stem))  # damaged: a failed row, the others go on
+            continue
         names.append((subject, session, Path(path).stem))
-    plain = [dandi_name(subject_id=s, session_id=ses, desc=desc) for s, ses, _ in names]
-    return [dandi_name(subject_id=s, session_id=ses, desc=f"{desc}-{stem}") if plain.count(p) > 1 else p
-            for p, (s, ses, stem) in zip(plain, names)]
+    plain = [dandi_name(subject_id=s, session_id=ses, desc=desc) if s else None for s, ses, _ in names]
+    out = []
+    for p, (s, ses, stem) in zip(plain, names):
+        if p is None:
+            out.append((None, ses))
+        else:
+            twin = plain.count(p) > 1
+            out.append((dandi_name(subject_id=s, session_id=ses, desc=f"{desc}-{stem}") if twin else p, None))
+    return out

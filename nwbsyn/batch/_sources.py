@@ -65,8 +65,8 @@ def _dandi_layout(jobs: list[Job], desc: str) -> list[Job]:
     local = [i for i, job in enumerate(jobs) if job.relpath is not None and not is_remote(job.source)]
     names = dandi_relpaths([jobs[i].source for i in local], desc=desc)
     jobs = list(jobs)
-    for i, name in zip(local, names):
-        jobs[i] = replace(jobs[i], relpath=name)
+    for i, (name, problem) in zip(local, names):
+        jobs[i] = replace(jobs[i], relpath=name, problem=problem)
     return jobs
 
 

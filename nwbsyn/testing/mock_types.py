@@ -187,9 +187,9 @@ def mock_FunctionalConnectivity(*, source: str = "units", rng=0, nwbfile=None):
 
     rng = as_rng(rng)
     nwbfile = nwbfile if nwbfile is not None else mock_nwbfile()
-    for module in nwbfile.processing.values():
-        if "functional_connectivity" in module.data_interfaces:
-            return module["functional_connectivity"]
+    same = nwbfile.processing.get("ecephys" if source == "units" else "ophys")
+    if same is not None and "functional_connectivity" in same.data_interfaces:
+        return same["functional_connectivity"]
     if source == "units":
         if nwbfile.units is None:
             mock_ecephys_nwbfile(nwbfile=nwbfile)

@@ -669,10 +669,10 @@ def test_batch_bad_out(tmp_path, capsys, src, where, message):
 def test_batch_output_over_its_own_input_is_refused(tmp_path, capsys, originals):
     pytest.importorskip("pandas")
     folder = tmp_path / "out"
-    folder.mkdir()
-    source = _copy(originals, "units", folder / "units.nwb")
-    check(capsys, ["batch", source, "--out", folder, "--scheduler", "inline", "--quiet"], [source], [tmp_path],
-          "input itself")
+    (folder / "sub-mouse-1").mkdir(parents=True)  # the input sits where its DANDI-named output would go
+    source = _copy(originals, "units", folder / "sub-mouse-1" / "sub-mouse-1_ses-session-0_desc-connectivity.nwb")
+    check(capsys, ["batch", source, "--analysis", "connectivity", "--out", folder, "--scheduler", "inline",
+                   "--quiet"], [source], [tmp_path], "input itself")
 
 
 def test_a_second_batch_into_the_same_folder_is_refused(tmp_path, capsys, src):
@@ -697,16 +697,18 @@ def test_batch_lists_failures_resumes_and_cleans_up(tmp_path, src):
     options = dict(analysis="connectivity", out_dir=out, scheduler="inline", progress_bar=False, validate=False,
                    connectivity={"max_epochs": 1, "bin_ms": 50.0})
     first = batch.run(src, **options)
-    rows = {r["output"]: r for r in first.to_dict("records")}
+    rows = {Path(r["asset"]).name: r for r in first.to_dict("records")}
     assert rows["units.nwb"]["status"] == "ok" and rows["broken.nwb"]["status"] == "failed"
-    assert "broken.nwb" in rows["broken.nwb"]["asset"] and rows["broken.nwb"]["error"]
+    assert rows["units.nwb"]["output"] == "sub-mouse-1/sub-mouse-1_ses-session-0_desc-connectivity.nwb"  # DANDI
+    assert "broken.nwb" in rows["broken.nwb"]["error"]  # cannot be opened, so it has no DANDI name either
     stale = out / ".gone.nwb.nwbsyn-tmp-999999-abc.nwb"  # a killed writer's temporary
     stale.write_bytes(b"partial")
     busy = out / ".busy.nwb.nwbsyn-tmp-1-abc.nwb"  # another process is still writing busy.nwb
     busy.write_bytes(b"partial")
     with claim_output(out / "busy.nwb", overwrite=True):
         second = batch.run(src, **options)
-    assert dict(zip(second["output"], second["status"])) == {"broken.nwb": "failed", "units.nwb": "skipped"}
+    assert dict(zip([Path(a).name for a in second["asset"]], second["status"])) == {
+        "broken.nwb": "failed", "units.nwb": "skipped"}
     assert not stale.exists() and busy.exists()
     busy.unlink()
     assert pandas.read_csv(out / "nwbsyn_batch_summary.csv")["status"].tolist() == second["status"].tolist()
