@@ -110,9 +110,64 @@ def analyse(path: Path, tmp: Path, *, model, duplicate_ms: float):
         inp = TraceInput(series=None, trace=trace, sampling_rate_hz=fs, unit="", si_unit="",
                          default_polarity=polarity, command_steps_s=steps)
         res = drop_command_transients(inp, res)
+        res.params["command_steps_s"] = steps.tolist()
         sweeps.append((name, trace, fs, polarity, res))
     seconds = time.perf_counter() - t0
     return sweeps, kind, seconds
+
+
+def reference_scan(path, sweeps, *, reference, cache: Path | None):
+    """The faithful miniML scan of every sweep, cached by content.
+
+    miniML's settings: every window (``mode="full"``), 600 samples at the recording's own
+    rate (miniML resamples only when told a window size other than 600), stride 20,
+    threshold 0.5, the data inverted for positive-going events.
+    """
+    import hashlib
+
+    from nwbsyn.events import detect_events
+    from nwbsyn.events.model import load_model, resolve_model_path
+
+    model_file = resolve_model_path(reference)
+    tag = hashlib.sha256(model_file.read_bytes()).hexdigest()[:12]
+    model, out = None, []
+    for name, trace, fs, polarity, _ in sweeps:
+        key = hashlib.sha256(np.ascontiguousarray(trace).tobytes() + f"{fs}{polarity}{tag}native".encode()).hexdigest()[:20]
+        hit = cache / f"{key}.npy" if cache else None
+        if hit is not None and hit.is_file():
+            out.append(np.load(hit))
+            continue
+        model = model or load_model(reference, device="cpu")
+        res = detect_events(trace, sampling_rate_hz=fs, model=model, polarity=polarity, mode="full",
+                            model_rate_hz=fs, progress_bar=False)
+        out.append(res.onset_samples)
+        if hit is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            np.save(hit, res.onset_samples)
+    return out
+
+
+def agreement(sweeps, reference_onsets, *, tolerance_ms: float = 2.0) -> dict:
+    """F1 of the reported events against the reference scan, outside command-step transients (both sides)."""
+    from nwbsyn.events import match_events
+
+    tp = n_ours = n_ref = 0
+    for (_, trace, fs, _, res), ref in zip(sweeps, reference_onsets):
+        steps = np.asarray(res.params.get("command_steps_s", []), dtype=float)
+        ref = ref[~_near(ref / fs, steps)]
+        ours = res.onset_samples
+        m = match_events(ref / fs, ours / fs, tolerance_s=tolerance_ms / 1e3)
+        tp, n_ours, n_ref = tp + m.true_positives, n_ours + len(ours), n_ref + len(ref)
+    f1 = 2 * tp / (n_ours + n_ref) if n_ours + n_ref else 1.0
+    return {"agreement_f1": round(f1, 4), "agreement_tp": tp, "only_ours": n_ours - tp, "only_reference": n_ref - tp,
+            "agreement_tolerance_ms": tolerance_ms}
+
+
+def _near(times_s, steps_s, before_s=1e-3, after_s=10e-3):
+    if not steps_s.size or not times_s.size:
+        return np.zeros(times_s.size, dtype=bool)
+    d = times_s[:, None] - steps_s[None, :]
+    return np.any((d > -before_s) & (d < after_s), axis=1)
 
 
 def summarise(path, sweeps, kind, seconds, *, duplicate_ms):
@@ -190,6 +245,59 @@ def gallery(path, sweeps, folder: Path, *, n: int = 24, seed: int = 0) -> Path |
     return out
 
 
+def disagreements(sweeps, reference_onsets, *, tolerance_ms: float = 2.0):
+    """(sweep index, sample, who) of every event found by one side only; who is "ours" or "reference"."""
+    from nwbsyn.events import match_events
+
+    out = []
+    for k, ((_, _, fs, _, res), ref) in enumerate(zip(sweeps, reference_onsets)):
+        steps = np.asarray(res.params.get("command_steps_s", []), dtype=float)
+        ref = ref[~_near(ref / fs, steps)]
+        m = match_events(ref / fs, res.onset_samples / fs, tolerance_s=tolerance_ms / 1e3)
+        out += [(k, int(o), "ours") for o in np.delete(res.onset_samples, m.detected_indices)]
+        out += [(k, int(o), "reference") for o in np.delete(ref, m.true_indices)]
+    return sorted(out)
+
+
+def disagreement_gallery(path, sweeps, reference_onsets, folder: Path, *, per_page: int = 48) -> list[str]:
+    """PNG pages with every disagreement: 40 ms of trace, our events (blue) and the reference's (red)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = disagreements(sweeps, reference_onsets)
+    pages = []
+    for page, start in enumerate(range(0, len(items), per_page)):
+        chunk = items[start : start + per_page]
+        fig, axes = plt.subplots(6, 8, figsize=(24, 13), squeeze=False)
+        for ax in axes.flat[len(chunk):]:
+            ax.axis("off")
+        for ax, (k, o, who) in zip(axes.flat, chunk):
+            name, trace, fs, _, res = sweeps[k]
+            ms = fs / 1e3
+            lo, hi = max(0, o - int(10 * ms)), min(trace.size, o + int(30 * ms))
+            t = (np.arange(lo, hi) - o) / ms
+            ax.plot(t, trace[lo:hi], color="k", lw=0.6)
+            y = trace[lo:hi].min()
+            for marks, colour, dy in ((res.onset_samples, "tab:blue", 0.0), (reference_onsets[k], "tab:red", 0.08)):
+                inside = marks[(marks >= lo) & (marks < hi)]
+                ax.plot((inside - o) / ms, np.full(inside.size, y - dy * np.ptp(trace[lo:hi])), "^", color=colour,
+                        ms=4)
+            ax.set_title(f"only {who}: {name} {o / fs:.4f} s", fontsize=7, color="tab:blue" if who == "ours" else
+                         "tab:red")
+            ax.tick_params(labelsize=6)
+        fig.suptitle(f"{path.name}: disagreements with the faithful miniML scan, page {page + 1} "
+                     f"(blue: nwbsyn, red: miniML GC; x in ms from the event)", fontsize=9)
+        fig.tight_layout()
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"disagreements_{path.stem.replace(' ', '_')}_{page + 1}.png"
+        fig.savefig(out, dpi=70)
+        plt.close(fig)
+        pages.append(str(out))
+    return pages
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="folder searched for .abf files")
@@ -198,6 +306,9 @@ def main(argv=None) -> int:
     p.add_argument("--duplicate-ms", type=float, default=2.0)
     p.add_argument("--gallery", type=Path, help="folder for the gallery PNGs (one per recording)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--reference", default="GC", help="miniML model for the faithful reference scan ('' to skip)")
+    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nwbsyn-bench-reference",
+                   help="where the reference scans are cached (they take ~1 s per second of recording)")
     a = p.parse_args(argv)
     if not a.root.is_dir():
         print(f"bench_events_real: {a.root} not found; skipping (the real recordings live in ../shared).")
@@ -213,6 +324,11 @@ def main(argv=None) -> int:
         for path in paths:
             sweeps, kind, seconds = analyse(path, Path(tmp), model=model, duplicate_ms=a.duplicate_ms)
             line = summarise(path, sweeps, kind, seconds, duplicate_ms=a.duplicate_ms)
+            if a.reference:
+                ref = reference_scan(path, sweeps, reference=a.reference, cache=a.cache)
+                line.update(agreement(sweeps, ref))
+                if a.gallery:
+                    line["disagreement_pages"] = disagreement_gallery(path, sweeps, ref, a.gallery)
             if a.gallery:
                 line["gallery"] = str(gallery(path, sweeps, a.gallery))
             print(json.dumps(line), flush=True)

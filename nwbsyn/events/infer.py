@@ -1,11 +1,16 @@
 """Detect synaptic events in a whole trace with a window classifier (the miniML procedure).
 
-1. Resample the trace to the classifier's rate; invert it if events are positive-going.
+1. Cut 600-sample windows at the recording's own rate (resampled only above 50 kHz, or to a
+   given ``model_rate_hz``), as miniML does; invert the trace if events are positive-going.
 2. Score windows (600 samples) on a grid with a stride; each window is min-max scaled.
-   ``mode="full"`` scores every window (miniML). ``mode="fast"`` (default) first finds
-   candidate events with a cheap, permissive matched filter and scores only the windows
-   that hold a candidate where the classifier was trained to see events (10-55 % into
-   the window); every other window scores 0.
+   ``mode="full"`` scores every window with the classifier (miniML, the faithful path).
+   ``mode="fast"`` (default), for a classifier nwbsyn ships a distilled scorer for (the
+   default model): one fully convolutional pass gives the score of every window
+   (:mod:`nwbsyn.events.dense`), and the classifier rescores only the peaks of that score
+   trace within 0.2 of the threshold, so the cost hardly grows with the
+   number of events. For any other classifier, fast mode scores only the windows holding
+   a candidate from a cheap, permissive matched filter at 10-55 % of the window; every
+   other window scores 0.
 3. Maximum-filter the score trace and find peaks above the threshold; each peak gives a
    region of the trace.
 4. Inside each region, place events at the steepest rise (peaks of the smoothed
@@ -21,8 +26,9 @@ window start), and a region the classifier accepts always yields at least one ev
 from __future__ import annotations
 
 import math
+import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -36,6 +42,9 @@ from nwbsyn.events.locate import _candidate_kernel, _locate, candidate_trace, lo
 from nwbsyn.events.stats import EventStatistics, TraceReader, event_statistics
 
 __all__ = ["EventDetectionResult", "detect_events", "score_trace", "locate_events", "candidate_trace"]
+
+#: Recordings faster than this are resampled to it by default (the rate of miniML's and nwbsyn's training data).
+MAX_MODEL_RATE_HZ = 50_000.0
 
 #: Fast mode scores the windows that put a candidate onset at these fractions of the window.
 CANDIDATE_POSITIONS = (0.1, 0.55)
@@ -96,6 +105,27 @@ class EventDetectionResult:
         return np.interp(t, self.score_times_s, self.score_trace).astype(np.float32)
 
 
+def _paired_scorer(model, window: int):
+    """The distilled dense scorer of this classifier, when nwbsyn ships one (see :mod:`nwbsyn.events.dense`)."""
+    sha = getattr(model, "weights_sha256", None)
+    if sha is not None:
+        from nwbsyn.events.model import weights_fingerprint
+
+        if getattr(model, "weights_fingerprint", None) != weights_fingerprint(model):
+            sha = None  # trained further since it was loaded
+    if isinstance(model, (str, os.PathLike)):
+        from nwbsyn.events.model import resolve_model_path
+
+        from nwbsyn._shared import sha256_of_file
+        sha = sha256_of_file(resolve_model_path(model))
+    if sha is None:
+        return None
+    from nwbsyn.events.dense import dense_for
+
+    scorer = dense_for(sha)
+    return scorer if scorer is not None and scorer.init_kwargs["window_samples"] == window else None
+
+
 def _is_torch_module(model) -> bool:
     torch = sys.modules.get("torch")  # a Module can only exist once torch is imported
     return torch is not None and isinstance(model, torch.nn.Module)
@@ -140,16 +170,20 @@ def _score_batches(segment, offsets, run, *, window_samples, batch_size, bar=Non
     views = sliding_window_view(segment, int(window_samples))
     out = np.empty(len(offsets), dtype=np.float32)
     for a in range(0, len(offsets), int(batch_size)):
-        w = views[offsets[a : a + batch_size]]
-        lo, hi = w.min(axis=1, keepdims=True), w.max(axis=1, keepdims=True)
-        scaled = ((w - lo) / np.where(hi > lo, hi - lo, 1.0)).astype(np.float32)
-        scores = np.asarray(run(scaled)).reshape(-1)
-        if scores.size != len(w):
-            raise InputError(f"The model returned {scores.size} scores for {len(w)} windows; it must return (batch,).")
-        out[a : a + len(w)] = scores
+        out[a : a + batch_size] = _score_windows_array(views[offsets[a : a + batch_size]], run)
         if bar is not None:
-            bar.update(len(w))
+            bar.update(min(batch_size, len(offsets) - a))
     return out
+
+
+def _score_windows_array(w, run) -> np.ndarray:
+    """Min-max scale each row of ``w`` (batch, window) and score it."""
+    lo, hi = w.min(axis=1, keepdims=True), w.max(axis=1, keepdims=True)
+    scaled = ((w - lo) / np.where(hi > lo, hi - lo, 1.0)).astype(np.float32)
+    scores = np.asarray(run(scaled)).reshape(-1)
+    if scores.size != len(w):
+        raise InputError(f"The model returned {scores.size} scores for {len(w)} windows; it must return (batch,).")
+    return scores
 
 
 def score_trace(
@@ -257,6 +291,54 @@ def _score_windows(xr, chunks, run, mask, *, stride, window, n_win, batch_size, 
     return scores
 
 
+def _dense_scores(xr, chunks, scorer, *, n_win, stride, window, device) -> np.ndarray:
+    """Score of every window from the distilled scorer, chunk by chunk (one pass each)."""
+    import torch
+
+    from nwbsyn.events.dense import HALO_SAMPLES, block_range_normalise
+
+    step = scorer.init_kwargs["stride_samples"]
+    n_grid = -(-xr.n // step)
+    grid = np.zeros(n_grid, dtype=np.float32)  # score of the window starting at step * j
+    h = HALO_SAMPLES
+    off = scorer.window_offset + h // step
+    scorer = scorer.to(device)
+    for a, b in chunks:  # a is a multiple of the stride grid
+        lo, hi = a - h, b + h
+        x = xr.read(max(0, lo), min(xr.n, hi))
+        x = np.pad(x, (max(0, -lo), max(0, hi - xr.n)), mode="edge")
+        x = block_range_normalise(x, window_samples=window, stride_samples=step)
+        with torch.inference_mode():
+            out = torch.sigmoid(scorer(torch.from_numpy(x).to(device)[None]))[0].float().cpu().numpy()
+        j0, j1 = a // step, min(n_grid, -(-b // step))
+        grid[j0:j1] = out[off : off + j1 - j0]
+    if stride == step:
+        return grid[:n_win]
+    return np.interp(np.arange(n_win) * stride, np.arange(n_grid) * step, grid).astype(np.float32)
+
+
+def _refine(xr, scores, run, *, threshold, band, stride, window, batch_size, half_width: int = 3) -> int:
+    """Rescore with the classifier the peaks of the dense score within ``band`` of the threshold.
+
+    Where the dense scorer is unsure whether a bump crosses the threshold, the classifier
+    scores the ``2 * half_width + 1`` windows around its peak and its scores replace the
+    dense ones there; confident bumps (and the region edges) keep the dense scores.
+    Returns the number of windows the classifier scored.
+    """
+    peaks, props = scipy.signal.find_peaks(scores.astype(np.float64), height=max(0.0, threshold - band),
+                                           distance=2 * half_width + 1)
+    todo = peaks[props["peak_heights"] < threshold + band]
+    if not todo.size:
+        return 0
+    sel = np.unique(np.clip(todo[:, None] + np.arange(-half_width, half_width + 1)[None, :], 0, scores.size - 1))
+    parts = np.split(sel, np.flatnonzero(np.diff(sel) > 1) + 1)
+    windows = np.concatenate([sliding_window_view(xr.read(q[0] * stride, q[-1] * stride + window), window)[::stride]
+                              for q in parts])
+    for a in range(0, sel.size, batch_size):
+        scores[sel[a : a + batch_size]] = _score_windows_array(windows[a : a + batch_size], run)
+    return int(sel.size)
+
+
 def _regions(scores, *, threshold, stride, window, n):
     """Peaks of the maximum-filtered score trace and the trace region each one covers."""
     filt = scipy.ndimage.maximum_filter1d(scores.astype(np.float64), size=5)
@@ -278,7 +360,7 @@ def detect_events(
     candidate_threshold_sd: float = 4.5,
     stride_samples: int = 20,
     window_samples: int = 600,
-    model_rate_hz: float = 50_000.0,
+    model_rate_hz: float | None = None,
     polarity: int = -1,
     chunk_s: float | None = 60.0,
     batch_size: int = 512,
@@ -294,7 +376,7 @@ def detect_events(
         array-like with ``shape``, ``dtype`` and slicing (``h5py.Dataset``,
         ``numpy.memmap``, zarr), which is read one chunk at a time, never whole.
     sampling_rate_hz : float
-        Sampling rate of ``trace``; any rate works, the trace is resampled to ``model_rate_hz``.
+        Sampling rate of ``trace``; any rate works (see ``model_rate_hz``).
     model : "default", str or Path, nn.Module or callable, default: "default"
         A name or file for :func:`nwbsyn.events.model.load_model` (``"default"`` is
         the model nwbsyn ships), a loaded classifier, or any callable mapping float32
@@ -302,10 +384,13 @@ def detect_events(
     threshold : float, default: 0.5
         Minimum peak of the score trace, in [0, 1].
     mode : {"fast", "full"}, default: "fast"
-        ``"full"`` scores every window, as miniML does (~300k windows per 2 minutes at
-        50 kHz). ``"fast"`` scores only the windows around candidate events from a
-        permissive matched filter (:func:`candidate_trace` above ``candidate_threshold_sd``
-        robust SDs), typically 50-200 times fewer; other windows score 0.
+        ``"full"`` scores every window with the classifier, as miniML does (~300k windows
+        per 2 minutes at 50 kHz). ``"fast"``: with the default model, every window is
+        scored by the distilled dense scorer in one pass and the classifier rescores the
+        ambiguous bumps (``params["windows_scored"]`` counts them); with other models,
+        only the windows around candidate events from a permissive matched filter
+        (:func:`candidate_trace` above ``candidate_threshold_sd`` robust SDs) are scored,
+        typically 50-200 times fewer; other windows score 0.
     candidate_threshold_sd : float, default: 4.5
         Fast mode's candidate threshold, in robust SDs of the matched-filter trace. Lower
         finds weaker candidates at the cost of more windows to score.
@@ -313,11 +398,16 @@ def detect_events(
         Step between windows, in samples at ``model_rate_hz``.
     window_samples : int, default: 600
         Classifier input length.
-    model_rate_hz : float, default: 50 kHz
-        Rate the classifier was trained at (window = 12 ms at 50 kHz).
-    polarity : {-1, +1}, default: -1
+    model_rate_hz : float or None, default: None
+        Rate the classifier's windows are cut at. None: the recording's own rate up to
+        50 kHz, as miniML does (600 samples = 12 ms at 50 kHz, 30 ms at 20 kHz: slower
+        events of slower recordings fill the window as fast events do at 50 kHz); faster
+        recordings are resampled to 50 kHz. A number resamples the trace to that rate.
+    polarity : {-1, +1, "both"}, default: -1
         Direction of the events; positive events are inverted for the classifier, which
-        was trained on negative-going events.
+        was trained on negative-going events. ``"both"`` (or 0) detects each direction
+        and joins them; the sign of each event is that of its amplitude (see
+        :func:`_both_directions`).
     chunk_s : float or None, default: 60
         Process the trace in chunks of this duration (with a halo), so that memory stays
         bounded for long recordings; None processes it in one piece. The events do not
@@ -342,8 +432,14 @@ def detect_events(
     """
     if not (np.isscalar(threshold) and 0.0 <= float(threshold) <= 1.0):
         raise InputError(f"threshold must be a probability in [0, 1]; got {threshold!r}.")
-    if polarity not in (-1, 1):
-        raise InputError(f"polarity must be -1 (negative-going events) or +1; got {polarity!r}.")
+    if isinstance(polarity, str) and polarity == "both" or (not isinstance(polarity, str) and polarity == 0):
+        options = dict(sampling_rate_hz=sampling_rate_hz, threshold=threshold, mode=mode,
+                       candidate_threshold_sd=candidate_threshold_sd, stride_samples=stride_samples,
+                       window_samples=window_samples, model_rate_hz=model_rate_hz, chunk_s=chunk_s,
+                       batch_size=batch_size, device=device, progress_bar=progress_bar)
+        return _both_directions(trace, model, **options)
+    if isinstance(polarity, str) or polarity not in (-1, 1):
+        raise InputError(f"polarity must be -1 (negative-going events), +1 or 'both'; got {polarity!r}.")
     if mode not in ("fast", "full"):
         raise InputError(f"mode must be 'fast' (candidate windows only) or 'full' (every window); got {mode!r}.")
     if not (np.isscalar(candidate_threshold_sd) and candidate_threshold_sd > 0):
@@ -353,12 +449,13 @@ def detect_events(
             raise InputError(f"{name} must be a positive integer; got {value!r}.")
     if stride_samples > window_samples:
         raise InputError(f"stride_samples={stride_samples} exceeds window_samples={window_samples}; lower the stride.")
-    if not (np.isscalar(model_rate_hz) and model_rate_hz > 0):
-        raise InputError(f"model_rate_hz must be a positive number; got {model_rate_hz!r}.")
+    if model_rate_hz is not None and not (np.isscalar(model_rate_hz) and model_rate_hz > 0):
+        raise InputError(f"model_rate_hz must be a positive number or None; got {model_rate_hz!r}.")
     if chunk_s is not None and not (np.isscalar(chunk_s) and chunk_s > 0):
         raise InputError(f"chunk_s must be a positive duration in seconds or None; got {chunk_s!r}.")
     reader = TraceReader(trace, sampling_rate_hz=sampling_rate_hz, min_samples=2)
     fs = float(sampling_rate_hz)
+    model_rate_hz = min(fs, MAX_MODEL_RATE_HZ) if model_rate_hz is None else float(model_rate_hz)
     needed = int(np.ceil(window_samples * fs / model_rate_hz)) + 1
     if reader.size < needed:
         raise InputError(
@@ -372,12 +469,20 @@ def detect_events(
     grid = stride * xr.up // math.gcd(stride, xr.up)  # chunk starts map to whole input samples and windows
     size = n_m if chunk_s is None else max(4 * window, int(round(chunk_s * fs_m)))
     chunks = _chunks(n_m, -(-size // grid) * grid)
-    mask = None
+    mask, scorer = None, None
     if mode == "fast":
-        mask = _candidate_windows(xr, chunks, stride=stride, window=window, n_win=n_win,
-                                  threshold_sd=float(candidate_threshold_sd))
-    scores = _score_windows(xr, chunks, run, mask, stride=stride, window=window, n_win=n_win,
-                            batch_size=batch_size, progress_bar=progress_bar)
+        scorer = _paired_scorer(model, window)
+    if scorer is not None:
+        scores = _dense_scores(xr, chunks, scorer, n_win=n_win, stride=stride, window=window, device=dev or "cpu")
+        n_scored = _refine(xr, scores, run, threshold=float(threshold), band=0.2, stride=stride, window=window,
+                           batch_size=batch_size)
+    else:
+        if mode == "fast":
+            mask = _candidate_windows(xr, chunks, stride=stride, window=window, n_win=n_win,
+                                      threshold_sd=float(candidate_threshold_sd))
+        scores = _score_windows(xr, chunks, run, mask, stride=stride, window=window, n_win=n_win,
+                                batch_size=batch_size, progress_bar=progress_bar)
+        n_scored = int(n_win if mask is None else mask.sum())
     regions, heights = _regions(scores, threshold=float(threshold), stride=stride, window=window, n=n_m)
     pos_m, reg = _locate(xr, regions, chunks, fs=fs_m, halo=2 * window, sd_block=2**15,
                          sd_every=max(1, n_m // 2**20),
@@ -398,11 +503,16 @@ def detect_events(
         "resampled_rate_hz": float(fs_m),
         "polarity": int(polarity),
         "device": dev,
-        "windows_scored": int(n_win if mask is None else mask.sum()),
+        "windows_scored": n_scored,
         "windows_total": int(n_win),
     }
-    if mode == "fast":
+    if scorer is not None:
+        params["scorer"] = "dense (distilled), classifier on ambiguous bumps"
+    elif mode == "fast":
+        params["scorer"] = "classifier on candidate windows"
         params["candidate_threshold_sd"] = float(candidate_threshold_sd)
+    else:
+        params["scorer"] = "classifier on every window"
     return EventDetectionResult(
         onset_samples=onsets,
         onset_times_s=onsets / fs,
@@ -414,3 +524,39 @@ def detect_events(
         score_rate_hz=fs_m / stride,
         score_start_s=0.0,
     )
+
+
+def _both_directions(trace, model, *, sampling_rate_hz, merge_ms: float = 3.0, **options) -> EventDetectionResult:
+    """Inward and outward events of one sweep in one result (``polarity="both"``).
+
+    Each direction is detected on its own; where an inward and an outward event start less
+    than ``merge_ms`` apart (the rebound of a large event, a biphasic artefact), only the one
+    with the higher score, then the larger amplitude, is kept. ``score_trace`` is the larger
+    of the two directions' scores at each window; ``params["polarity"]`` is 0.
+    """
+    from nwbsyn.events.stats import merge_statistics
+
+    if isinstance(model, str) or hasattr(model, "__fspath__"):
+        from nwbsyn.events.model import load_model
+
+        model = load_model(model, device=options.get("device", "auto"))
+    neg, pos = (detect_events(trace, sampling_rate_hz=sampling_rate_hz, model=model, polarity=sign, **options)
+                for sign in (-1, 1))
+    keep_neg, keep_pos = np.ones(len(neg), dtype=bool), np.ones(len(pos), dtype=bool)
+    gap = merge_ms * 1e-3 * float(sampling_rate_hz)
+    for i, j in zip(*np.nonzero(np.abs(neg.onset_samples[:, None] - pos.onset_samples[None, :]) < gap)):
+        key_n = (neg.scores[i], abs(neg.statistics.amplitude_pA[i]))
+        key_p = (pos.scores[j], abs(pos.statistics.amplitude_pA[j]))
+        if key_n >= key_p:
+            keep_pos[j] = False
+        else:
+            keep_neg[i] = False
+    stats = merge_statistics([(neg.statistics, keep_neg), (pos.statistics, keep_pos)])
+    onsets = np.concatenate([neg.onset_samples[keep_neg], pos.onset_samples[keep_pos]])
+    scores = np.concatenate([neg.scores[keep_neg], pos.scores[keep_pos]])
+    order = np.argsort(onsets, kind="stable")
+    params = dict(neg.params, polarity=0, n_negative=int(keep_neg.sum()), n_positive=int(keep_pos.sum()),
+                  windows_scored=neg.params["windows_scored"] + pos.params["windows_scored"])
+    return replace(neg, onset_samples=onsets[order], onset_times_s=onsets[order] / float(sampling_rate_hz),
+                   scores=scores[order], statistics=stats, params=params,
+                   score_trace=np.maximum(neg.score_trace, pos.score_trace))

@@ -8,6 +8,7 @@ rising phase.
 
 from __future__ import annotations
 
+import functools
 
 import numpy as np
 import scipy.ndimage
@@ -51,11 +52,16 @@ def candidate_trace(trace_neg, *, sampling_rate_hz: float) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _slope_filters(fs: float) -> tuple[np.ndarray, np.ndarray]:
+    hann = scipy.signal.windows.hann(25)
+    return scipy.signal.butter(4, fs / 30.0, fs=fs, output="sos"), hann / hann.sum()
+
+
 def _slope(x_neg, fs: float) -> np.ndarray:
     """Falling slope of the low-passed trace (Butterworth fs/30, zero phase), Hann-smoothed."""
-    sos = scipy.signal.butter(4, fs / 30.0, fs=fs, output="sos")
-    hann = scipy.signal.windows.hann(25)
-    return -scipy.signal.oaconvolve(np.gradient(scipy.signal.sosfiltfilt(sos, x_neg)), hann / hann.sum(), mode="same")
+    sos, hann = _slope_filters(float(fs))
+    return -scipy.signal.oaconvolve(np.gradient(scipy.signal.sosfiltfilt(sos, x_neg)), hann, mode="same")
 
 
 def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_samples):

@@ -426,7 +426,15 @@ def load_model(source: str | Path = "default", *, device: str = "auto") -> Event
         model = load_keras_model(path)
     else:
         model = _load_checkpoint(path)
+    model.weights_sha256 = sha256_of_file(path)  # pairs it with its distilled dense scorer (nwbsyn.events.dense)
+    model.weights_fingerprint = weights_fingerprint(model)  # ... while its weights are the file's
     return model.to(pick_device(device)).eval()
+
+
+def weights_fingerprint(model: nn.Module) -> float:
+    """A cheap checksum of the weights (changes when the model is trained further in memory)."""
+    with torch.no_grad():
+        return float(sum(float(p.double().abs().sum()) + float(p.double().sum()) for p in model.parameters()))
 
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "nwbsyn_events_default.pt"

@@ -143,6 +143,29 @@ def _noise(n, kind, *, sampling_rate_hz, size=None, rng):
     return mixed / mixed.std(axis=-1, keepdims=True)
 
 
+def _bessel(x, *, filter_hz: float, sampling_rate_hz: float) -> np.ndarray:
+    """4-pole Bessel low-pass (causal, as an amplifier filters), -3 dB at ``filter_hz``."""
+    if not 0 < filter_hz < sampling_rate_hz / 2:
+        raise InputError(f"filter_hz must lie between 0 and half the sampling rate; got {filter_hz!r}.")
+    sos = scipy.signal.bessel(4, filter_hz, fs=sampling_rate_hz, norm="mag", output="sos")
+    return scipy.signal.sosfilt(sos, x)
+
+
+def _noise_bed(n, bed, *, noise, noise_sd_pA, filter_hz, fs, rng) -> np.ndarray:
+    if bed is not None:
+        bed = np.asarray(bed, dtype=float)
+        if bed.shape != (n,):
+            raise InputError(f"noise_bed_pA must have shape ({n},) to match the trace; got {bed.shape}.")
+        return bed
+    if noise_sd_pA <= 0:
+        return np.zeros(n)
+    x = _noise(n, noise, sampling_rate_hz=fs, rng=rng)
+    if filter_hz is not None:
+        x = _bessel(x, filter_hz=filter_hz, sampling_rate_hz=fs)
+        x /= max(float(x.std()), 1e-12)
+    return noise_sd_pA * x
+
+
 def _check_kinetics(rise_ms, decay_ms, decay_sd_ms):
     if not (rise_ms > 0 and decay_ms > rise_ms and decay_sd_ms >= 0):
         raise InputError(
@@ -204,6 +227,8 @@ def simulate_trace(
     hum_pA: float = 0.0,
     drift_pA: float = 0.0,
     margin_ms: float = 10.0,
+    filter_hz: float | None = None,
+    noise_bed_pA=None,
     rng=None,
 ) -> SimulatedTrace:
     """Simulate a voltage-clamp trace with spontaneous synaptic events of known timing.
@@ -233,6 +258,13 @@ def simulate_trace(
         SD of a slow (< 1 Hz) random baseline drift.
     margin_ms : float, default: 10
         No event starts within this time of either end of the trace.
+    filter_hz : float or None, default: None
+        Low-pass the events as the amplifier does (4-pole Bessel, -3 dB at this frequency;
+        real recordings: 2-10 kHz). The synthetic noise is filtered too and rescaled to
+        ``noise_sd_pA``.
+    noise_bed_pA : (n_samples,) array or None
+        Recorded noise (e.g. an event-poor stretch of a real recording) used instead of
+        synthetic noise; ``noise_sd_pA`` is then ignored and the bed is added as it is.
     rng : int, Generator or None
 
     Returns
@@ -264,12 +296,15 @@ def simulate_trace(
     rises = np.full(n_ev, float(rise_ms))
     decays = _draw_decays(n_ev, decay_ms, decay_sd_ms, rise_ms, rng)
 
-    trace = noise_sd_pA * _noise(n, noise, sampling_rate_hz=fs, rng=rng) if noise_sd_pA > 0 else np.zeros(n)
+    trace = np.zeros(n)
     for on, a, tr, td in zip(onsets, amps, rises, decays):
         length = min(n - on, int(np.ceil(20 * td * fs / 1e3)) + 1)
         trace[on : on + length] += biexponential_event(
             np.arange(length) * 1e3 / fs, rise_ms=tr, decay_ms=td, amplitude_pA=a
         )
+    if filter_hz is not None:
+        trace = _bessel(trace, filter_hz=filter_hz, sampling_rate_hz=fs)
+    trace += _noise_bed(n, noise_bed_pA, noise=noise, noise_sd_pA=noise_sd_pA, filter_hz=filter_hz, fs=fs, rng=rng)
     t = np.arange(n) / fs
     if hum_pA:
         trace += hum_pA * np.sin(2 * np.pi * line_hum_hz * t + rng.uniform(0, 2 * np.pi))

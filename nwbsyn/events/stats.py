@@ -642,3 +642,26 @@ def _fit_decay(z_avg, t_ms) -> float:
     except (RuntimeError, ValueError):
         return float("nan")
     return float(tau) if tau > 0 and np.isfinite(tau) else float("nan")
+
+
+def merge_statistics(parts) -> EventStatistics:
+    """Statistics of the events of several one-direction detections of one sweep (``polarity="both"``).
+
+    ``parts`` is a sequence of (EventStatistics, keep mask). Per-event arrays are joined in
+    onset order; frequency and intervals are those of all kept events; the average event
+    and its decay are those of the direction with more events. ``polarity`` is 0.
+    """
+    kept = [(st, np.asarray(keep, dtype=bool)) for st, keep in parts]
+    onsets = np.concatenate([st.onset_samples[k] for st, k in kept])
+    order = np.argsort(onsets, kind="stable")
+    fields = ("onset_samples", "peak_samples", "foot_samples", "amplitude_method") + _PER_EVENT
+    joined = {f: np.concatenate([getattr(st, f)[k] for st, k in kept])[order] for f in fields}
+    main = max(kept, key=lambda p: int(p[1].sum()))[0]
+    fs = main.sampling_rate_hz
+    return EventStatistics(
+        **joined,
+        intervals_s=np.diff(joined["onset_samples"]) / fs,
+        frequency_hz=len(onsets) / main.duration_s if main.duration_s else float("nan"),
+        average_event_pA=main.average_event_pA, average_event_time_ms=main.average_event_time_ms,
+        decay_tau_ms=main.decay_tau_ms, duration_s=main.duration_s, sampling_rate_hz=fs, polarity=0,
+    )

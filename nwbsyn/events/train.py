@@ -556,7 +556,10 @@ def make_training_windows(n_windows: int, *, rng=None, **simulate_kwargs) -> Tra
 # The data recipe of the model nwbsyn ships (nwbsyn/events/models/nwbsyn_events_default.pt):
 # three kinetic regimes so that one model covers fast, GC-like and slow events; a third of
 # the windows are cut from long 1/f traces (slow swings that look like events, and events
-# on them), the rest are white, 1/f within the window, mixed or filtered noise.
+# on them), the rest are white, 1/f within the window, mixed or filtered noise. Then the
+# windows recordings look like: filtered, slower events with overlap, and windows cut from
+# the noise of real recordings (nwbsyn.events.beds) with events drawn in samples, and the
+# real noise alone as negatives (synthetic filtered and 1/f noise where ../shared is absent).
 _COLOURS = {"white": 1.0, "pink": 1.0, "mixed": 1.0, "filtered": 1.0, "pink_trace": 2.0}
 DEFAULT_RECIPE = (
     {"n_windows": 16_000, "rise_ms": 0.2, "rise_sd_ms": 0.05, "decay_ms": 1.0, "decay_sd_ms": 0.25,
@@ -565,21 +568,42 @@ DEFAULT_RECIPE = (
      "noise_colours": _COLOURS},
     {"n_windows": 8_000, "rise_ms": 0.4, "rise_sd_ms": 0.1, "decay_ms": 3.5, "decay_sd_ms": 1.25,
      "noise_colours": _COLOURS},
+    {"n_windows": 8_000, "rise_ms": 0.3, "rise_sd_ms": 0.15, "decay_ms": 2.5, "decay_sd_ms": 1.5,
+     "noise_colours": {"filtered": 2.0, "pink_trace": 1.0, "mixed": 1.0}},
 )
+#: Windows cut from real noise beds (or, without ../shared, synthetic ones of the last recipe part).
+N_BED_WINDOWS = 12_000
 
 
-def default_training_windows(*, seed: int = 0) -> TrainingWindows:
-    """The simulated windows the shipped model is trained on (:data:`DEFAULT_RECIPE`, one seed).
+def default_training_windows(*, seed: int = 0, beds: list | None = None, realistic: bool = True) -> TrainingWindows:
+    """The windows the shipped model is trained on (:data:`DEFAULT_RECIPE` + real noise beds, one seed).
+
+    ``beds`` defaults to :func:`nwbsyn.events.beds.real_noise_beds` (empty without ../shared).
+    ``realistic=False`` gives the first three (simulated) parts only: the recipe of the
+    first training stage of the shipped model (``--recipe simulated``).
 
     Examples
     --------
     >>> tw = default_training_windows(seed=0)  # doctest: +SKIP
     >>> tw.windows.shape  # doctest: +SKIP
-    (32000, 600)
+    (52000, 600)
     """
-    streams = np.random.SeedSequence(seed).spawn(len(DEFAULT_RECIPE))
+    from nwbsyn.events.beds import bed_windows, describe_beds, real_noise_beds
+
+    beds = (real_noise_beds() if realistic else []) if beds is None else beds
+    streams = np.random.SeedSequence(seed).spawn(len(DEFAULT_RECIPE) + 1)  # children do not depend on the count
+    recipe = DEFAULT_RECIPE if realistic else DEFAULT_RECIPE[:3]
     parts = [make_training_windows(rng=np.random.default_rng(stream), **part)
-             for part, stream in zip(DEFAULT_RECIPE, streams)]
-    source = f"default recipe, seed {seed}: " + " + ".join(p.source for p in parts)
+             for part, stream in zip(recipe, streams)]
+    if realistic and beds:
+        w = bed_windows(N_BED_WINDOWS, beds=beds, rng=np.random.default_rng(streams[-1]))
+        parts.append(TrainingWindows(w.windows, w.labels.astype(np.int8), 0,
+                                     f"nwbsyn.events.beds.bed_windows(n={N_BED_WINDOWS}) on {describe_beds(beds)}"))
+    elif realistic:
+        extra = dict(DEFAULT_RECIPE[-1], n_windows=N_BED_WINDOWS)
+        part = make_training_windows(rng=np.random.default_rng(streams[-1]), **extra)
+        parts.append(TrainingWindows(part.windows, part.labels, 0, part.source + f" (no real noise beds: "
+                                                                                f"{describe_beds(beds)})"))
+    source = f"{'default' if realistic else 'simulated'} recipe, seed {seed}: " + " + ".join(p.source for p in parts)
     return TrainingWindows(np.concatenate([p.windows for p in parts]), np.concatenate([p.labels for p in parts]),
                            0, source)

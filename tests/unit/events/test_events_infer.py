@@ -124,7 +124,7 @@ def test_batches_cover_every_window():
         (np.zeros(300), {}),
         (np.zeros(5000), {"threshold": 1.5}),
         (np.zeros(5000), {"threshold": -0.1}),
-        (np.zeros(5000), {"polarity": 0}),
+        (np.zeros(5000), {"polarity": 2}),
         (np.zeros(5000), {"stride_samples": 0}),
         (np.zeros(5000), {"sampling_rate_hz": -1.0}),
     ],
