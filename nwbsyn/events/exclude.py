@@ -301,18 +301,30 @@ def apply_exclusions(inp, res, windows: list[ExclusionWindow], *, drop_action_po
 
 
 def _keep_mask(res, windows, fs: float):
+    """(events kept, events dropped per reason): an event goes when its onset or its peak is in a window."""
     onsets = np.asarray(res.onset_samples, float) / fs
     peaks = getattr(res.statistics, "peak_samples", None)
     peaks = np.asarray(peaks, float) / fs if peaks is not None and len(peaks) == len(onsets) else onsets
     keep = np.ones(len(onsets), bool)
     dropped = dict.fromkeys(REASONS, 0)
     for reason in REASONS:
-        for w in (w for w in windows if w.reason == reason):
-            in_window = lambda x: (x >= w.start_s) & (x < w.stop_s)  # noqa: E731
-            inside = keep & (in_window(onsets) | in_window(peaks))
-            dropped[reason] += int(inside.sum())
-            keep &= ~inside
+        merged = _merge([(w.start_s, w.stop_s) for w in windows if w.reason == reason])
+        if not merged:
+            continue
+        starts, stops = np.array(merged).T
+        inside = keep & (_inside(onsets, starts, stops) | _inside(peaks, starts, stops))
+        dropped[reason] += int(inside.sum())
+        keep &= ~inside
     return keep, dropped
+
+
+def _inside(times, starts, stops) -> np.ndarray:
+    """Which ``times`` fall in one of the sorted, disjoint windows [start, stop)."""
+    i = np.searchsorted(starts, times, side="right") - 1
+    ok = i >= 0
+    out = np.zeros(times.size, bool)
+    out[ok] = times[ok] < stops[i[ok]]
+    return out
 
 
 def _subset(inp, res, keep):
