@@ -191,7 +191,8 @@ def em_types():
         ),
         datasets=[
             _column("cleft_id", "Label of the cleft in the cleft label volume.", dtype="uint64"),
-            _column("centroid", "Centroid (z, y, x) of the cleft, in voxels.", shape=(None, 3), dims=("num_rows", "zyx")),
+            _column("centroid", "Centroid (z, y, x) of the cleft, in voxels.", shape=(None, 3),
+                    dims=("num_rows", "zyx")),
             _column("num_voxels", "Size of the cleft in voxels.", dtype="int64"),
             _column("bounding_box", "Voxel bounding box (z0, y0, x0, z1, y1, x1), half-open.",
                     dtype="int64", shape=(None, 6), dims=("num_rows", "bounds")),

@@ -95,7 +95,8 @@ def add_em_volume(nwbfile, *, raw, neuron_ids, voxel_size_nm, offset_nm=(0.0, 0.
                           data=_compressed(raw.astype(np.uint8)), **common)
     nwbfile.add_acquisition(image)
     nwbfile.add_acquisition(EMLabelVolume(name=f"{name}_segmentation", description="Neurite segmentation.",
-                                          data=_compressed(smallest_unsigned(neuron_ids)), image_volume=image, **common))
+                                          data=_compressed(smallest_unsigned(neuron_ids)), image_volume=image,
+                                          **common))
     if clefts is not None:
         nwbfile.add_acquisition(EMLabelVolume(name=f"{name}_clefts", description="Annotated synaptic clefts.",
                                               data=_compressed(smallest_unsigned(clefts)),

@@ -74,7 +74,8 @@ def test_a_file_without_subject_is_refused_by_batch(tmp_path, capsys):
     nwbfile = mock_NWBFile()  # no Subject
     path = write_nwbfile(mock_icephys_nwbfile(n_sweeps=1, duration_s=0.5, nwbfile=nwbfile), folder / "anon.nwb")
     HostileCase(argv=["batch", str(folder), "--out", str(tmp_path / "out"), "--scheduler", "inline", "--quiet"],
-                inputs=[path], watch=[folder, tmp_path], code=2, message="has no Subject with a subject_id").check(capsys)
+                inputs=[path], watch=[folder, tmp_path], code=2,
+                message="has no Subject with a subject_id").check(capsys)
 
 
 def test_schema_0_1_file_still_reads_and_validates(tmp_path, capsys):

@@ -11,6 +11,8 @@ Example
 ('ndx-nwbsyn', '0.2.0')
 """
 
+import re
+import warnings
 from pathlib import Path
 
 from pynwb import get_type_map, load_namespaces
@@ -25,8 +27,13 @@ if NAMESPACE not in get_type_map().namespace_catalog.namespaces:  # nwbsyn may h
     load_namespaces(str(NAMESPACE_PATH))
 
 #: Version of the schema this package writes; also the version of the distribution (one source: the YAML).
-SCHEMA_VERSION = str(get_type_map().namespace_catalog.get_namespace(NAMESPACE)["version"])
+SCHEMA_VERSION = re.search(r"(?m)^  version: (\S+)$", NAMESPACE_PATH.read_text()).group(1)
 __version__ = SCHEMA_VERSION
+
+_loaded = str(get_type_map().namespace_catalog.get_namespace(NAMESPACE)["version"])
+if _loaded != SCHEMA_VERSION:  # a file's cached schema was loaded before this package was imported
+    warnings.warn(f"ndx-nwbsyn {_loaded} (cached in a file read earlier) is loaded instead of the installed "
+                  f"{SCHEMA_VERSION}; import ndx_nwbsyn before reading files.", stacklevel=2)
 
 from ndx_nwbsyn.types import *  # noqa: E402,F401,F403
 from ndx_nwbsyn.types import __all__ as _types_all  # noqa: E402
