@@ -40,6 +40,7 @@ __all__ = [
     "FunctionalConnectivity",
     "event_timestamps",
     "smallest_unsigned",
+    "cleft_centroids_nm",
 ]
 
 
@@ -77,3 +78,29 @@ def smallest_unsigned(labels) -> np.ndarray:
     top = int(labels.max()) if labels.size else 0
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if top <= np.iinfo(t).max)
     return labels.astype(dtype, copy=False)
+
+
+def cleft_centroids_nm(table) -> np.ndarray:
+    """(n, 3) centroids (z, y, x) of a SynapticCleftTable in nm on the volume's coordinates.
+
+    Schema 0.2 stores centroids in voxels of ``table.cleft_volume``; this applies its voxel size
+    and offset (a 0.1 table whose centroids kept their ``unit`` is converted from that unit).
+
+    Example
+    -------
+    >>> from ndx_nwbsyn.testing.mock import mock_SynapticCleftTable
+    >>> cleft_centroids_nm(mock_SynapticCleftTable())[0].tolist()   # voxels (1.5, 3.5, 3.5) at 40 x 8 x 8 nm
+    [60.0, 28.0, 28.0]
+    """
+    from ndx_nwbsyn.types import METERS_PER
+
+    column = table["centroid"]
+    centroids = np.asarray(column.data[:], float).reshape(len(table), -1)
+    unit = getattr(column, "unit", None)
+    if unit in METERS_PER:
+        return centroids * METERS_PER[unit] / 1e-9
+    volume = table.cleft_volume
+    if volume is None:
+        raise ValueError(f"{table.name} has no cleft_volume, so its voxel centroids have no size in nm.")
+    offset = volume.offset_nm
+    return centroids * np.asarray(volume.voxel_size_nm, float) + (0.0 if offset is None else np.asarray(offset))
