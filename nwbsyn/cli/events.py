@@ -122,6 +122,7 @@ def add_parsers(subparsers) -> None:
                           help="model to start from: 'default', a checkpoint (.pt) or a miniML Keras model (.h5)")
     _training_arguments(transfer)
     transfer.set_defaults(handler=_cmd_train, freeze_conv=True, recipe=None, simulate=None)
+    _add_review_parser(sub)
 
     convert = subparsers.add_parser("convert", help="convert recordings to NWB (ABF)",
                                     description="Convert recordings from other formats to NWB.")
@@ -142,6 +143,60 @@ def add_parsers(subparsers) -> None:
                           "two-electrode clamp, the voltages in current clamp); the others are kept as plain series")
     add_subject_arguments(abf)
     abf.set_defaults(handler=_cmd_convert_abf)
+
+
+_REVIEW_EPILOG = """\
+examples:
+  nwbsyn events review cell1_nwbsyn.nwb --in-place      curate, then save into the file itself
+  nwbsyn events review cell1_nwbsyn.nwb -o curated.nwb --port 8800
+  nwbsyn events transfer --data curated_review_windows.h5 --base default -o my_cells.pt
+
+The page is served on 127.0.0.1 only (another free port when --port is taken). Keys: n/p or
+arrows step through the events, a accept, r reject, u clear, +/- zoom, [ ] pan, s save; a click
+on the trace adds a missed event. Save writes the curated table (rejected events dropped, added
+ones measured, a 'review' column) with processing/icephys/synaptic_events_review (what changed,
+when, nwbsyn version) and the labelled windows (accepted/added 1, rejected 0) for 'events transfer'.
+"""
+
+
+def _add_review_parser(sub) -> None:
+    review = sub.add_parser("review", help="curate detected events in the browser (accept, reject, add)",
+                            description="Review the events of an NWB file in a local browser page: accept or "
+                                        "reject each, add missed ones, save the curated table and training windows.",
+                            epilog=_REVIEW_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    review.add_argument("input", metavar="IN.nwb", help="NWB file with events from 'nwbsyn events detect'")
+    add_output_arguments(review)
+    review.add_argument("--windows", metavar="OUT.h5",
+                        help="labelled windows for 'nwbsyn events transfer --data' (default: "
+                             "<output>_review_windows.h5 beside the output)")
+    review.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    review.add_argument("--open", action="store_true", help="open the page in the default web browser")
+    review.set_defaults(handler=_cmd_review)
+
+
+def _cmd_review(args: argparse.Namespace) -> int:
+    from nwbsyn._shared import InputError
+    from nwbsyn.events.review import open_review, serve_review
+
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be from 0 to 65535 (0: any free port); got {args.port}.")
+    session = open_review(args.input, output=args.output, in_place=args.in_place, overwrite=args.overwrite,
+                          windows=args.windows)
+    server = serve_review(session, port=args.port, announce=print)
+    url = f"http://127.0.0.1:{server.server_port}/"
+    print(f"reviewing {len(session.events)} events of {args.input} at {url} (saves go to {session.output}; "
+          "'save and quit' on the page or Ctrl-C stops)", flush=True)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.shutdown_event.wait()
+    except KeyboardInterrupt:
+        print("stopped; labels not saved are lost")
+    finally:
+        server.server_close()
+    return 0
 
 
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
