@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_connectivity"]
+__all__ = ["plot_connectivity", "id_labels"]
+
+
+def id_labels(inp) -> list[str]:
+    """The ids of the neurons behind the columns of a connectivity input (Units / ROI ids, not row numbers).
+
+    Example
+    -------
+    >>> plot_connectivity(result, labels=id_labels(inp))   # doctest: +SKIP
+    """
+    table = getattr(inp, "table", None)
+    if table is None:
+        return [str(r) for r in inp.rows]
+    ids = np.asarray(table.id[:])
+    return [str(ids[int(r)]) for r in inp.rows]
 
 
 def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_strongest: int = 12):
-    """Draw ``result.weights`` (post x pre), its strongest edges and a 2-D projection of the embeddings.
+    """Draw ``result.weights`` with presynaptic neurons on rows (as in the report), its strongest edges and a
+    2-D projection of the embeddings. ``labels``: one per neuron, best the unit ids (:func:`id_labels`).
 
     Returns the matplotlib Figure; saves it to ``path`` when given.
 
@@ -26,11 +41,11 @@ def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_s
     labels = labels or [str(i) for i in range(n)]
     fig, (ax_w, ax_top, ax_emb) = plt.subplots(1, 3, figsize=(15, 4.8), constrained_layout=True)
     limit = np.abs(w).max() or 1.0
-    image = ax_w.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    ax_w.set(title="weights (red excitatory, blue inhibitory)", xlabel="presynaptic", ylabel="postsynaptic")
-    if n <= 30:
-        ax_w.set_xticks(range(n), labels, rotation=90, fontsize=7)
-        ax_w.set_yticks(range(n), labels, fontsize=7)
+    image = ax_w.imshow(w.T, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")  # [pre, post]
+    ax_w.set(title="weights (red excitatory, blue inhibitory)", xlabel="postsynaptic", ylabel="presynaptic")
+    at = np.arange(n) if n <= 30 else np.linspace(0, n - 1, 12).round().astype(int)  # labels, never positions
+    ax_w.set_xticks(at, [labels[i] for i in at], rotation=90, fontsize=7)
+    ax_w.set_yticks(at, [labels[i] for i in at], fontsize=7)
     fig.colorbar(image, ax=ax_w, shrink=0.8)
     flat = np.argsort(-np.abs(w), axis=None)[:n_strongest]
     post, pre = np.unravel_index(flat, w.shape)

@@ -6,7 +6,7 @@ import numpy as np
 
 from nwbsyn._shared import InputError
 
-__all__ = ["plot_detections", "figure_formats", "check_figure_path", "save_figure"]
+__all__ = ["plot_detections", "figure_formats", "check_figure_path", "save_figure", "decay_title"]
 
 
 def figure_formats() -> dict[str, str]:
@@ -59,6 +59,7 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     peaks = res.statistics.peak_samples[res.statistics.peak_samples < n].astype(int)
     ax_trace.plot(peaks / fs, shown[peaks], "o", ms=5, mfc="none", color="tab:red",
                   label=f"{len(res)} events detected (circles at peaks)")
+    ax_trace.set_ylim(*_robust_ylim(shown, fs))
     ax_trace.set(ylabel=inp.unit, title=f"{inp.series.name}: detected events")
     ax_trace.legend(loc="upper right", frameon=False)
     t_score = res.score_start_s + np.arange(len(res.score_trace)) / res.score_rate_hz
@@ -69,7 +70,7 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     st = res.statistics
     if len(res) and st.average_event_pA.size:
         ax_avg.plot(st.average_event_time_ms, st.average_event_pA, color="tab:red")
-        ax_avg.set(title=f"average event (n={len(res)})\ndecay tau {st.decay_tau_ms:.2f} ms",
+        ax_avg.set(title=f"average event (n={len(res)})" + decay_title(st.decay_tau_ms),
                    xlabel="time from onset (ms)", ylabel=f"{inp.unit} (baseline subtracted)")
     else:
         ax_avg.text(0.5, 0.5, "no events", ha="center", va="center", transform=ax_avg.transAxes)
@@ -78,6 +79,26 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
         save_figure(fig, path)
         plt.close(fig)
     return fig
+
+
+def decay_title(tau_ms: float, *, max_ms: float = 1000.0) -> str:
+    """``"\\ndecay tau 4.21 ms"`` when the fitted tau is finite and plausible (0 < tau < 1 s), else ``""``.
+
+    Example
+    -------
+    >>> decay_title(4.2071), decay_title(183273820.82), decay_title(float("nan"))
+    ('\\ndecay tau 4.21 ms', '', '')
+    """
+    tau = float(tau_ms)
+    return f"\ndecay tau {tau:.2f} ms" if np.isfinite(tau) and 0 < tau < max_ms else ""
+
+
+def _robust_ylim(y: np.ndarray, rate_hz: float) -> tuple[float, float]:
+    """A y-range set by the bulk of the trace: capacitive transients and artefacts do not set it."""
+    from nwbsyn.report._viewer import envelope_bin, sweep_envelope
+
+    lo, hi = sweep_envelope(y, k=envelope_bin(rate_hz, y.size), gain=1.0, rate_hz=rate_hz)["y"]
+    return lo, hi + 0.05 * (hi - lo)
 
 
 def save_figure(fig, path) -> None:
