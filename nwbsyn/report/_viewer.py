@@ -71,12 +71,14 @@ def sweep_envelope(data, *, k: int, gain: float, rate_hz: float, chunk: int = 1 
 
 def trace_viewer_html(viewer_id: str, sweeps: list[dict]) -> str:
     """A canvas viewer of every sweep. Each sweep: name, t0_s, dt_s (bin width), unit, lo/hi and y
-    (from :func:`sweep_envelope`), onsets_s, scores (max per bin, or None), threshold."""
+    (from :func:`sweep_envelope`), onsets_s, scores (max per bin, or None), threshold, and optionally
+    excluded: (start_s, stop_s, reason) windows on the session clock, drawn shaded with their reason."""
     payload = []
     for s in sweeps:
         entry = {"name": s["name"], "t0": float(s["t0_s"]), "dt": float(s["dt_s"]), "unit": s["unit"],
                  "lo": _pack(s["lo"]), "hi": _pack(s["hi"]), "y": list(s["y"]),
-                 "ev": [round(float(t), 6) for t in np.sort(s["onsets_s"])], "thr": s.get("threshold")}
+                 "ev": [round(float(t), 6) for t in np.sort(s["onsets_s"])], "thr": s.get("threshold"),
+                 "ex": [[round(float(a), 6), round(float(b), 6), str(why)] for a, b, why in s.get("excluded", [])]}
         if s.get("scores") is not None:
             entry["sc"] = _pack(s["scores"])
         payload.append(entry)
@@ -86,8 +88,8 @@ def trace_viewer_html(viewer_id: str, sweeps: list[dict]) -> str:
             f'</button><button data-a="fity">fit y to view</button><span class="vinfo"></span></div>'
             f'<canvas width="1100" height="360"></canvas><p class="note">Wheel: zoom in time around the cursor '
             f'(shift+wheel: amplitude); drag: pan; double-click: whole sweep; keys &larr;/&rarr; pan, '
-            f'PgUp/PgDn change sweep. Red ticks: detected onsets; blue: detector score (dashed: threshold). '
-            f'The amplitude axis is set by the bulk of the trace, not by capacitive transients.</p>'
+            f'PgUp/PgDn change sweep. Red ticks: detected onsets; blue: detector score (dashed: threshold); '
+            f'grey bands: excluded windows (not analysed, with their reason). The amplitude axis is set by the bulk of the trace, not by capacitive transients.</p>'
             f'<script type="application/json">{data}</script></div>')
 
 
@@ -149,7 +151,14 @@ function viewer(root) {
     ctx.save(); ctx.beginPath(); ctx.rect(L, T, W - L - R, TH); ctx.clip();
     const a = Math.max(0, Math.floor((x0 - s.t0) / s.dt)), b = Math.min(lo.length, Math.ceil((x1 - s.t0) / s.dt));
     const step = Math.max(1, Math.floor((b - a) / (2 * (W - L - R))));
-    ctx.strokeStyle = '#444'; ctx.lineWidth = 0.8; ctx.beginPath();
+    let nx = 0;
+    for (const w of (s.ex || [])) {
+      if (w[1] < x0 || w[0] > x1) continue; nx++;
+      const xa = Math.max(L, X(w[0])), xb = Math.min(W - R, X(w[1]));
+      ctx.fillStyle = 'rgba(150,150,150,0.25)'; ctx.fillRect(xa, T, Math.max(1, xb - xa), TH);
+      if (xb - xa > 40) { ctx.fillStyle = '#777'; ctx.fillText(w[2], xa + 2, T + TH - 4); }
+    }
+    ctx.fillStyle = '#333'; ctx.strokeStyle = '#444'; ctx.lineWidth = 0.8; ctx.beginPath();
     for (let i = a; i < b; i += step) {
       let mn = lo[i], mx = hi[i];
       for (let j = i + 1; j < Math.min(b, i + step); j++) { if (lo[j] < mn) mn = lo[j]; if (hi[j] > mx) mx = hi[j]; }
@@ -169,7 +178,8 @@ function viewer(root) {
     ctx.fillText(y1.toPrecision(3) + ' ' + s.unit, 2, T + 10); ctx.fillText(y0.toPrecision(3), 2, T + TH);
     ctx.fillText('score', 2, st + SH / 2); ctx.fillText(x0.toFixed(3) + ' s', L, H - 6);
     ctx.fillText(x1.toFixed(3) + ' s', W - R - 70, H - 6);
-    info.textContent = s.name + ': ' + (x1 - x0).toPrecision(3) + ' s shown, ' + n + ' of ' + s.ev.length + ' events in view';
+    info.textContent = s.name + ': ' + (x1 - x0).toPrecision(3) + ' s shown, ' + n + ' of ' + s.ev.length + ' events in view' +
+      ((s.ex || []).length ? ', ' + nx + ' of ' + s.ex.length + ' excluded windows' : '');
   }
   const tAt = e => x0 + (e.offsetX * W / cv.clientWidth - L) / (W - L - R) * (x1 - x0);
   cv.addEventListener('wheel', e => {

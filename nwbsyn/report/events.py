@@ -3,6 +3,8 @@ frequency over time and per-recording statistics."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
 from nwbsyn.report._html import Section, new_figure, table_html
@@ -53,7 +55,55 @@ def _event_rows(table) -> dict:
     return cols
 
 
-def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10.0):
+def _excluded_windows(table, score_series) -> dict:
+    """Excluded windows per series name (``synaptic_events_excluded`` beside the events table), merged,
+    as (start_s, stop_s, reason) rows on the session clock; {} when the file has none."""
+    holder = table if table is not None else (score_series[0] if score_series else None)
+    module = getattr(holder, "parent", None)
+    excluded = getattr(module, "data_interfaces", {}).get("synaptic_events_excluded") if module is not None else None
+    if excluded is None or not len(excluded) or "series" not in excluded.colnames:
+        return {}
+    start, stop = np.asarray(excluded["start_time"].data[:], float), np.asarray(excluded["stop_time"].data[:], float)
+    names = np.asarray(excluded["series"].data[:]).astype(str)
+    reasons = np.asarray(excluded["reason"].data[:]).astype(str) if "reason" in excluded.colnames else \
+        np.full(len(names), "")
+    out: dict = {}
+    for a, b, name, why in sorted(zip(start, stop, names, reasons)):
+        out.setdefault(name, []).append((float(a), float(b), why))
+    return out
+
+
+def _excluded_note(excluded: dict) -> str:
+    if not excluded:
+        return ""
+    windows = [w for ws in excluded.values() for w in ws]
+    seconds = sum(float(np.sum(np.diff(_merged(ws), axis=1))) for ws in excluded.values())
+    reasons = sorted({html.escape(w[2]) for w in windows})
+    return (f" {len(windows)} excluded windows ({seconds:.2f} s; {', '.join(reasons)}) are shaded grey and left "
+            "out of the analysed time: frequencies are events per analysed second.")
+
+
+def _merged(windows) -> np.ndarray:
+    """(k, 2) non-overlapping spans of (start, stop, ...) rows."""
+    spans: list[list[float]] = []
+    for a, b, *_ in sorted(windows):
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    return np.asarray(spans, dtype=float).reshape(-1, 2)
+
+
+def _overlap_s(spans: np.ndarray, lo, hi) -> np.ndarray:
+    """Seconds of ``spans`` inside each [lo, hi) (arrays of bin edges)."""
+    lo, hi = np.atleast_1d(np.asarray(lo, float)), np.atleast_1d(np.asarray(hi, float))
+    total = np.zeros(lo.shape)
+    for a, b in spans:
+        total += np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0, None)
+    return total
+
+
+def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10.0, excluded=()):
     rate = _rate_hz(series)
     n = min(len(series.data), int(max_seconds * rate))
     gain, unit = _scale(series)
@@ -70,7 +120,11 @@ def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10
         ax.plot(t[shown], np.full(shown.size, hi + 0.05 * (hi - lo)), "v", color="tab:red", ms=5,
                 label=f"{shown.size} detected onsets")
         ax.legend(loc="upper right", frameon=False, fontsize=8)
-    ax.set(ylabel=unit, title=f"{series.name}: first {t[-1] - t[0]:.1f} s with detected events")
+    for a, b, *_ in excluded:
+        if b >= t[0] and a <= t[-1]:
+            ax.axvspan(max(a, t[0]), min(b, t[-1]), color="0.85", lw=0, zorder=0)
+    ax.set(ylabel=unit, title=f"{series.name}: first {t[-1] - t[0]:.1f} s with detected events"
+           + (" (grey: excluded windows)" if len(excluded) else ""))
     ax_s = fig.add_subplot(grid[1], sharex=ax)
     if scores is not None:
         m = len(scores.data)
@@ -155,8 +209,10 @@ def _histograms_figure(cols, amp_scale: float, amp_unit: str):
     return fig
 
 
-def _frequency_figure(series_list, cols):
-    """Events per second over the session, bins of equal width; time outside the sweeps is not counted."""
+def _frequency_figure(series_list, cols, excluded=None):
+    """Events per second over the session, bins of equal width; time outside the sweeps and excluded
+    windows are not counted."""
+    excluded = excluded or {}
     spans = []
     for s in series_list:
         t = _series_times(s, 1)[0]
@@ -176,25 +232,37 @@ def _frequency_figure(series_list, cols):
         sel = cols["series_id"] == s.object_id
         counts = np.histogram(cols["timestamp"][sel], bins=edges)[0]
         covered = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0, None)
+        gone = _merged([w for w in excluded.get(s.name, []) if w[1] > a and w[0] < b])
+        covered = np.clip(covered - _overlap_s(np.clip(gone, a, b), edges[:-1], edges[1:]), 0, None)
         freq = np.where(covered > 0.05 * width, counts / np.maximum(covered, 1e-12), np.nan)
         ax.stairs(freq, edges, label=s.name, lw=1.2)
     if len(series_list) <= 10:
         ax.legend(frameon=False, fontsize=8, ncol=min(5, len(series_list)))
-    ax.set(xlabel="time (s, session clock)", ylabel="events / s",
-           title=f"event frequency over time ({width:g} s bins)")
+    ax.set(xlabel="time (s, session clock)", ylabel="events / analysed s" if excluded else "events / s",
+           title=f"event frequency over time ({width:g} s bins" + (", excluded windows not counted)" if excluded
+                                                                   else ")"))
     return fig
 
 
-def _stats_rows(series_list, cols, amp_scale: float):
+def _analysed_s(series, duration: float, excluded: dict) -> float:
+    """The sweep's duration less its excluded windows (merged, clipped to the sweep)."""
+    t0 = _series_times(series, 1)[0]
+    gone = np.clip(_merged(excluded.get(series.name, [])), t0, t0 + duration)
+    return max(duration - float(np.sum(gone[:, 1] - gone[:, 0])), 0.0)
+
+
+def _stats_rows(series_list, cols, amp_scale: float, excluded=None):
     rows = []
     for s in series_list:
         sel = cols["series_id"] == s.object_id
         rate = float(s.rate) if s.rate else None
         duration = len(s.data) / rate if rate else float(s.timestamps[-1] - s.timestamps[0])
+        analysed = _analysed_s(s, duration, excluded or {})
         med = lambda key, f=1e3: float(np.nanmedian(cols[key][sel]) * f) if sel.any() else float("nan")  # noqa: E731
         amps = cols["amplitude"][sel] * amp_scale
-        rows.append([s.name, round(duration, 3), int(sel.sum()), float(sel.sum() / duration) if duration else
-                     float("nan"), float(np.nanmean(amps)) if sel.any() else float("nan"),
+        rows.append([s.name, round(duration, 3), round(analysed, 3), int(sel.sum()),
+                     float(sel.sum() / analysed) if analysed else float("nan"),
+                     float(np.nanmean(amps)) if sel.any() else float("nan"),
                      float(np.nanmedian(amps)) if sel.any() else float("nan"), med("rise_time"),
                      med("half_decay_time"), med("half_width"), med("score", 1.0)])
     return rows
@@ -214,7 +282,7 @@ def _score_envelope(scores, *, n_bins: int, t0_s: float, dt_s: float) -> np.ndar
     return np.interp(centres, start + (np.arange(high.size) + 0.5) * k / rate, high, left=np.nan, right=np.nan)
 
 
-def _viewer(section_id: str, series_list, cols, scores_of) -> str:
+def _viewer(section_id: str, series_list, cols, scores_of, excluded=None) -> str:
     total = sum(len(s.data) for s in series_list)
     sweeps = []
     for s in series_list:
@@ -228,7 +296,8 @@ def _viewer(section_id: str, series_list, cols, scores_of) -> str:
             if scores is not None and scores.rate else None
         sweeps.append({"name": s.name, "t0_s": _series_times(s, 1)[0], "dt_s": k / rate, "unit": unit, **env,
                        "onsets_s": cols["timestamp"][sel] if cols else [], "scores": score_env,
-                       "threshold": getattr(scores, "threshold", None)})
+                       "threshold": getattr(scores, "threshold", None),
+                       "excluded": (excluded or {}).get(s.name, [])})
     return trace_viewer_html(f"{section_id}-viewer", sweeps)
 
 
@@ -255,13 +324,14 @@ def _gallery(section_id: str, cols, window_s, amp_scale: float, amp_unit: str) -
 
 
 def _overall_row(rows, cols, amp_scale: float) -> list:
-    """All traces together: total time and events, pooled statistics."""
-    duration, n = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    """All traces together: total and analysed time, events, pooled statistics."""
+    duration, analysed, n = sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows)
     amps = cols["amplitude"] * amp_scale
     med = lambda key, f=1e3: float(np.nanmedian(cols[key]) * f) if n else float("nan")  # noqa: E731
-    return [f"all {len(rows)} traces", round(duration, 3), n, n / duration if duration else float("nan"),
-            float(np.nanmean(amps)) if n else float("nan"), float(np.nanmedian(amps)) if n else float("nan"),
-            med("rise_time"), med("half_decay_time"), med("half_width"), med("score", 1.0)]
+    return [f"all {len(rows)} traces", round(duration, 3), round(analysed, 3), n,
+            n / analysed if analysed else float("nan"), float(np.nanmean(amps)) if n else float("nan"),
+            float(np.nanmedian(amps)) if n else float("nan"), med("rise_time"), med("half_decay_time"),
+            med("half_width"), med("score", 1.0)]
 
 
 def events_section(section_id: str, table, score_series: list) -> Section:
@@ -281,16 +351,19 @@ def events_section(section_id: str, table, score_series: list) -> Section:
         section.add('<p class="note">The events table references no trace; nothing to draw.</p>')
         return section
     scores_of = {sc.source_series.object_id: sc for sc in score_series if sc.source_series is not None}
+    excluded = _excluded_windows(table, score_series)
     n_events = len(table) if table is not None else 0
     section.add(f"<p>{n_events} events in {len(series_list)} trace(s)."
-                + (f" Polarity: {table.polarity}." if table is not None and table.polarity else "") + "</p>")
+                + (f" Polarity: {table.polarity}." if table is not None and table.polarity else "")
+                + _excluded_note(excluded) + "</p>")
     ids = cols["series_id"] if cols else np.zeros(0, dtype=object)
     main = max(series_list, key=lambda s: int((ids == s.object_id).sum()))
     onsets = cols["onset"][ids == main.object_id] if cols else np.zeros(0, int)
-    section.add_figure(_trace_figure(main, np.sort(onsets), scores_of.get(main.object_id)),
+    section.add_figure(_trace_figure(main, np.sort(onsets), scores_of.get(main.object_id),
+                                     excluded=excluded.get(main.name, [])),
                        f"Trace '{main.name}' (the one with most events) with detected onsets (red) and the "
                        "detector score (blue; dashed: threshold).")
-    section.add("<h3>Every sweep</h3>" + _viewer(section_id, series_list, cols, scores_of))
+    section.add("<h3>Every sweep</h3>" + _viewer(section_id, series_list, cols, scores_of, excluded))
     if not n_events:
         section.add('<p class="note">No events were found; only the score traces were written.</p>')
         return section
@@ -303,10 +376,12 @@ def events_section(section_id: str, table, score_series: list) -> Section:
     section.add_figure(_histograms_figure(cols, amp_scale, amp_unit),
                        "Distributions (bars) and cumulative fractions (black) of amplitude, 10-90 % rise time, "
                        "half decay time, inter-event interval (within each trace) and score over all events.")
-    section.add_figure(_frequency_figure(series_list, cols), "Event frequency over time, per trace.")
-    header = ["trace", "duration (s)", "events", "frequency (Hz)", f"mean amplitude ({amp_unit})",
+    section.add_figure(_frequency_figure(series_list, cols, excluded),
+                       "Event frequency over time, per trace" + (" (per analysed second: excluded windows are "
+                                                                 "not counted)." if excluded else "."))
+    header = ["trace", "duration (s)", "analysed (s)", "events", "frequency (Hz, per analysed s)", f"mean amplitude ({amp_unit})",
               f"median amplitude ({amp_unit})", "median rise (ms)", "median half decay (ms)",
               "median half width (ms)", "median score"]
-    rows = _stats_rows(series_list, cols, amp_scale)
+    rows = _stats_rows(series_list, cols, amp_scale, excluded)
     section.add("<h3>Per-recording statistics</h3>" + table_html([_overall_row(rows, cols, amp_scale), *rows], header))
     return section

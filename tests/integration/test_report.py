@@ -210,3 +210,27 @@ def test_robust_range_ignores_capacitive_transients():
         y[start:start + 40] -= 700.0  # a membrane-test transient every second at 20 kHz
     lo, hi = sweep_envelope(y, k=5, gain=1.0, rate_hz=20_000.0)["y"]
     assert -20 < lo < -5 and 5 < hi < 20
+
+
+def test_excluded_windows_drawn_and_frequency_per_analysed_second(tmp_path):
+    """synaptic_events_excluded: shaded in the sweep viewer with its reason; the statistics count analysed time."""
+    import json
+
+    from pynwb.epoch import TimeIntervals
+
+    table = mock_SynapticEventsTable(n_events=6)
+    nwbfile = table.get_ancestor("NWBFile")
+    sweep = table["trace"].data[0][2]
+    excluded = TimeIntervals(name="synaptic_events_excluded", description="Excluded windows.")
+    excluded.add_column(name="series", description="Series.")
+    excluded.add_column(name="reason", description="Why.")
+    t0 = float(sweep.starting_time or 0.0)
+    for a, b in ((0.1, 0.3), (0.2, 0.35)):  # overlapping: 0.25 s together
+        excluded.add_row(start_time=t0 + a, stop_time=t0 + b, series=sweep.name, reason="command step")
+    nwbfile.processing["icephys"].add(excluded)
+    text = write_report(write_nwbfile(nwbfile, tmp_path / "ex.nwb"), output_path=tmp_path / "r.html").read_text()
+    sweeps = json.loads(re.findall(r'<script type="application/json">(.*?)</script>', text, flags=re.S)[0])
+    drawn = next(s for s in sweeps if s["name"] == sweep.name)["ex"]
+    assert [w[2] for w in drawn] == ["command step"] * 2
+    duration = len(sweep.data) / sweep.rate
+    assert f"<td>{round(duration - 0.25, 3):g}</td>" in text and "per analysed s" in text
