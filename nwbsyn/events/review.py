@@ -49,6 +49,7 @@ class _Sweep:
     offset: float
     unit: str
     polarity: int
+    excluded: list = field(default_factory=list)  # (start_s, stop_s, reason) on the session clock
 
 
 @dataclass
@@ -70,8 +71,8 @@ class ReviewSession:
         """Everything the page shows, as JSON-ready data."""
         with self._lock:
             return {"file": str(self.source), "output": str(self.output), "windows": str(self.windows_path),
-                    "sweeps": [{"name": s.name, "t0": s.t0_s, "dur": s.n_samples / s.rate_hz, "unit": s.unit}
-                               for s in self.sweeps],
+                    "sweeps": [{"name": s.name, "t0": s.t0_s, "dur": s.n_samples / s.rate_hz, "unit": s.unit,
+                                "ex": s.excluded} for s in self.sweeps],
                     "events": [dict(e) for e in self.events], "added": [dict(a) for a in self.added],
                     "saved": self.saved}
 
@@ -96,9 +97,14 @@ class ReviewSession:
             self.added.pop(int(k))
 
     def view(self, *, sweep: int, start_s: float, stop_s: float) -> dict:
-        """The trace between two session times, min/max decimated to at most 4000 points."""
+        """The trace between two session times, min/max decimated to at most 4000 points, with ``yr``: a
+        y-range set by the bulk of the trace (capacitive transients do not set it)."""
+        from nwbsyn.report._viewer import envelope_bin, sweep_envelope
+
         s = self.sweeps[int(sweep)]
         y, first = self._read(s, start_s, stop_s, with_first=True)
+        yr = sweep_envelope(y, k=envelope_bin(s.rate_hz, y.size), gain=1.0, rate_hz=s.rate_hz)["y"] if y.size \
+            else (-1.0, 1.0)
         k = max(1, -(-y.size // (_MAX_VIEW_POINTS // 2)))
         n = y.size // k * k
         if k > 1 and n:
@@ -107,7 +113,7 @@ class ReviewSession:
             t = s.t0_s + (first + np.repeat(np.arange(n // k) * k, 2) + k / 2) / s.rate_hz
         else:
             t = s.t0_s + (first + np.arange(y.size)) / s.rate_hz
-        return {"t": np.round(t, 7).tolist(), "y": np.round(y, 4).tolist()}
+        return {"t": np.round(t, 7).tolist(), "y": np.round(y, 4).tolist(), "yr": [float(v) for v in yr]}
 
     def _read(self, s: _Sweep, start_s: float, stop_s: float, *, with_first: bool = False):
         a = int(np.clip(np.floor((start_s - s.t0_s) * s.rate_hz), 0, s.n_samples))
@@ -181,6 +187,19 @@ def _sweep_of(series, polarity_text: str) -> _Sweep:
                   polarity)
 
 
+def _attach_excluded(sweeps: list, module) -> None:
+    """Each sweep's excluded windows from ``synaptic_events_excluded`` (drawn shaded on the page)."""
+    table = module.data_interfaces.get("synaptic_events_excluded")
+    if table is None or "series" not in table.colnames:
+        return
+    names = np.asarray(table["series"].data[:]).astype(str)
+    why = np.asarray(table["reason"].data[:]).astype(str) if "reason" in table.colnames else np.full(len(names), "")
+    by_name = {s.name: s for s in sweeps}
+    for a, b, name, reason in zip(table["start_time"].data[:], table["stop_time"].data[:], names, why):
+        if name in by_name:
+            by_name[name].excluded.append((float(a), float(b), str(reason)))
+
+
 def _read_events(table, sweeps_by_id: dict) -> list[dict]:
     refs = table["trace"].data[:]
     t = np.asarray(table["timestamp"].data[:], dtype=float)
@@ -217,6 +236,7 @@ def open_review(path, *, output=None, in_place: bool = False, overwrite: bool = 
         for ref in table["trace"].data[:]:
             series.setdefault(ref[2].object_id, ref[2])
         sweeps = [_sweep_of(s, table.polarity) for s in series.values()]
+        _attach_excluded(sweeps, nwbfile.processing["icephys"])
         events = _read_events(table, {oid: k for k, oid in enumerate(series)})
     with _claim_destination(source, output, in_place, overwrite) as claim:  # checked now, claimed at save
         target = Path(claim.path)

@@ -2,7 +2,7 @@
 
 Plain HTML + JavaScript, nothing fetched from outside 127.0.0.1. Keys: &rarr;/n next event,
 &larr;/p previous, a accept (and next), r reject (and next), u clear the label, +/- zoom,
-[/] pan, s save. A click on the trace adds a missed event there (moved to the steepest rise).
+[/] pan, y full or robust amplitude range, s save. A click on the trace adds a missed event there (moved to the steepest rise).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ button { margin-right: 6px; } .note { color: #555; font-size: 0.9em; }
 <button id="save">save (s)</button><button id="quit">save and quit</button></div>
 <div id="info"></div>
 <canvas id="trace" width="1100" height="380"></canvas>
-<p class="note">Keys: &rarr;/n next, &larr;/p previous, a accept, r reject, u clear, +/- zoom, [ ] pan, s save.
+<p class="note">Keys: &rarr;/n next, &larr;/p previous, a accept, r reject, u clear, +/- zoom, [ ] pan, y full/robust amplitude
+range, s save. The amplitude axis is set by the bulk of the trace (capacitive transients are clipped; grey bands:
+excluded windows).
 Click the trace to add a missed event (it moves to the steepest rise within 2 ms). Ticks: red not reviewed,
 green accepted, grey rejected, purple added; the thick line is the current event.</p>
 <div id="counts"></div><div id="status"></div>
@@ -37,7 +39,7 @@ labelled windows <span id="win"></span> for <code>nwbsyn events transfer --data<
 (function () {
 const cv = document.getElementById('trace'), ctx = cv.getContext('2d');
 const W = cv.width, H = cv.height, L = 70, R = 10, T = 14, B = 28;
-let st = null, cur = 0, span = 0.2, centre = null, view = null, busy = false;
+let st = null, cur = 0, span = 0.2, centre = null, view = null, busy = false, fullY = false;
 const $ = id => document.getElementById(id);
 async function api(path, body) {
   const r = await fetch(path, body === undefined ? {} : {method: 'POST', headers: {'Content-Type': 'application/json'},
@@ -55,16 +57,24 @@ async function load() {
 function draw() {
   const e = ev(), s = st.sweeps[e.sweep]; ctx.clearRect(0, 0, W, H); ctx.font = '11px sans-serif';
   let mn = Infinity, mx = -Infinity; for (const v of view.y) { if (v < mn) mn = v; if (v > mx) mx = v; }
-  if (!(mx > mn)) { mn -= 1; mx += 1; } const p = 0.08 * (mx - mn); mn -= p; mx += p;
+  if (!fullY && view.yr) { mn = view.yr[0]; mx = view.yr[1]; }  // the bulk of the trace, not the transients
+  if (!(mx > mn)) { mn -= 1; mx += 1; } const p = 0.04 * (mx - mn); mn -= p; mx += p;
   const X = t => L + (t - view.a) / (view.b - view.a) * (W - L - R), Y = v => T + (mx - v) / (mx - mn) * (H - T - B);
+  for (const w of (s.ex || [])) {
+    if (w[1] < view.a || w[0] > view.b) continue;
+    const xa = Math.max(L, X(w[0])), xb = Math.min(W - R, X(w[1]));
+    ctx.fillStyle = 'rgba(150,150,150,0.25)'; ctx.fillRect(xa, T, Math.max(1, xb - xa), H - T - B);
+    ctx.fillStyle = '#777'; ctx.fillText('excluded: ' + w[2], xa + 2, H - B - 4);
+  }
+  ctx.save(); ctx.beginPath(); ctx.rect(L, T, W - L - R, H - T - B); ctx.clip();
   ctx.strokeStyle = '#333'; ctx.lineWidth = 0.8; ctx.beginPath();
-  view.t.forEach((t, i) => i ? ctx.lineTo(X(t), Y(view.y[i])) : ctx.moveTo(X(t), Y(view.y[i]))); ctx.stroke();
+  view.t.forEach((t, i) => i ? ctx.lineTo(X(t), Y(view.y[i])) : ctx.moveTo(X(t), Y(view.y[i]))); ctx.stroke(); ctx.restore();
   const tick = (t, colour, w, full) => { ctx.strokeStyle = colour; ctx.lineWidth = w; ctx.beginPath();
     ctx.moveTo(X(t), T); ctx.lineTo(X(t), full ? H - B : T + 16); ctx.stroke(); };
   for (const o of st.events) if (o.sweep === e.sweep && o.t >= view.a && o.t <= view.b)
     tick(o.t, o.label === 'accept' ? '#2ca02c' : o.label === 'reject' ? '#aaa' : '#d62728', 2, false);
   for (const o of st.added) if (o.sweep === e.sweep && o.t >= view.a && o.t <= view.b) tick(o.t, '#9467bd', 2, false);
-  ctx.globalAlpha = 0.35; tick(e.t, e.label === 'accept' ? '#2ca02c' : e.label === 'reject' ? '#888' : '#d62728', 6, true);
+  ctx.globalAlpha = 0.35; tick(e.t, e.label === 'accept' ? '#2ca02c' : e.label === 'reject' ? '#888' : '#d62728', 3, true);
   ctx.globalAlpha = 1; ctx.fillStyle = '#333';
   ctx.fillText(mx.toPrecision(4) + ' ' + s.unit, 2, T + 8); ctx.fillText(mn.toPrecision(4) + ' ' + s.unit, 2, H - B);
   ctx.fillText(view.a.toFixed(4) + ' s', L, H - 8); ctx.fillText(view.b.toFixed(4) + ' s', W - R - 80, H - 8);
@@ -112,7 +122,7 @@ document.addEventListener('keydown', e => {
   const k = e.key, map = {ArrowRight: () => go(cur + 1), n: () => go(cur + 1), ArrowLeft: () => go(cur - 1),
     p: () => go(cur - 1), a: () => label('accept', true), r: () => label('reject', true), u: () => label(null, false),
     '+': () => zoom(0.5), '=': () => zoom(0.5), '-': () => zoom(2), '[': () => pan(-0.25), ']': () => pan(0.25),
-    s: () => save(false)};
+    s: () => save(false), y: () => { fullY = !fullY; draw(); }};
   if (map[k] && !e.ctrlKey && !e.metaKey) { e.preventDefault(); map[k](); }
 });
 $('prev').onclick = () => go(cur - 1); $('next').onclick = () => go(cur + 1);
