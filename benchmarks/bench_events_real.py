@@ -1,9 +1,11 @@
 """benchmarks/bench_events_real.py: event detection on the real ABF recordings in ../shared/data/events.
 
 Each recording is converted with nwbsyn's own converter (``nwbsyn.io.abf.convert_abf``) into
-a temporary folder, then every sweep of its analysed channel is run through
-``detect_events`` (default model, fast mode) with the command-step transients dropped as
-``nwbsyn events detect`` drops them. One JSON line per recording: events, frequency,
+a temporary folder, then every sweep of the channel nwbsyn analyses is run through
+``detect_events`` (default model, fast mode) and the events in nwbsyn's exclusion windows
+(command steps, the file's stimuli + the evoked window, action potentials) are dropped as
+``nwbsyn events detect`` drops them. One JSON line per recording: events, frequency over
+the analysed (not excluded) time,
 duplicates (event pairs closer than --duplicate-ms), the reported amplitude against a plain
 direct reading coded here independently (the median of |amplitude| / direct reading and the
 share of events below half of it), how each amplitude was obtained, and the seconds taken
@@ -12,9 +14,15 @@ peak of the trace low-passed at min(5 kHz, fs/8) (4th-order Bessel, zero phase) 
 --peak-ms after the reported onset, minus the median of 1.5 ms of it ending at the lowest
 point of the 2 ms before the onset.
 
+The line also holds the agreement (F1, 2 ms) with the faithful miniML scan: miniML's GC
+model through nwbsyn's importer, every window, at the recording's own rate, stride 20,
+threshold 0.5, outside the same exclusion windows (cached in --cache; ~1 s per second of
+recording on 2 cores).
+
 With --gallery DIR, one PNG per recording with 24 random events (fixed seed): raw and
 low-passed trace, the reported onset (steepest rise, dashed), foot (dot), baseline (green)
-and amplitude (red bar from baseline to peak).
+and amplitude (red bar from baseline to peak); and pages with every disagreement with the
+reference scan (40 ms of trace, nwbsyn's events blue, miniML's red).
 
     python benchmarks/bench_events_real.py --gallery /tmp/gallery
     python benchmarks/bench_events_real.py --recordings 18808025 --gallery /tmp/gallery
@@ -41,38 +49,15 @@ def find_recordings(root: Path) -> list[Path]:
     return sorted(root.rglob("*.abf"))
 
 
-#: The analysed channel where the converter's choice is not the signal: the two-electrode clamp
-#: recordings of the NMJ (current I2 in nA beside the Vm monitor) convert as current clamp today
-#: (issue 13 item 5), so the current is taken from the plain TimeSeries the converter keeps.
-CHANNELS = {"19911002-2.abf": "I2", "20112011-EJC test.abf": "I2"}
+def _traces(nwbfile):
+    """The analysed channel's sweeps as nwbsyn picks them: its TraceInputs (trace in pA or mV)."""
+    from nwbsyn.events.nwb import load_inputs
 
-
-def _traces(nwbfile, recording: str):
-    """(name, trace in pA or mV, rate, polarity, command steps in s) of the analysed channel's sweeps.
-
-    The patch-clamp series the converter made (voltage clamp: currents, current clamp:
-    voltages), or the channel named in :data:`CHANNELS`; of several channels the first one.
-    """
-    from pynwb.icephys import CurrentClampSeries, VoltageClampSeries
-
-    from nwbsyn.events.nwb import _command_steps_s
-
-    series = list(nwbfile.acquisition.values())
-    if recording in CHANNELS:
-        chosen = [s for s in series if s.name.startswith(CHANNELS[recording] + "_sweep_")]
-    else:
-        chosen = [s for s in series if isinstance(s, VoltageClampSeries)] or \
-            [s for s in series if isinstance(s, CurrentClampSeries)]
-    prefix = chosen[0].name.rsplit("sweep_", 1)[0]
-    out = []
-    for s in chosen:
-        if s.name.rsplit("sweep_", 1)[0] != prefix:
-            continue
-        scale = (1e12 if s.unit == "amperes" else 1e3) * float(s.conversion)
-        trace = np.asarray(s.data[:], dtype=np.float64) * scale + (s.offset or 0.0) * (scale / float(s.conversion))
-        steps = _command_steps_s(nwbfile, s) if isinstance(s, (VoltageClampSeries, CurrentClampSeries)) else np.zeros(0)
-        out.append((s.name, trace, float(s.rate), 1 if s.unit == "volts" else -1, steps))
-    return out, ("current" if out and out[0][3] == -1 else "voltage")
+    inputs = load_inputs(nwbfile)
+    prefix = inputs[0].series.name.rsplit("sweep_", 1)[0]  # of several channels, the first one
+    inputs = [i for i in inputs if i.series.name.rsplit("sweep_", 1)[0] == prefix]
+    kind = "current" if inputs[0].default_polarity == -1 else "voltage"
+    return inputs, kind
 
 
 def direct_reading(trace, onsets, *, fs, polarity, peak_ms=4.0):
@@ -93,26 +78,32 @@ def direct_reading(trace, onsets, *, fs, polarity, peak_ms=4.0):
 
 
 def analyse(path: Path, tmp: Path, *, model, duplicate_ms: float):
+    """Convert, then detect in every sweep and drop what nwbsyn's exclusion windows hold (the CLI's defaults).
+
+    Returns (name, trace, fs, polarity, result, windows) per sweep, the kind and the detection seconds.
+    """
     from pynwb import NWBHDF5IO
 
     from nwbsyn.events import detect_events
-    from nwbsyn.events.nwb import TraceInput, drop_command_transients
+    from nwbsyn.events import exclude as exclusion
     from nwbsyn.io.abf import convert_abf
 
     out = tmp / (path.stem.replace(" ", "_") + ".nwb")
     convert_abf(path, output=out, overwrite=True)
-    t0 = time.perf_counter()
     with NWBHDF5IO(str(out), "r") as io:
-        traces, kind = _traces(io.read(), path.name)
-    sweeps = []
-    for name, trace, fs, polarity, steps in traces:
-        res = detect_events(trace, sampling_rate_hz=fs, model=model, polarity=polarity, progress_bar=False)
-        inp = TraceInput(series=None, trace=trace, sampling_rate_hz=fs, unit="", si_unit="",
-                         default_polarity=polarity, command_steps_s=steps)
-        res = drop_command_transients(inp, res)
-        res.params["command_steps_s"] = steps.tolist()
-        sweeps.append((name, trace, fs, polarity, res))
-    seconds = time.perf_counter() - t0
+        nwbfile = io.read()
+        t0 = time.perf_counter()
+        inputs, kind = _traces(nwbfile)
+        spec = exclusion.check_exclusions(nwbfile, inputs)
+        sweeps = []
+        for inp in inputs:
+            trace = np.asarray(inp.trace, dtype=np.float64)
+            res = detect_events(trace, sampling_rate_hz=inp.sampling_rate_hz, model=model,
+                                polarity=inp.default_polarity, progress_bar=False)
+            res, windows = exclusion.apply_exclusions(inp, res, exclusion.trace_windows(inp, spec))
+            sweeps.append((inp.series.name, trace, inp.sampling_rate_hz, inp.default_polarity, res,
+                           [(w.start_s, w.stop_s) for w in windows]))
+        seconds = time.perf_counter() - t0
     return sweeps, kind, seconds
 
 
@@ -131,7 +122,7 @@ def reference_scan(path, sweeps, *, reference, cache: Path | None):
     model_file = resolve_model_path(reference)
     tag = hashlib.sha256(model_file.read_bytes()).hexdigest()[:12]
     model, out = None, []
-    for name, trace, fs, polarity, _ in sweeps:
+    for name, trace, fs, polarity, *_ in sweeps:
         key = hashlib.sha256(np.ascontiguousarray(trace).tobytes() + f"{fs}{polarity}{tag}native".encode()).hexdigest()[:20]
         hit = cache / f"{key}.npy" if cache else None
         if hit is not None and hit.is_file():
@@ -148,13 +139,12 @@ def reference_scan(path, sweeps, *, reference, cache: Path | None):
 
 
 def agreement(sweeps, reference_onsets, *, tolerance_ms: float = 2.0) -> dict:
-    """F1 of the reported events against the reference scan, outside command-step transients (both sides)."""
+    """F1 of the reported events against the reference scan outside nwbsyn's exclusion windows (both sides)."""
     from nwbsyn.events import match_events
 
     tp = n_ours = n_ref = 0
-    for (_, trace, fs, _, res), ref in zip(sweeps, reference_onsets):
-        steps = np.asarray(res.params.get("command_steps_s", []), dtype=float)
-        ref = ref[~_near(ref / fs, steps)]
+    for (_, trace, fs, _, res, windows), ref in zip(sweeps, reference_onsets):
+        ref = ref[~_inside(ref / fs, windows)]
         ours = res.onset_samples
         m = match_events(ref / fs, ours / fs, tolerance_s=tolerance_ms / 1e3)
         tp, n_ours, n_ref = tp + m.true_positives, n_ours + len(ours), n_ref + len(ref)
@@ -163,17 +153,17 @@ def agreement(sweeps, reference_onsets, *, tolerance_ms: float = 2.0) -> dict:
             "agreement_tolerance_ms": tolerance_ms}
 
 
-def _near(times_s, steps_s, before_s=1e-3, after_s=10e-3):
-    if not steps_s.size or not times_s.size:
-        return np.zeros(times_s.size, dtype=bool)
-    d = times_s[:, None] - steps_s[None, :]
-    return np.any((d > -before_s) & (d < after_s), axis=1)
+def _inside(times_s, windows) -> np.ndarray:
+    out = np.zeros(np.size(times_s), dtype=bool)
+    for a, b in windows:
+        out |= (times_s >= a) & (times_s < b)
+    return out
 
 
 def summarise(path, sweeps, kind, seconds, *, duplicate_ms):
     amps, direct, methods, gaps = [], [], [], []
     duration = 0.0
-    for _, trace, fs, polarity, res in sweeps:
+    for _, trace, fs, polarity, res, _ in sweeps:
         st = res.statistics
         duration += trace.size / fs
         amps.append(st.abs_amplitude_pA)
@@ -182,13 +172,19 @@ def summarise(path, sweeps, kind, seconds, *, duplicate_ms):
                        else np.full(len(st), "unrecorded"))
         gaps.append(np.diff(res.onset_samples) / fs * 1e3)
     amps, direct, methods, gaps = (np.concatenate(x) if x else np.zeros(0) for x in (amps, direct, methods, gaps))
+    analysed = sum(s[4].params["exclusion"]["analysed_s"] for s in sweeps)
+    dropped: dict = {}
+    for s in sweeps:
+        for reason, count in s[4].params["exclusion"]["dropped"].items():
+            dropped[reason] = dropped.get(reason, 0) + count
     with np.errstate(all="ignore"):
         ratio = amps / direct
     ok = np.isfinite(ratio) & (direct > 0)
     return {
         "bench": "events_real", "recording": path.name, "analysed": kind, "sweeps": len(sweeps),
         "duration_s": round(duration, 3), "n_events": int(amps.size),
-        "frequency_hz": round(amps.size / duration, 3) if duration else None,
+        "analysed_s": round(analysed, 3), "excluded_by_reason": dropped,
+        "frequency_hz": round(amps.size / analysed, 3) if analysed else None,
         "duplicates_lt_ms": duplicate_ms, "duplicates": int(np.sum(gaps < duplicate_ms)),
         "median_abs_amplitude": round(float(np.median(amps)), 3) if amps.size else None,
         "median_direct_reading": round(float(np.median(direct)), 3) if direct.size else None,
@@ -216,7 +212,7 @@ def gallery(path, sweeps, folder: Path, *, n: int = 24, seed: int = 0) -> Path |
         ax.axis("off")
     for ax, j in zip(axes.flat, pick):
         k, i = events[j]
-        name, trace, fs, polarity, res = sweeps[k]
+        name, trace, fs, polarity, res, _ = sweeps[k]
         st = res.statistics
         ms = fs / 1e3
         feet = getattr(st, "foot_samples", None)
@@ -250,9 +246,8 @@ def disagreements(sweeps, reference_onsets, *, tolerance_ms: float = 2.0):
     from nwbsyn.events import match_events
 
     out = []
-    for k, ((_, _, fs, _, res), ref) in enumerate(zip(sweeps, reference_onsets)):
-        steps = np.asarray(res.params.get("command_steps_s", []), dtype=float)
-        ref = ref[~_near(ref / fs, steps)]
+    for k, ((_, _, fs, _, res, windows), ref) in enumerate(zip(sweeps, reference_onsets)):
+        ref = ref[~_inside(ref / fs, windows)]
         m = match_events(ref / fs, res.onset_samples / fs, tolerance_s=tolerance_ms / 1e3)
         out += [(k, int(o), "ours") for o in np.delete(res.onset_samples, m.detected_indices)]
         out += [(k, int(o), "reference") for o in np.delete(ref, m.true_indices)]
@@ -274,7 +269,7 @@ def disagreement_gallery(path, sweeps, reference_onsets, folder: Path, *, per_pa
         for ax in axes.flat[len(chunk):]:
             ax.axis("off")
         for ax, (k, o, who) in zip(axes.flat, chunk):
-            name, trace, fs, _, res = sweeps[k]
+            name, trace, fs, _, res, _ = sweeps[k]
             ms = fs / 1e3
             lo, hi = max(0, o - int(10 * ms)), min(trace.size, o + int(30 * ms))
             t = (np.arange(lo, hi) - o) / ms

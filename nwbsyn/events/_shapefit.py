@@ -56,11 +56,13 @@ def _model(params, t):
     return params[:, 0:1] + amp * g, jac
 
 
-def fit_biexponential(y, t, mask, p0, *, iterations: int = 60):
+def fit_biexponential(y, t, mask, p0, *, iterations: int = 60, patience: int = 10):
     """Least-squares biexponential fits of the rows of ``y`` (m, L) where ``mask`` is true.
 
     ``t`` (m, L) are the sample times in ms, ``p0`` (m, 5) the starting parameters.
-    Returns the parameters (m, 5) and the residual sums of squares (m,).
+    An event stops once ``patience`` steps in a row lowered its cost by less than 1e-9 of it
+    (each event's damping and stopping are its own). Returns the parameters (m, 5) and the
+    residual sums of squares (m,).
     """
     p = np.clip(np.array(p0, dtype=np.float64), _LOWER, _UPPER)
     m = p.shape[0]
@@ -71,22 +73,28 @@ def fit_biexponential(y, t, mask, p0, *, iterations: int = 60):
         res = (f - y) * w
         cost = np.sum(res**2, axis=1)
         lam = np.full(m, 1e-3)
+        still = np.zeros(m, dtype=np.int64)  # steps in a row without progress
         for _ in range(int(iterations)):
-            jm = jac * w[:, None, :]
+            act = np.flatnonzero(still < patience)
+            if not act.size:
+                break
+            jm = jac[act] * w[act, None, :]
             hess = np.einsum("mil,mjl->mij", jm, jm)
-            grad = np.einsum("mil,ml->mi", jm, res)
+            grad = np.einsum("mil,ml->mi", jm, res[act])
             diag = np.einsum("mii->mi", hess)
-            damped = hess + (lam[:, None] * diag + 1e-12 * (diag.sum(axis=1, keepdims=True) + 1.0))[:, :, None] * eye
+            damped = hess + (lam[act, None] * diag + 1e-12 * (diag.sum(axis=1, keepdims=True) + 1.0))[:, :, None] * eye
             damped = np.where(np.isfinite(damped), damped, 0.0) + 1e-300 * eye
             step = -np.linalg.solve(damped, np.where(np.isfinite(grad), grad, 0.0)[..., None])[..., 0]
-            trial = np.clip(p + step, _LOWER, _UPPER)  # projected onto the bounds
-            f_new, jac_new = _model(trial, t)
-            res_new = (f_new - y) * w
+            trial = np.clip(p[act] + step, _LOWER, _UPPER)  # projected onto the bounds
+            f_new, jac_new = _model(trial, t[act])
+            res_new = (f_new - y[act]) * w[act]
             cost_new = np.sum(res_new**2, axis=1)
-            better = np.isfinite(cost_new) & (cost_new < cost)
-            p[better], jac[better], res[better], cost[better] = trial[better], jac_new[better], res_new[better], \
-                cost_new[better]
-            lam = np.clip(np.where(better, lam / 3.0, lam * 4.0), 1e-9, 1e9)
+            better = np.isfinite(cost_new) & (cost_new < cost[act])
+            moved = better & (cost[act] - cost_new > 1e-9 * np.abs(cost[act]))
+            up = act[better]
+            p[up], jac[up], res[up], cost[up] = trial[better], jac_new[better], res_new[better], cost_new[better]
+            lam[act] = np.clip(np.where(better, lam[act] / 3.0, lam[act] * 4.0), 1e-9, 1e9)
+            still[act] = np.where(moved, 0, still[act] + 1)
     return p, cost
 
 
