@@ -86,6 +86,10 @@ class ReviewSession:
     def add_event(self, *, sweep: int, time_s: float) -> dict:
         """Add a missed event near ``time_s`` (session clock), moved to the steepest rise within 2 ms."""
         s = self.sweeps[int(sweep)]
+        end = s.t0_s + s.n_samples / s.rate_hz
+        if not s.t0_s + 0.002 <= float(time_s) <= end - 0.002:
+            raise InputError(f"{float(time_s):.4f} s lies outside {s.name} ({s.t0_s:.4f} to {end:.4f} s); add events "
+                             "inside the sweep.")
         onset = _snap_onset(self._read(s, time_s - 0.003, time_s + 0.003), s, time_s)
         item = {"sweep": int(sweep), "onset": onset, "t": s.t0_s + onset / s.rate_hz}
         with self._lock:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -62,6 +63,8 @@ def test_http_api_accept_reject_add_save(events_file, tmp_path):
         _call(base, "/api/label", {"i": 1, "label": "accept"})
         added = _call(base, "/api/add", {"sweep": 0, "t": state["events"][4]["t"] + 0.04})
         assert abs(added["t"] - (state["events"][4]["t"] + 0.04)) <= 0.0021
+        with pytest.raises(urllib.error.HTTPError, match="409"):
+            _call(base, "/api/add", {"sweep": 0, "t": 1e6})  # outside the sweep
         summary = _call(base, "/api/save", {})
     finally:
         server.shutdown()
