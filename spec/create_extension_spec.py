@@ -3,7 +3,7 @@
 This script is the single source of truth for the schema and for the version of the
 ``ndx-nwbsyn`` distribution (``spec/pyproject.toml`` reads ``version`` from the namespace
 YAML it writes): edit it, run ``python spec/create_extension_spec.py`` and commit both YAML
-files. ``spec/tests/test_spec.py`` regenerates them and fails on any difference.
+files. ``spec/tests/test_ndx_spec.py`` regenerates them and fails on any difference.
 
 Conventions (schema 0.2): values are in SI base units; a dataset or column of physical values
 carries a ``unit`` attribute and no unit in its name; times are in seconds (as in core);

@@ -2,7 +2,7 @@
 
 (hdmf-docutils renders the same YAML to Sphinx; this keeps a readable Markdown copy in the
 repository without that dependency.) Run ``python docs/make_format_doc.py`` after editing the
-schema; ``tests/test_spec.py`` fails when the committed file is out of date.
+schema; ``tests/test_ndx_spec.py`` fails when the committed file is out of date.
 """
 
 from pathlib import Path
