@@ -1,16 +1,18 @@
 """Detect synaptic events in a whole trace with a window classifier (the miniML procedure).
 
-1. Cut 600-sample windows at the recording's own rate (resampled only above 50 kHz, or to a
-   given ``model_rate_hz``), as miniML does; invert the trace if events are positive-going.
+1. Resample the trace to the classifier's rate (50 kHz; ``model_rate_hz=None`` keeps the
+   recording's own rate, as miniML does); invert it if events are positive-going.
 2. Score windows (600 samples) on a grid with a stride; each window is min-max scaled.
    ``mode="full"`` scores every window with the classifier (miniML, the faithful path).
-   ``mode="fast"`` (default), for a classifier nwbsyn ships a distilled scorer for (the
-   default model): one fully convolutional pass gives the score of every window
-   (:mod:`nwbsyn.events.dense`), and the classifier rescores only the peaks of that score
-   trace within 0.2 of the threshold, so the cost hardly grows with the
-   number of events. For any other classifier, fast mode scores only the windows holding
-   a candidate from a cheap, permissive matched filter at 10-55 % of the window; every
-   other window scores 0.
+   ``mode="fast"`` (default) first finds candidate events with a cheap, permissive matched
+   filter and scores only the windows that hold a candidate where the classifier was
+   trained to see events (10-55 % into the window); every other window scores 0.
+   ``mode="dense"`` (experimental) scores every window in one fully convolutional pass with
+   the scorer distilled from the shipped classifier (:mod:`nwbsyn.events.dense`) and lets
+   the classifier rescore only the peaks within 0.2 of the threshold: its cost hardly grows
+   with the number of events, and it matches the full scan on simulated traces, but on real
+   recordings it does not reproduce the classifier yet (it finds far more events), so it is
+   not the default.
 3. Maximum-filter the score trace and find peaks above the threshold; each peak gives a
    region of the trace.
 4. Inside each region, place events at the steepest rise (peaks of the smoothed
@@ -42,9 +44,6 @@ from nwbsyn.events.locate import _candidate_kernel, _locate, candidate_trace, lo
 from nwbsyn.events.stats import EventStatistics, TraceReader, event_statistics
 
 __all__ = ["EventDetectionResult", "detect_events", "score_trace", "locate_events", "candidate_trace"]
-
-#: Recordings faster than this are resampled to it by default (the rate of miniML's and nwbsyn's training data).
-MAX_MODEL_RATE_HZ = 50_000.0
 
 #: Fast mode scores the windows that put a candidate onset at these fractions of the window.
 CANDIDATE_POSITIONS = (0.1, 0.55)
@@ -360,7 +359,7 @@ def detect_events(
     candidate_threshold_sd: float = 4.5,
     stride_samples: int = 20,
     window_samples: int = 600,
-    model_rate_hz: float | None = None,
+    model_rate_hz: float | None = 50_000.0,
     polarity: int = -1,
     chunk_s: float | None = 60.0,
     batch_size: int = 512,
@@ -383,14 +382,14 @@ def detect_events(
         (batch, window_samples) min-max scaled windows to (batch,) probabilities.
     threshold : float, default: 0.5
         Minimum peak of the score trace, in [0, 1].
-    mode : {"fast", "full"}, default: "fast"
-        ``"full"`` scores every window with the classifier, as miniML does (~300k windows
-        per 2 minutes at 50 kHz). ``"fast"``: with the default model, every window is
-        scored by the distilled dense scorer in one pass and the classifier rescores the
-        ambiguous bumps (``params["windows_scored"]`` counts them); with other models,
-        only the windows around candidate events from a permissive matched filter
-        (:func:`candidate_trace` above ``candidate_threshold_sd`` robust SDs) are scored,
-        typically 50-200 times fewer; other windows score 0.
+    mode : {"fast", "full", "dense"}, default: "fast"
+        ``"full"`` scores every window, as miniML does (~300k windows per 2 minutes at
+        50 kHz). ``"fast"`` scores only the windows around candidate events from a
+        permissive matched filter (:func:`candidate_trace` above ``candidate_threshold_sd``
+        robust SDs), typically 50-200 times fewer; other windows score 0. ``"dense"``
+        (experimental, shipped model only): the distilled scorer gives every window's score
+        in one pass and the classifier rescores the ambiguous peaks
+        (``params["windows_scored"]`` counts them); see the module notes.
     candidate_threshold_sd : float, default: 4.5
         Fast mode's candidate threshold, in robust SDs of the matched-filter trace. Lower
         finds weaker candidates at the cost of more windows to score.
@@ -398,16 +397,10 @@ def detect_events(
         Step between windows, in samples at ``model_rate_hz``.
     window_samples : int, default: 600
         Classifier input length.
-    model_rate_hz : float or None, default: None
-        Rate the classifier's windows are cut at. None: the recording's own rate up to
-        50 kHz, as miniML does (600 samples = 12 ms at 50 kHz, 30 ms at 20 kHz: slower
-        events of slower recordings fill the window as fast events do at 50 kHz); faster
-        recordings are resampled to 50 kHz. A number resamples the trace to that rate.
-    polarity : {-1, +1, "both"}, default: -1
-        Direction of the events; positive events are inverted for the classifier, which
-        was trained on negative-going events. ``"both"`` (or 0) detects each direction
-        and joins them; the sign of each event is that of its amplitude (see
-        :func:`_both_directions`).
+    model_rate_hz : float or None, default: 50 kHz
+        Rate the classifier was trained at (window = 12 ms at 50 kHz); the trace is
+        resampled to it. None keeps the recording's own rate, as miniML does (600 samples =
+        30 ms at 20 kHz).
     chunk_s : float or None, default: 60
         Process the trace in chunks of this duration (with a halo), so that memory stays
         bounded for long recordings; None processes it in one piece. The events do not
@@ -440,8 +433,9 @@ def detect_events(
         return _both_directions(trace, model, **options)
     if isinstance(polarity, str) or polarity not in (-1, 1):
         raise InputError(f"polarity must be -1 (negative-going events), +1 or 'both'; got {polarity!r}.")
-    if mode not in ("fast", "full"):
-        raise InputError(f"mode must be 'fast' (candidate windows only) or 'full' (every window); got {mode!r}.")
+    if mode not in ("fast", "full", "dense"):
+        raise InputError(f"mode must be 'fast' (candidate windows only), 'full' (every window) or 'dense' (the "
+                         f"distilled scorer); got {mode!r}.")
     if not (np.isscalar(candidate_threshold_sd) and candidate_threshold_sd > 0):
         raise InputError(f"candidate_threshold_sd must be a positive number; got {candidate_threshold_sd!r}.")
     for name, value in (("stride_samples", stride_samples), ("window_samples", window_samples), ("batch_size", batch_size)):
@@ -455,7 +449,7 @@ def detect_events(
         raise InputError(f"chunk_s must be a positive duration in seconds or None; got {chunk_s!r}.")
     reader = TraceReader(trace, sampling_rate_hz=sampling_rate_hz, min_samples=2)
     fs = float(sampling_rate_hz)
-    model_rate_hz = min(fs, MAX_MODEL_RATE_HZ) if model_rate_hz is None else float(model_rate_hz)
+    model_rate_hz = fs if model_rate_hz is None else float(model_rate_hz)
     needed = int(np.ceil(window_samples * fs / model_rate_hz)) + 1
     if reader.size < needed:
         raise InputError(
@@ -470,8 +464,10 @@ def detect_events(
     size = n_m if chunk_s is None else max(4 * window, int(round(chunk_s * fs_m)))
     chunks = _chunks(n_m, -(-size // grid) * grid)
     mask, scorer = None, None
-    if mode == "fast":
+    if mode == "dense":
         scorer = _paired_scorer(model, window)
+        if scorer is None:
+            raise InputError(f"nwbsyn ships no distilled scorer for the model {model_id}; use mode 'fast' or 'full'.")
     if scorer is not None:
         scores = _dense_scores(xr, chunks, scorer, n_win=n_win, stride=stride, window=window, device=dev or "cpu")
         n_scored = _refine(xr, scores, run, threshold=float(threshold), band=0.2, stride=stride, window=window,

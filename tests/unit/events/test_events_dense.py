@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from nwbsyn._shared import InputError  # noqa: E402
 from nwbsyn.events import detect_events, match_events, simulate_trace  # noqa: E402
 from nwbsyn.events.dense import DEFAULT_DENSE, DenseScorer, block_range_normalise, dense_for  # noqa: E402
 from nwbsyn.events.distil import distillation_traces  # noqa: E402
@@ -44,19 +45,21 @@ def test_shipped_scorer_pairs_only_with_the_unchanged_default_model():
     model = load_model("default", device="cpu")
     assert dense_for(model.weights_sha256) is not None
     sim = simulate_trace(duration_s=1.0, rate_hz=5.0, rng=0)
-    assert detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model,
+    assert detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model, mode="dense",
                          progress_bar=False).params["scorer"].startswith("dense")
+    assert detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model,
+                         progress_bar=False).params["scorer"] == "classifier on candidate windows"  # not the default
     with torch.no_grad():
         model.out.bias += 0.1  # trained further in memory: the scorer no longer reproduces it
-    res = detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model, progress_bar=False)
-    assert res.params["scorer"] == "classifier on candidate windows"
+    with pytest.raises(InputError, match="no distilled scorer"):
+        detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model, mode="dense", progress_bar=False)
 
 
 @needs_shipped
-def test_dense_fast_mode_does_not_depend_on_chunks():
+def test_dense_mode_does_not_depend_on_chunks():
     sim = simulate_trace(duration_s=6.0, rate_hz=10.0, decay_ms=3.0, decay_sd_ms=0.5, filter_hz=5000.0, rng=1)
-    one = detect_events(sim.trace_pA, sampling_rate_hz=50_000, chunk_s=None, progress_bar=False)
-    many = detect_events(sim.trace_pA, sampling_rate_hz=50_000, chunk_s=0.5, progress_bar=False)
+    one = detect_events(sim.trace_pA, sampling_rate_hz=50_000, mode="dense", chunk_s=None, progress_bar=False)
+    many = detect_events(sim.trace_pA, sampling_rate_hz=50_000, mode="dense", chunk_s=0.5, progress_bar=False)
     np.testing.assert_array_equal(one.onset_samples, many.onset_samples)
     np.testing.assert_allclose(one.score_trace, many.score_trace, atol=1e-5)
 
@@ -64,10 +67,10 @@ def test_dense_fast_mode_does_not_depend_on_chunks():
 @needs_shipped
 @pytest.mark.parametrize("kw", [dict(rate_hz=5.0), dict(rate_hz=20.0, min_spacing_ms=1.5, decay_ms=4.0,
                                                         decay_sd_ms=1.0, rise_ms=0.4, filter_hz=5000.0)])
-def test_dense_fast_mode_finds_what_the_full_scan_finds(kw):
+def test_dense_mode_finds_what_the_full_scan_finds(kw):
     sim = simulate_trace(duration_s=4.0, rng=2, **kw)
     model = load_model("default", device="cpu")
-    fast = detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model, progress_bar=False)
+    fast = detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model, mode="dense", progress_bar=False)
     full = detect_events(sim.trace_pA, sampling_rate_hz=50_000, model=model, mode="full", progress_bar=False)
     f_fast = match_events(sim.onset_times_s, fast.onset_times_s, tolerance_s=1e-3).f1
     f_full = match_events(sim.onset_times_s, full.onset_times_s, tolerance_s=1e-3).f1
