@@ -119,7 +119,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 max_epochs=args.max_epochs, device=args.device, overwrite=args.overwrite,
                 progress_bar=not args.quiet, checkpoint=ckpt_tmp, init_from=start)
             if plot_tmp is not None:
-                connectivity.plot_connectivity(result, path=plot_tmp, labels=[str(r) for r in inp.rows])
+                from nwbsyn.connectivity.plot import id_labels
+
+                connectivity.plot_connectivity(result, path=plot_tmp, labels=id_labels(inp))
     where = args.input if args.in_place else nwb_out
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if isinstance(v, float))
     origin = "" if inp.source_series is None else f" of {object_path(inp.source_series)}"

@@ -78,10 +78,11 @@ def _event_rows(table) -> tuple[list[str], list[list]]:
         refs = table["trace"].data[:]
         for row, ref in zip(rows, refs):
             row.append(ref[2].name)
-    if "amplitude_method" in table.colnames:
-        header.append("amplitude_method")
-        for row, how in zip(rows, table["amplitude_method"].data[:]):
-            row.append(how.decode() if isinstance(how, bytes) else str(how))
+    for name in ("amplitude_method", "review"):  # text columns: how the amplitude was read, the curation label
+        if name in table.colnames:
+            header.append(name)
+            for row, value in zip(rows, table[name].data[:]):
+                row.append(value.decode() if isinstance(value, bytes) else str(value))
     return header, rows
 
 
@@ -117,8 +118,10 @@ def _per_trace_rows(table) -> tuple[list[str], list[list]]:
 
 def _cleft_rows(table) -> tuple[list[str], list[list]]:
     header = ["cleft_id", "centroid_z_nm", "centroid_y_nm", "centroid_x_nm", "num_voxels", "score"]
+    from nwbsyn.types import cleft_centroids_nm
+
     ids = np.asarray(table["cleft_id"].data[:])
-    centroid = np.asarray(table["centroid"].data[:], float).reshape(len(ids), -1)
+    centroid = cleft_centroids_nm(table)  # schema 0.2 stores voxels; the CSV says nm
     voxels = np.asarray(table["num_voxels"].data[:])
     score = np.asarray(table["score"].data[:], float) if "score" in table.colnames else np.full(len(ids), np.nan)
     return header, [[int(i), *map(float, c[:3]), int(v), float(s)] for i, c, v, s in zip(ids, centroid, voxels, score)]
