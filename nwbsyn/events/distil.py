@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nwbsyn.events.beds import real_noise_beds
+from nwbsyn.events.beds import describe_beds, real_noise_beds
 from nwbsyn.events.simulate import simulate_trace
 
 __all__ = ["DistilTrace", "distillation_traces", "teacher_scores", "distil"]
@@ -151,9 +151,7 @@ def distil(teacher, *, seed: int = 0, n_traces: int = 48, duration_s: float = 4.
         "training_recipe": {
             "data": f"nwbsyn.events.distil.distillation_traces(n_traces={n_traces}, duration_s={duration_s}, "
                     f"seed={seed}, beds=real_noise_beds())",
-            "real_noise_beds": (f"{len(beds)} files, {sum(b.size for b in beds) / FS:.1f} s of event-poor stretches "
-                                f"of the voltage-clamp ABFs in ../shared/data/events/abf") if beds else
-                               "none: ../shared/data/events was absent, synthetic noise only",
+            "real_noise_beds": describe_beds(beds),
             "traces": [t.recipe for t in traces],
             "validation_traces": n_val,
             "targets": "teacher full scan (every window, stride 20), soft binary cross-entropy",
