@@ -65,9 +65,28 @@ def _stop(signum, _frame):
     raise Stopped(signum)
 
 
+def _redeliver(unraisable) -> None:
+    """A Stopped raised where Python cannot raise (a weakref callback, ``__del__``) is not lost.
+
+    Python prints and drops such exceptions; instead the signal is sent again a moment
+    later, when the main thread is back in ordinary code, and nothing is printed.
+    """
+    if isinstance(unraisable.exc_value, Stopped):
+        import os
+        import threading
+
+        threading.Timer(0.05, os.kill, args=(os.getpid(), unraisable.exc_value.signum)).start()
+        return
+    _default_unraisablehook(unraisable)
+
+
+_default_unraisablehook = sys.unraisablehook
+
+
 def _install_signal_handlers() -> None:
     import signal
 
+    sys.unraisablehook = _redeliver
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             try:

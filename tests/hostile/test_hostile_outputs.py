@@ -283,3 +283,28 @@ def test_two_concurrent_in_place_runs_lose_no_update(tmp_path):
     with h5py.File(cell, "r") as f:
         assert "synaptic_events" in f["processing/icephys"]
     assert not stray_temporaries(tmp_path)
+
+
+def test_a_stop_raised_where_python_cannot_raise_is_delivered_again():
+    """A signal landing in a weakref callback (as during garbage collection) still stops the run, quietly."""
+    import subprocess
+    import sys
+
+    script = (
+        "import time, weakref\n"
+        "import nwbsyn.cli as cli\n"
+        "cli._install_signal_handlers()\n"
+        "class A: pass\n"
+        "a = A()\n"
+        "def cb(_): raise cli.Stopped(15)\n"
+        "r = weakref.ref(a, cb)\n"
+        "try:\n"
+        "    del a\n"
+        "    for _ in range(500): time.sleep(0.01)\n"
+        "    print('not stopped')\n"
+        "except cli.Stopped as e:\n"
+        "    print('stopped', e.signum)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "stopped 15"
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
