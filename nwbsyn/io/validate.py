@@ -52,19 +52,8 @@ class ValidationReport:
 
 
 def register_checks() -> None:
-    """Register the ndx-nwbsyn type checks (shipped with ndx-nwbsyn) and nwbsyn's own, each once."""
-    from nwbinspector._registration import available_checks
-
-    from nwbsyn.io import checks  # noqa: F401  (nwbsyn's checks, e.g. finite rates of any TimeSeries)
-    import ndx_nwbsyn.checks  # noqa: F401  (the type checks; new ones such as timestamp resolution)
-
-    seen, unique = set(), []
-    for check in available_checks:  # a check imported under two modules is registered twice: keep the first
-        name = getattr(check, "__name__", id(check))
-        if name not in seen:
-            seen.add(name)
-            unique.append(check)
-    available_checks[:] = unique
+    """Register the ndx-nwbsyn type checks (shipped with ndx-nwbsyn) and nwbsyn's own, each once (on import)."""
+    from nwbsyn.io import checks  # noqa: F401  (imports ndx_nwbsyn.checks, then adds the TimeSeries rate check)
 
 
 def _schema_errors(path) -> list[str]:
