@@ -6,6 +6,7 @@ recipe never uses (training 1000+, validation 2000+, here 5000+ by default).
     python benchmarks/bench_partners.py --volumes 4                 # accuracy, edge F1, throughput
     python benchmarks/bench_partners.py --tune                      # thresholds, on validation volumes
     python benchmarks/bench_partners.py --memory-limit-mb 1500      # block-wise run on a 2x larger volume
+    python benchmarks/bench_partners.py --resolutions 4 8 16 --volumes 4   # edge F1 at other voxel sizes
 """
 
 from __future__ import annotations
@@ -194,6 +195,41 @@ def memory_run(limit_mb: float, seed: int, block_zyx=(16, 128, 128)) -> None:
          block_zyx=list(block_zyx), within_limit=bool(out["peak_rss_mb"] <= limit_mb), **out)
 
 
+def resolution_run(in_plane_nm, n_volumes: int, seed: int, extent_nm=(1280.0, 2048.0, 2048.0)) -> None:
+    """Edge F1 with detected clefts on generated volumes at ``in_plane_nm`` (z 40 nm), the same
+    physical extent at every resolution; the networks run resampled to their training grid.
+
+    One line per volume and one pooled line per resolution (``seed`` + k: held-out seeds).
+    """
+    from nwbsyn.partners import simulate_volume
+
+    for vs in in_plane_nm:
+        voxel = (40.0, float(vs), float(vs))
+        shape = tuple(int(round(e / v)) for e, v in zip(extent_nm, voxel))
+        tp = fp = fn = ttp = tfp = tfn = 0
+        t0 = time.perf_counter()
+        for k in range(n_volumes):
+            v = simulate_volume(shape_zyx=shape, voxel_size_nm=voxel, rng=seed + k)
+            t = time.perf_counter()
+            found = detect_clefts(v.raw, device="cpu", voxel_size_nm=voxel)
+            res = assign_partners(v.raw, v.neuron_ids, found, device="cpu", voxel_size_nm=voxel)
+            s = synapse_edge_f1(found.labels, res.edges(), v.clefts, v.edges())
+            seconds = time.perf_counter() - t
+            given = assign_partners(v.raw, v.neuron_ids, v.clefts, device="cpu", voxel_size_nm=voxel)
+            g = synapse_edge_f1(v.clefts, given.edges(), v.clefts, v.edges())
+            tp, fp, fn = tp + s.n_true_positive, fp + s.n_false_positive, fn + s.n_false_negative
+            ttp, tfp, tfn = ttp + g.n_true_positive, tfp + g.n_false_positive, tfn + g.n_false_negative
+            emit(dataset="generated", method="avan", measure="resolution_volume", voxel_size_nm=list(voxel),
+                 shape=list(shape), seed=seed + k, n_synapses=len(v.synapses), n_detected=len(found),
+                 edge_f1=s.f1, edge_precision=s.precision, edge_recall=s.recall, true_cleft_edge_f1=g.f1,
+                 seconds=seconds)
+        p, r = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        emit(dataset="generated", method="avan", measure="resolution", voxel_size_nm=list(voxel), shape=list(shape),
+             n_volumes=n_volumes, seeds=[seed, seed + n_volumes - 1], edge_precision=p, edge_recall=r,
+             edge_f1=2 * tp / max(1, 2 * tp + fp + fn), true_cleft_edge_f1=2 * ttp / max(1, 2 * ttp + tfp + tfn),
+             n_true_edges=tp + fn, seconds=time.perf_counter() - t0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--volumes", type=int, default=4)
@@ -206,12 +242,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory-limit-mb", type=float, help="only the block-wise memory run, with this RSS budget")
     ap.add_argument("--block", type=int, nargs=3, default=[16, 128, 128], help="block of the memory run (z y x)")
+    ap.add_argument("--resolutions", type=float, nargs="+", metavar="NM",
+                    help="only edge F1 at these in-plane voxel sizes (z 40 nm), --volumes volumes each")
     args = ap.parse_args()
     import os
 
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.resolutions:
+        resolution_run(args.resolutions, args.volumes, args.seed)
+        return
     if args.memory_limit_mb:
         memory_run(args.memory_limit_mb, args.seed, tuple(args.block))
         return

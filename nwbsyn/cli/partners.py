@@ -80,6 +80,9 @@ def add_parsers(subparsers) -> None:
     train.add_argument("--data-seed", type=int, default=1000,
                        help="seed of the generated training volumes (default 1000; validation stays at 2000)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--voxel-size-nm", nargs=3, type=float, default=[40.0, 8.0, 8.0], metavar=("Z", "Y", "X"),
+                       help="voxel size of the generated training volumes (default 40 8 8, the shipped networks'); "
+                            "recorded in the model card, inference resamples other volumes to it")
     train.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=_cmd_train)
@@ -171,6 +174,7 @@ def _save_plot(claim, figure) -> None:
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
+    from nwbsyn import partners
     from nwbsyn.io.remote import is_remote
     from nwbsyn.partners.cremi import is_cremi
 
@@ -186,9 +190,11 @@ def _cmd_assign(args: argparse.Namespace) -> int:
         where, result = _assign_cremi(args, options)
     else:
         where, result = _assign_nwb(args, options)
-    n_poly = sum(len(p) > 1 for p in result.post_ids)
-    print(f"{len(result.clefts)} clefts ({args.clefts}), {len(result)} with partners ({n_poly} polyadic), "
-          f"{len(result.edges())} edges -> {where} (processing/misc/synaptic_partners)")
+    import sys
+
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(partners.summary_line(result, clefts=args.clefts, where=where))
     return 0
 
 
@@ -294,6 +300,10 @@ def _check_train_options(args: argparse.Namespace) -> None:
     check_fraction(args.mask_dilation, option="--mask-dilation")
     check_seed(args.seed, option="--seed")
     check_seed(args.data_seed, option="--data-seed")
+    from nwbsyn.partners._checks import SIMULATE_VOXEL_LIMITS_NM, check_voxel_size
+
+    check_voxel_size(args.voxel_size_nm, name="--voxel-size-nm", limits_nm=SIMULATE_VOXEL_LIMITS_NM,
+                     hint="what the simulator models")
     if args.init and args.task == "mask-pruner":
         raise InputError("--init continues a cleft or association network; leave it out with --task mask-pruner.")
     pick_device(args.device)
@@ -315,11 +325,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         check_output(path, inputs=inputs, overwrite=args.overwrite, what=what)
     config = train.TrainConfig(task=args.task if args.task != "mask-pruner" else "association",
                                iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
-                               init_from=args.init, mask_dilation_prob=args.mask_dilation)
+                               init_from=args.init, mask_dilation_prob=args.mask_dilation,
+                               voxel_size_nm=tuple(args.voxel_size_nm))
     train.check_init_from(config)
     volumes = val = description = None
     recipe = dict(train.DEFAULT_RECIPE, n_volumes=args.volumes, seed=args.data_seed)
+    if tuple(args.voxel_size_nm) != (40.0, 8.0, 8.0):
+        recipe["options"] = dict(recipe["options"], voxel_size_nm=tuple(args.voxel_size_nm))
     if args.data:
+        from nwbsyn.partners import read_cremi
+
+        with read_cremi(args.data[0], lazy=True) as first:
+            config.voxel_size_nm = tuple(float(v) for v in first.resolution_nm)
         volumes = [train.LabelledVolume.from_cremi(p) for p in args.data]
         volumes, val = (volumes[:-1], volumes[-1:]) if len(volumes) > 1 else (volumes, None)
         description = "CREMI files " + ", ".join(Path(p).name for p in args.data)

@@ -18,6 +18,7 @@ from nwbsyn.partners.infer import (
     assign_partners,
     clefts_from_labels,
     detect_clefts,
+    summary_line,
 )
 from nwbsyn.partners.metrics import (
     AssignmentScore,
@@ -61,6 +62,7 @@ __all__ = [
     "read_cremi",
     "simulate_dataset",
     "simulate_volume",
+    "summary_line",
     "synapse_edge_f1",
     "write_cremi",
 ]

@@ -86,25 +86,40 @@ def _forward(net, x: np.ndarray, device: str) -> np.ndarray:
 
 
 def predict_blockwise(net, raw, *, block_zyx=(32, 256, 256), halo_zyx=(4, 32, 32), device: str = "cpu",
-                      out=None, progress_bar: bool = False) -> np.ndarray:
+                      out=None, progress_bar: bool = False, resampling=None) -> np.ndarray:
     """Run a 1-input network over ``raw`` in overlapping blocks; returns uint8 probabilities (0-255).
 
     ``raw`` is read one block (plus halo) at a time; ``out`` may be any writable array of
     the volume's shape (e.g. an HDF5 dataset) to keep the result out of memory as well.
+    ``resampling`` (:class:`~nwbsyn.partners.resample.Resampling`): each block is resampled to
+    the network's grid, and the probabilities mapped back to the input grid (linear);
+    ``block_zyx`` is in input voxels, ``halo_zyx`` in network voxels.
     """
     from tqdm.auto import tqdm
 
+    from nwbsyn.partners.resample import Resampling
+
     shape = _check_volume(raw)
+    rs = resampling or Resampling(input_nm=(1, 1, 1), network_nm=(1, 1, 1), shape_in=shape)
     out = np.zeros(shape, np.uint8) if out is None else out
     starts = [range(0, n, b) for n, b in zip(shape, block_zyx)]
     for corner in tqdm(list(product(*starts)), desc="cleft detection", unit="block", disable=not progress_bar):
         core = tuple(slice(c, min(c + b, n)) for c, b, n in zip(corner, block_zyx, shape))
-        outer = tuple(slice(max(0, s.start - h), min(n, s.stop + h)) for s, h, n in zip(core, halo_zyx, shape))
-        block = np.asarray(raw[outer], np.float32)[None, None] / 255.0
+        outer = rs.net_box(core, halo_zyx)
+        block = rs.read_net(raw, outer, order=1)[None, None] / np.float32(255.0)
         prob = _forward(net, block, device)[0, 0]
-        inner = tuple(slice(c.start - o.start, c.stop - o.start) for c, o in zip(core, outer))
-        out[core] = np.round(prob[inner] * 255).astype(np.uint8)
+        out[core] = np.round(np.clip(rs.to_input_grid(prob, outer, core, order=1), 0, 1) * 255).astype(np.uint8)
     return out
+
+
+class _Equal:
+    """A read-on-slice view ``labels == value`` (float32), for resampling one cleft's mask."""
+
+    def __init__(self, labels, value):
+        self.labels, self.value, self.shape = labels, value, tuple(labels.shape)
+
+    def __getitem__(self, key):
+        return (np.asarray(self.labels[key]) == self.value).astype(np.float32)
 
 
 @dataclass
@@ -118,6 +133,8 @@ class CleftDetection:
     bounding_boxes: np.ndarray  # (n, 6) z0, y0, x0, z1, y1, x1 (stop exclusive)
     scores: np.ndarray
     probability: object = field(default=None, repr=False)  # uint8 cleft probability (detected clefts only)
+    notes: tuple = ()  # sentences for the user (e.g. a voxel size far from the networks' training resolution)
+    voxel_size_nm: tuple | None = None  # of the labels' grid (None: the network's own)
 
     def __len__(self) -> int:
         return len(self.cleft_ids)
@@ -161,7 +178,7 @@ def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int = MIN_CLEFT_VOXELS,
                   min_score: float = MIN_CLEFT_SCORE, block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
-                  progress_bar: bool = False) -> CleftDetection:
+                  progress_bar: bool = False, voxel_size_nm=None) -> CleftDetection:
     """Detect synaptic clefts in an EM volume, block by block.
 
     Parameters
@@ -172,29 +189,41 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
     threshold : float, default: 0.5
         Probability above which a voxel is cleft.
     min_voxels : int, default: 70
-        Components smaller than this are dropped.
+        Components smaller than this are dropped, counted in voxels of the network's training grid
+        (70 voxels of 40 x 8 x 8 nm = 280 voxels of 40 x 4 x 4 nm).
     min_score : float, default: 0.74
         Components whose mean probability is lower are dropped (tuned on validation volumes:
         contacts without a synapse give weak, patchy responses).
+    block_zyx : tuple, default: (32, 256, 256)
+        Block in voxels of the network's grid (the input block covers the same extent).
     workspace : str or Path, optional
         An HDF5 file for the probability and label volumes, for volumes larger than memory;
         ``result.labels`` is then a dataset of that file (keep it until you are done).
+    voxel_size_nm : (z, y, x), optional
+        The volume's voxel size. When it differs from the network's training resolution (its
+        model card) each block is resampled to that resolution for inference and the
+        probabilities mapped back (linear), so labels and table are on the input grid. None:
+        the volume is at the training resolution.
 
     Example
     -------
     >>> from nwbsyn.partners import simulate_volume, detect_clefts
     >>> vol = simulate_volume(shape_zyx=(16, 128, 128), rng=0)
-    >>> found = detect_clefts(vol.raw)  # doctest: +SKIP
+    >>> found = detect_clefts(vol.raw, voxel_size_nm=vol.voxel_size_nm)  # doctest: +SKIP
     >>> len(found), len(vol.synapses)  # doctest: +SKIP
     (4, 4)
     """
     from nwbsyn.partners._blockwise import label_blockwise
+    from nwbsyn.partners.resample import resampling_for
 
     if not 0 < threshold < 1:
         raise InputError(f"threshold={threshold} must lie in (0, 1).")
     shape = _check_volume(raw)
     dev = pick_device(device)
-    net, _ = load_network(model, task="cleft", device=dev)
+    net, info = load_network(model, task="cleft", device=dev)
+    rs = resampling_for(shape, voxel_size_nm, info)
+    block_in = tuple(max(4, int(round(b / r))) for b, r in zip(block_zyx, rs.ratio))
+    min_voxels_in = int(np.ceil(min_voxels / float(np.prod(rs.ratio))))
     if workspace is None:
         prob, labels = np.zeros(shape, np.uint8), np.zeros(shape, np.uint32)
     else:
@@ -204,10 +233,12 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
         chunks = tuple(min(n, c) for n, c in zip(shape, (8, 128, 128)))
         prob = ws.create_dataset("cleft_probability", shape=shape, dtype=np.uint8, chunks=chunks)
         labels = ws.create_dataset("cleft_labels", shape=shape, dtype=np.uint32, chunks=chunks)
-    predict_blockwise(net, raw, block_zyx=block_zyx, device=dev, out=prob, progress_bar=progress_bar)
-    stats = label_blockwise(prob, threshold_u8=int(round(threshold * 255)), min_voxels=int(min_voxels),
-                            min_score=float(min_score), block_zyx=block_zyx, out=labels)
-    return CleftDetection(labels=labels, probability=prob, **stats)
+    predict_blockwise(net, raw, block_zyx=block_in, device=dev, out=prob, progress_bar=progress_bar,
+                      resampling=None if rs.identity else rs)
+    stats = label_blockwise(prob, threshold_u8=int(round(threshold * 255)), min_voxels=min_voxels_in,
+                            min_score=float(min_score), block_zyx=block_in, out=labels)
+    return CleftDetection(labels=labels, probability=prob, notes=tuple(n for n in [rs.note] if n),
+                          voxel_size_nm=rs.input_nm, **stats)
 
 
 @dataclass
@@ -221,6 +252,7 @@ class PartnerResult:
     post_scores: tuple
     candidates: list = field(default_factory=list, repr=False)  # per cleft: {segment: (pre, post)}
     clefts: CleftDetection | None = field(default=None, repr=False)  # the clefts the partners belong to
+    notes: tuple = ()  # sentences for the user (see CleftDetection.notes)
 
     def __len__(self) -> int:
         return len(self.cleft_ids)
@@ -239,6 +271,33 @@ class PartnerResult:
         """(n, 2) presynaptic and postsynaptic scores of each row of :meth:`edges`."""
         rows = [(p, q) for p, qs in zip(self.pre_scores, self.post_scores) for q in qs]
         return np.asarray(rows, float).reshape(-1, 2)
+
+
+def summary_line(result: PartnerResult, *, clefts: str, where) -> str:
+    """What ``partners assign`` prints; every count is one of the written tables' (clefts: rows of the
+    cleft table; with partners: clefts with at least one edge; edges: rows of the partner table).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> det = CleftDetection(labels=np.zeros((1, 1, 1)), cleft_ids=np.array([1, 2, 3]), centroids_zyx=np.zeros((3, 3)),
+    ...                      num_voxels=np.ones(3), bounding_boxes=np.zeros((3, 6)), scores=np.ones(3))
+    >>> res = PartnerResult(cleft_ids=np.array([1, 2]), pre_ids=np.array([5, 6]), post_ids=((7, 8), ()),
+    ...                     pre_scores=np.ones(2), post_scores=((1.0, 1.0), ()), clefts=det)
+    >>> summary_line(res, clefts="detect", where="out.nwb")
+    '3 clefts (detect), 1 with partners (1 polyadic), 2 edges -> out.nwb (processing/misc/synaptic_partners)'
+    """
+    edges = result.edges()
+    ids, per = np.unique(edges[:, 0], return_counts=True)
+    n_clefts = len(result.clefts) if result.clefts is not None else len(result)
+    line = (f"{n_clefts} clefts ({clefts}), {len(ids)} with partners ({int((per > 1).sum())} polyadic), "
+            f"{len(edges)} edges")
+    low = getattr(result, "low_confidence_counts", None)
+    if callable(low):
+        n_low_clefts, n_low_edges = low()
+        if n_low_clefts is not None:
+            line += f"; low confidence: {n_low_clefts} clefts, {n_low_edges} edges"
+    return f"{line} -> {where} (processing/misc/synaptic_partners)"
 
 
 def check_assignment_options(*, post_threshold: float, min_contact_voxels: int) -> None:
@@ -269,7 +328,8 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
                     post_threshold: float = POST_THRESHOLD, mask_threshold: float = MASK_THRESHOLD,
                     patch_zyx=None, candidate_dilation_zyx=(0, 1, 1), score_dilation_zyx=(1, 5, 5),
                     min_contact_voxels: int = MIN_CONTACT_VOXELS,
-                    batch_size: int = 8, device: str = "auto", progress_bar: bool = False) -> PartnerResult:
+                    batch_size: int = 8, device: str = "auto", progress_bar: bool = False,
+                    voxel_size_nm=None) -> PartnerResult:
     """Assign presynaptic and postsynaptic segments to each cleft.
 
     Parameters
@@ -284,7 +344,11 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
         Network input per cleft; default the training patch of the model.
     min_contact_voxels : int, default: 25
         Candidates need this many voxels within 1 px (in-plane) of the cleft; when none has,
-        all touching segments stay candidates.
+        all touching segments stay candidates (voxels and pixels of the network's training grid).
+    voxel_size_nm : (z, y, x), optional
+        The volume's voxel size (default: that of ``clefts`` when it is a detection, else the
+        network's own). Each patch is resampled to the network's training resolution (image
+        linear, segmentation and cleft by nearest), so scores and candidates are found there.
 
     Example
     -------
@@ -296,6 +360,8 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
     """
     from tqdm.auto import tqdm
 
+    from nwbsyn.partners.resample import resampling_for
+
     shape = _check_volume(raw)
     check_assignment_options(post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)
     if tuple(neuron_ids.shape) != shape:
@@ -305,6 +371,9 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
         raise InputError(f"the cleft labels have shape {tuple(table.labels.shape)} but the image {shape}.")
     dev = pick_device(device)
     net, info = load_network(model, task="association", device=dev)
+    rs = resampling_for(shape, voxel_size_nm if voxel_size_nm is not None else table.voxel_size_nm, info)
+    # a cleft mask reduced to a coarser grid keeps every network voxel it touches (thin clefts stay whole)
+    mask_cut = 0.5 if min(rs.ratio) >= 1 else 1e-3
     patch = tuple(patch_zyx or info.get("config", {}).get("patch_zyx", (8, 64, 64)))
     touching = np.ones(tuple(2 * d + 1 for d in candidate_dilation_zyx), bool)
     scored = np.ones(tuple(2 * d + 1 for d in score_dilation_zyx), bool)
@@ -315,16 +384,20 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
         chunk = jobs[start:start + batch_size]
         inputs, segs, masks, fulls = [], [], [], []
         for cid, centre in chunk:
-            corner = _patch_corner(centre, patch, shape)
-            sl = tuple(slice(c, c + p) for c, p in zip(corner, patch))
-            img = _padded(np.asarray(raw[sl], np.float32) / 255.0, patch)
-            full = np.asarray(table.labels[sl]) == cid
+            centre_net = [rs.to_net(ax, c) for ax, c in enumerate(centre)]
+            corner = _patch_corner(centre_net, patch, rs.shape_net)
+            sl = tuple(slice(c, min(c + p, n)) for c, p, n in zip(corner, patch, rs.shape_net))
+            img = _padded(rs.read_net(raw, sl, order=1) / np.float32(255.0), patch)
+            if rs.identity:
+                full = np.asarray(table.labels[sl]) == cid
+            else:
+                full = rs.read_net(_Equal(table.labels, cid), sl, order=1) >= mask_cut
             mask = full
             if table.probability is not None and mask_threshold:  # the cleft's core, as thin as the training masks
-                core = full & (np.asarray(table.probability[sl]) >= round(mask_threshold * 255))
+                core = full & (rs.read_net(table.probability, sl, order=1) >= round(mask_threshold * 255))
                 mask = core if core.any() else full
             mask, full = _padded(mask, patch, mode="constant"), _padded(full, patch, mode="constant")
-            seg = _padded(np.asarray(neuron_ids[sl]).astype(np.uint64), patch, mode="constant")
+            seg = _padded(rs.read_net(neuron_ids, sl, order=0).astype(np.uint64), patch, mode="constant")
             inputs.append(np.stack([img, mask.astype(np.float32)]))
             segs.append(seg)
             masks.append(mask)
@@ -345,4 +418,5 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
     return PartnerResult(clefts=table, cleft_ids=np.array([r[0] for r in rows], np.uint64),
                          pre_ids=np.array([r[1] for r in rows], np.uint64),
                          pre_scores=np.array([r[2] for r in rows], float),
-                         post_ids=tuple(r[3] for r in rows), post_scores=tuple(r[4] for r in rows), candidates=kept)
+                         post_ids=tuple(r[3] for r in rows), post_scores=tuple(r[4] for r in rows), candidates=kept,
+                         notes=tuple(dict.fromkeys([*table.notes, *([rs.note] if rs.note else [])])))

@@ -296,10 +296,10 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
     else:
         models["cleft"] = load_network(cleft_model, task="cleft")[1]
         table = detect_clefts(inp.raw, model=cleft_model, threshold=threshold, min_voxels=min_voxels,
-                              device=device, progress_bar=progress_bar)
+                              device=device, progress_bar=progress_bar, voxel_size_nm=tuple(inp.voxel_size_nm))
     result = assign_partners(inp.raw, inp.neuron_ids, table, model=association_model, polyadic=polyadic,
                              post_threshold=post_threshold, min_contact_voxels=min_contact_voxels, device=device,
-                             progress_bar=progress_bar)
+                             progress_bar=progress_bar, voxel_size_nm=tuple(inp.voxel_size_nm))
     params = dict(clefts=clefts, polyadic=polyadic, threshold=threshold, min_voxels=min_voxels,
                   post_threshold=post_threshold, min_contact_voxels=min_contact_voxels,
                   image=inp.image.name, segmentation=inp.segmentation.name)

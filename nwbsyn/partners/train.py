@@ -45,6 +45,7 @@ class TrainConfig:
     init_from: str | None = None  # a checkpoint to continue from (its card is kept in the new card)
     mask_dilation_prob: float = 0.0  # association: how often the cleft mask is dilated 1-2 px in-plane,
     # so that the network also sees masks as thick as detected clefts
+    voxel_size_nm: tuple = (40.0, 8.0, 8.0)  # of the training volumes; inference resamples other volumes to it
 
 
 @dataclass
@@ -332,6 +333,7 @@ def _card(result: FitResult, config: TrainConfig, *, output: Path, command, data
         nwbsyn_version=__version__, training_data=data_description, config=_jsonable(asdict(config)),
         best_val_loss=result.best_val_loss, history=result.history, train_seconds=round(result.seconds, 1),
         weights_format="torch.save state_dict (weights_only=True)", sha256=None,
+        voxel_size_nm=[float(v) for v in config.voxel_size_nm],
     )
 
 

@@ -171,3 +171,22 @@ def test_train_cli_records_the_generated_data_in_the_card(tmp_path):
                  "--iterations", "1", "--quiet"]) == 0
     card = json.loads(out.with_suffix(".card.json").read_text())
     assert '"n_volumes": 1, "seed": 7' in card["training_data"]
+
+
+def test_printed_counts_agree_with_the_written_tables(tmp_path, em_file, tiny_models, capsys):
+    import re
+
+    out = tmp_path / "counts.nwb"
+    assert main(["partners", "assign", str(em_file), "-o", str(out), "--clefts", "given", "--min-contact", "0",
+                 "--post-threshold", "0"] + tiny_models) == 0
+    line = capsys.readouterr().out
+    n_clefts, n_with, n_poly, n_edges = map(int, re.search(
+        r"(\d+) clefts \(given\), (\d+) with partners \((\d+) polyadic\), (\d+) edges", line).groups())
+    with open_nwb(out) as nwbfile:
+        misc = nwbfile.processing["misc"]
+        clefts = misc["synaptic_clefts"]
+        edges = misc["synaptic_partners"]
+        rows = np.asarray(edges["cleft"].data[:])
+        assert n_clefts == len(clefts) and n_edges == len(edges)
+        ids, per = np.unique(rows, return_counts=True)
+        assert n_with == len(ids) and n_poly == int((per > 1).sum())
