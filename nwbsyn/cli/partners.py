@@ -87,6 +87,22 @@ def add_parsers(subparsers) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(handler=_cmd_train)
 
+    score = sub.add_parser(
+        "score", help="CREMI-style scores of a result against annotated clefts and partners",
+        description="Score the clefts and partner edges of an 'nwbsyn partners assign' result against the "
+                    "annotations of a CREMI file (cleft labels and/or partner annotations) or of an NWB file "
+                    "holding partner tables: cleft ADGT/ADF distances (CREMI), per-cleft precision/recall and "
+                    "edge precision/recall/F1. Prints a summary, then the same numbers as one JSON line.",
+        epilog="example: nwbsyn partners score sample_A.hdf sample_A_nwbsyn.nwb",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    score.add_argument("volume", metavar="VOLUME", help="CREMI .hdf (or NWB) file with the annotations")
+    score.add_argument("result", metavar="RESULT.nwb", help="output of 'nwbsyn partners assign'")
+    score.add_argument("--match-distance-nm", type=float, default=400.0,
+                       help="an edge matches an annotated edge of the same segments this close (default 400)")
+    score.add_argument("--distance-threshold-nm", type=float, default=200.0,
+                       help="cleft voxels farther than this count as missed/false (CREMI: 200)")
+    score.set_defaults(handler=_cmd_score)
+
     simulate = sub.add_parser(
         "simulate", help="generate a synthetic EM volume with exact synapse ground truth (CREMI HDF5)",
         description="Generate an anisotropic EM-like volume: neurites with boutons and spines, membranes, "
@@ -351,6 +367,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                    data_description=description, command=command_line(), device=args.device,
                                    progress_bar=not args.quiet, overwrite=args.overwrite, inputs=inputs)
     print(f"{out} and {train.card_path(out).name} written")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    import math
+
+    from nwbsyn._shared import InputError
+    from nwbsyn.partners.score import score_files
+
+    for option, value in (("--match-distance-nm", args.match_distance_nm),
+                          ("--distance-threshold-nm", args.distance_threshold_nm)):
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{option} {value} must be a positive number of nm.")
+    result = score_files(args.volume, args.result, match_distance_nm=args.match_distance_nm,
+                         distance_threshold_nm=args.distance_threshold_nm)
+    for line in result.lines():
+        print(line)
+    print(result.json_line())
     return 0
 
 

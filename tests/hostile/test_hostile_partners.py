@@ -675,3 +675,38 @@ def test_a_clean_run_still_writes_output_and_figure(tmp_path, assets, capsys):
     run(capsys, ["partners", "assign", src, "-o", tmp_path / "out.nwb", "--clefts", "given", "--no-weights",
                  "--plot", tmp_path / "s.png", "--quiet"], inputs=[src], folder=tmp_path, code=0,
         allow_new=("out.nwb", "s.png"))
+
+
+# -- partners score / export ----------------------------------------------------------------
+
+
+def _bare_cremi(path, *, resolution=True):
+    raw = np.zeros((4, 32, 32), np.uint8)
+    return write_h5(path, {"volumes/raw": raw, "volumes/labels/neuron_ids": np.ones((4, 32, 32), np.uint64)},
+                    {"volumes/raw": {"resolution": [40.0, 8.0, 8.0]}} if resolution else None)
+
+
+def test_score_against_a_file_without_annotations(tmp_path, assets, capsys):
+    bare = _bare_cremi(tmp_path / "bare.hdf")
+    result = copy(assets["em"], tmp_path)
+    run(capsys, ["partners", "score", bare, result], inputs=[bare, result], folder=tmp_path,
+        message="no cleft labels")
+
+
+def test_score_needs_a_volume_with_a_resolution(tmp_path, assets, capsys):
+    bare = _bare_cremi(tmp_path / "nores.hdf", resolution=False)
+    result = copy(assets["em"], tmp_path)
+    run(capsys, ["partners", "score", bare, result], inputs=[bare, result], folder=tmp_path, message="resolution")
+
+
+def test_score_of_a_file_without_results(tmp_path, assets, capsys):
+    truth = copy(assets["cremi"], tmp_path)
+    result = copy(assets["em"], tmp_path)
+    run(capsys, ["partners", "score", truth, result], inputs=[truth, result], folder=tmp_path,
+        message="partners assign")
+
+
+def test_assign_on_a_volume_without_a_resolution(tmp_path, capsys):
+    bare = _bare_cremi(tmp_path / "nores.hdf", resolution=False)
+    run(capsys, ["partners", "assign", bare, "-o", tmp_path / "out.nwb", "--quiet"], inputs=[bare],
+        folder=tmp_path, message="resolution")
