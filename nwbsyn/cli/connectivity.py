@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -10,15 +11,21 @@ from nwbsyn.cli.events import add_output_arguments
 
 _EPILOG = """\
 examples:
-  nwbsyn connectivity fit session.nwb                      Units (20 ms bins) or ROI traces
-  nwbsyn connectivity fit session.nwb --source rois --behavior running_speed --plot conn.png
+  nwbsyn connectivity fit session.nwb                      Units (bin chosen from the data) or ROI traces
+  nwbsyn connectivity fit session.nwb --source Deconvolved --behavior running_speed --plot conn.png
+  nwbsyn connectivity fit session.nwb --no-behavior        leave processing['behavior'] out
   nwbsyn connectivity fit session.nwb --source units --bin-ms 10 -o out.nwb
   nwbsyn connectivity fit day1.nwb --checkpoint day1.pt; nwbsyn connectivity fit day2.nwb --init day1.pt
 
 Results go to processing['ecephys'] (Units) or processing['ophys'] (ROIs): 'functional_connectivity'
 (FunctionalConnectivity: weights[pre, post] referencing the Units/ROI rows, neuron embeddings, forecast
-metrics on held-out data), 'functional_connectivity_model' (ModelProvenance) and, for Units, the
-'binned_spike_counts' it was fitted on. Positive weights are excitatory, negative inhibitory.
+metrics and a fit_quality record on held-out data), 'functional_connectivity_edges' (one row per edge:
+pre, post, weight, p_value from held-out circular-shift surrogates, z), 'functional_connectivity_model'
+(ModelProvenance: bin and how it was chosen, behaviour used) and, for Units, the 'binned_spike_counts' it
+was fitted on. Positive weights are excitatory, negative inhibitory. Without --bin-ms, Units are binned at
+5, 10, 20 or 50 ms, whichever forecasts held-out spikes best; every TimeSeries in processing['behavior']
+is used as behaviour unless --behavior NAME or --no-behavior is given. A warning is printed when the
+held-out forecast is no better than a ridge VAR or r <= 0. Figures: presynaptic on rows, labelled by id.
 """
 
 
@@ -35,8 +42,14 @@ def add_parsers(subparsers) -> None:
     fit.add_argument("input", metavar="IN.nwb")
     fit.add_argument("--source", default="auto",
                      help="'units', 'rois' or the name of a RoiResponseSeries (default: Units if present)")
-    fit.add_argument("--bin-ms", type=float, help="bin size (default 20 ms for Units, native rate for ROIs)")
-    fit.add_argument("--behavior", metavar="NAME", help="TimeSeries of behavioural covariates to condition on")
+    fit.add_argument("--bin-ms", type=float,
+                     help="bin size (default: chosen from the data for Units, native rate for ROIs)")
+    beh = fit.add_mutually_exclusive_group()
+    beh.add_argument("--behavior", metavar="NAME", default="auto",
+                     help="TimeSeries of behavioural covariates to condition on (default: all TimeSeries in "
+                          "processing['behavior'])")
+    beh.add_argument("--no-behavior", dest="behavior", action="store_const", const=None,
+                     help="fit without behaviour even when processing['behavior'] holds some")
     add_output_arguments(fit)
     fit.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch order (0 to 2**32 - 1)")
     fit.add_argument("--max-epochs", type=int, default=200, help="early stopping on a chronological validation block")
@@ -63,7 +76,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise InputError(f"--bin-ms must be a positive number of milliseconds; got {args.bin_ms:g}.")
     if not str(args.source).strip():
         raise InputError("--source is empty; give 'units', 'rois' or the name of a RoiResponseSeries.")
-    if args.behavior is not None and not args.behavior.strip():
+    if args.behavior is not None and args.behavior != "auto" and not args.behavior.strip():
         raise InputError("--behavior is empty; give the name of a TimeSeries.")
     args.device = pick_device(args.device)
     if args.plot:
@@ -127,5 +140,20 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     origin = "" if inp.source_series is None else f" of {object_path(inp.source_series)}"
     print(f"{inp.activity.shape[1]} {inp.kind}{origin} x {inp.activity.shape[0]} bins of {inp.dt_s * 1e3:g} ms "
           f"-> {where}")
-    print(f"  held-out: {metrics}")
+    if inp.bin_choice is not None:
+        scores = ", ".join(f"{k} ms {v:.3f}" for k, v in inp.bin_choice["bits_per_spike"].items() if v is not None)
+        print(f"  bin {inp.dt_s * 1e3:g} ms chosen from the data (held-out forecast, bits/spike: {scores}); "
+              "--bin-ms to set it")
+    print(f"  behaviour: {inp.behavior_name or 'none'}")
+    quality = result.metrics.get("fit_quality", {})
+    base = quality.get("baseline_forecast_r")
+    print(f"  held-out: {metrics}" + ("" if base is None else f" ({quality['baseline']}: {base:.3f})"))
+    sig = result.significance
+    if sig is not None:
+        n = result.n_neurons
+        print(f"  edges with p < 0.05: {int((sig.p_values < 0.05).sum())} of {n * (n - 1)} "
+              f"(held-out circular-shift surrogates, {sig.n_shifts} shifts; column p_value of "
+              "functional_connectivity_edges)")
+    if quality.get("warning"):
+        print(f"warning: {quality['warning']}", file=sys.stderr)
     return 0

@@ -23,7 +23,15 @@ from nwbsyn.connectivity.metrics import (
 )
 from nwbsyn.connectivity.nwb import ActivityInput, add_results, load_inputs, run_on_nwbfile, to_xarray
 from nwbsyn.connectivity.plot import plot_connectivity
-from nwbsyn.connectivity.simulate import SimulatedNetwork, random_connectivity, simulate_network
+from nwbsyn.connectivity.binning import BinChoice, choose_bin_ms
+from nwbsyn.connectivity.simulate import (
+    SimulatedNetwork,
+    random_connectivity,
+    simulate_network,
+    simulate_rate_network,
+    to_nwbfile,
+)
+from nwbsyn.connectivity.trust import EdgeSignificance, edge_significance, fit_quality
 from nwbsyn.connectivity.train import (
     TrainConfig,
     TrainedModel,
@@ -35,6 +43,13 @@ from nwbsyn.connectivity.train import (
 
 __all__ = [
     "ActivityInput",
+    "BinChoice",
+    "EdgeSignificance",
+    "choose_bin_ms",
+    "edge_significance",
+    "fit_quality",
+    "simulate_rate_network",
+    "to_nwbfile",
     "ConnectivityResult",
     "LaggedModel",
     "SimulatedNetwork",

@@ -33,6 +33,7 @@ class ConnectivityResult:
     metrics: dict = field(default_factory=dict)  # forecast correlations on the test split
     history: dict = field(default_factory=dict)  # losses per epoch, timing
     params: dict = field(default_factory=dict)  # config, seed, split bounds
+    significance: object | None = None  # EdgeSignificance (surrogate p-value per edge) or None
 
     def __post_init__(self):
         n = self.weights.shape[0]
@@ -92,6 +93,7 @@ def fit_connectivity(
     progress_bar: bool = True,
     checkpoint=None,
     init_from=None,
+    significance: bool = True,
     **config_kwargs,
 ) -> ConnectivityResult:
     """Learn the functional connectivity of one recording with SynapsNet.
@@ -117,6 +119,11 @@ def fit_connectivity(
     init_from : str, Path or dict, optional
         Start the shared decoder from an earlier fit's checkpoint; its architecture and
         settings are used (``loss`` must match), ``max_epochs`` and ``config_kwargs`` override them.
+    significance : bool
+        Also test every edge with held-out circular-shift surrogates
+        (:func:`~nwbsyn.connectivity.trust.edge_significance`, in ``result.significance``).
+        ``result.metrics["fit_quality"]`` always compares the held-out forecast with a ridge VAR
+        (:func:`~nwbsyn.connectivity.trust.fit_quality`).
     **config_kwargs
         Any other :class:`~nwbsyn.connectivity.train.TrainConfig` field.
 
@@ -136,9 +143,16 @@ def fit_connectivity(
         config, init_from = config_from_checkpoint(init_from, loss=loss, max_epochs=max_epochs, **config_kwargs)
     else:
         config = TrainConfig(loss=loss, context_steps=context_steps, l1=l1, max_epochs=max_epochs, **config_kwargs)
+    from dataclasses import replace
+
+    from nwbsyn.connectivity.trust import edge_significance, fit_quality
+
     trained = fit(activity, behavior=behavior, config=config, seed=seed, device=device, progress_bar=progress_bar,
                   checkpoint=checkpoint, init_from=init_from)
-    return result_from_trained(trained, session=0)
+    result = result_from_trained(trained, session=0)
+    quality = fit_quality(result, activity, behavior)
+    sig = edge_significance(trained, rng=seed) if significance else None
+    return replace(result, metrics={**result.metrics, "fit_quality": quality}, significance=sig)
 
 
 def config_from_checkpoint(init_from, *, loss: str, max_epochs: int, **config_kwargs):

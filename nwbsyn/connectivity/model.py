@@ -123,6 +123,18 @@ class SynapsNet(nn.Module):
             return torch.exp(eta.clamp(max=20.0))
         return eta
 
+    def presynaptic_signal(self, x: torch.Tensor) -> torch.Tensor:
+        """What ``A`` multiplies: the (deconvolved) activity smoothed by the temporal kernel, ``(L - C + 1, N)``.
+
+        ``preactivation`` adds ``presynaptic_signal(x) @ A.T`` (the drive) to a part that does not
+        depend on ``A``; used by the surrogate test of each edge.
+        """
+        c = self.context_steps
+        pre = x
+        if self.decay_logit is not None:
+            pre = torch.cat([x[:1], x[1:] - torch.sigmoid(self.decay_logit) * x[:-1]])
+        return pre.unfold(0, c, 1) @ self.kernel().flip(0)
+
     def preactivation(self, session: int, x: torch.Tensor, behavior: torch.Tensor | None = None) -> torch.Tensor:
         c = self.context_steps
         n_out = x.shape[0] - c + 1

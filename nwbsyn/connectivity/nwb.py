@@ -16,6 +16,7 @@ from nwbsyn._shared import InputError
 from nwbsyn._shared.nwb import (
     find_object,
     get_or_create_module,
+    object_path,
     list_analysable,
     put_result,
     series_rate_hz,
@@ -23,7 +24,8 @@ from nwbsyn._shared.nwb import (
 from nwbsyn._shared.provenance import model_provenance
 from nwbsyn.connectivity._checks import check_numeric_dtype, check_size, check_time_base
 
-__all__ = ["ActivityInput", "load_inputs", "add_results", "run_on_nwbfile", "to_xarray", "RESULT_NAME"]
+__all__ = ["ActivityInput", "load_inputs", "add_results", "run_on_nwbfile", "to_xarray", "behavior_series",
+           "RESULT_NAME", "EDGES_NAME"]
 
 RESULT_NAME = "functional_connectivity"
 log = logging.getLogger("nwbsyn")
@@ -42,6 +44,7 @@ class ActivityInput:
     source_series: object | None  # the RoiResponseSeries, or None for Units (binned here)
     behavior: np.ndarray | None  # (T, B)
     behavior_name: str | None = None
+    bin_choice: dict | None = None  # how the bin was chosen when no bin was given (see binning.choose_bin_ms)
 
     @property
     def loss(self) -> str:
@@ -66,10 +69,8 @@ def _spike_trains(units) -> list[np.ndarray]:
     return trains
 
 
-def _bin_units(units, bin_s: float):
-    if len(units) < 2:
-        raise InputError(f"The Units table has {len(units)} unit(s); connectivity needs at least 2 neurons.")
-    trains = _spike_trains(units)
+def _check_span(units, trains, bin_s: float):
+    """``(start, stop, n_bins)`` of the spike trains at ``bin_s``, refusing spans too short or too long."""
     start, stop = min(t.min() for t in trains), max(t.max() for t in trains)
     if stop - start < bin_s * 2:
         raise InputError(f"The recording spans {stop - start:.3g} s, shorter than two bins of {bin_s * 1e3:g} ms; "
@@ -81,6 +82,14 @@ def _bin_units(units, bin_s: float):
         fix += f", or check the spike times of unit {units.id[latest]} (latest spike at {stop:.6g} s)"
     check_size(n_bins, len(trains), what=f"The Units span {stop - start:.6g} s, which at --bin-ms {bin_s * 1e3:g} is",
                fix=fix)
+    return start, stop, n_bins
+
+
+def _bin_units(units, bin_s: float):
+    if len(units) < 2:
+        raise InputError(f"The Units table has {len(units)} unit(s); connectivity needs at least 2 neurons.")
+    trains = _spike_trains(units)
+    start, stop, n_bins = _check_span(units, trains, bin_s)
     edges = start + bin_s * np.arange(int(n_bins) + 1)
     counts = np.empty((len(edges) - 1, len(trains)), dtype=np.float32)
     for column, train in enumerate(trains):
@@ -95,12 +104,14 @@ def _roi_series(nwbfile, source: str):
         items = [i for i in list_analysable(nwbfile) if i.kind == "roi_response"]
         if not items:
             raise InputError("The file holds no RoiResponseSeries; use --source units or name a series.")
-        if len(items) > 1:
-            cells = [i for i in items if "neuropil" not in i.path.lower()] or items  # neuropil traces are no neurons
-            log.warning("using the ROI series %s (the file has %d: %s); pass --source NAME to choose another.",
-                        cells[0].path, len(items), ", ".join(i.path for i in items))
-            items = cells
-        return find_object(nwbfile, items[0].path)
+        cells = [i for i in items if "neuropil" not in i.path.lower()] or items  # neuropil traces are no neurons
+        if len(cells) == 1 and len(items) > 1:
+            log.warning("using the ROI series %s (the others are neuropil traces: %s); pass --source NAME to choose.",
+                        cells[0].path, ", ".join(i.path for i in items if i is not cells[0]))
+        if len(cells) > 1:
+            raise InputError(f"The file holds {len(items)} ROI series ({', '.join(i.path for i in items)}); "
+                             f"choose one with --source NAME, e.g. --source {cells[0].path.rsplit('/', 1)[-1]}.")
+        return find_object(nwbfile, cells[0].path)
     obj = find_object(nwbfile, source, kinds=("roi_response", "trace"))
     if not isinstance(obj, RoiResponseSeries):
         raise InputError(f"'{source}' is a {obj.neurodata_type}, not a RoiResponseSeries; connectivity needs "
@@ -150,10 +161,11 @@ def _rebin(data: np.ndarray, rate_hz: float, bin_s: float | None):
     return data[: n * factor].reshape(n, factor, -1).mean(axis=1), factor / rate_hz
 
 
-def _behavior(nwbfile, name: str, start_s: float, dt_s: float, n: int):
+def _behavior(nwbfile, name: str, start_s: float, dt_s: float, n: int, series=None):
     from pynwb import TimeSeries
 
-    series = find_object(nwbfile, name, kinds=("trace", "patch_clamp", "roi_response"))
+    series = series if series is not None else find_object(nwbfile, name, kinds=("trace", "patch_clamp",
+                                                                                 "roi_response"))
     if not isinstance(series, TimeSeries):
         raise InputError(f"--behavior '{name}' is a {series.neurodata_type}, not a TimeSeries; name a TimeSeries.")
     what = f"The behaviour series '{name}'"
@@ -166,10 +178,30 @@ def _behavior(nwbfile, name: str, start_s: float, dt_s: float, n: int):
     else:
         times = float(series.starting_time or 0.0) + np.arange(len(data)) / _rate_hz(series)
     centers = start_s + dt_s * (np.arange(n) + 0.5)
-    if times[0] > centers[0] + dt_s or times[-1] < centers[-1] - dt_s:
+    slack = max(dt_s, float(np.median(np.diff(times))))  # one bin or one behaviour sample at either end
+    if times[0] > centers[0] + slack or times[-1] < centers[-1] - slack:
         raise InputError(f"Behaviour '{name}' covers {times[0]:.3g}-{times[-1]:.3g} s but the activity spans "
-                         f"{centers[0]:.3g}-{centers[-1]:.3g} s; give a behaviour series over the whole recording.")
+                         f"{centers[0]:.3g}-{centers[-1]:.3g} s; give a behaviour series over the whole recording "
+                         "(or --no-behavior).")
     return np.stack([np.interp(centers, times, column) for column in data.T], axis=1)
+
+
+def behavior_series(nwbfile, *, max_columns: int = 16) -> list:
+    """The numeric TimeSeries in ``processing['behavior']`` (also inside containers such as Position or
+    BehavioralTimeSeries), by path; series with more than ``max_columns`` columns (e.g. video) are skipped."""
+    from pynwb import TimeSeries
+
+    if "behavior" not in nwbfile.processing:
+        return []
+    found = []
+    for obj in nwbfile.processing["behavior"].data_interfaces.values():
+        inner = [obj] if isinstance(obj, TimeSeries) else [
+            v for attr in ("time_series", "spatial_series") for v in (getattr(obj, attr, None) or {}).values()]
+        for series in inner:
+            shape = tuple(getattr(series.data, "shape", np.shape(series.data)))
+            if isinstance(series, TimeSeries) and shape and int(np.prod(shape[1:])) <= max_columns:
+                found.append(series)
+    return sorted(found, key=object_path)
 
 
 def _roi_input(nwbfile, source: str, bin_ms: float | None) -> dict:
@@ -194,18 +226,21 @@ def _roi_input(nwbfile, source: str, bin_ms: float | None) -> dict:
 
 
 def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
-                behavior: str | None = None) -> ActivityInput:
+                behavior: str | None = "auto") -> ActivityInput:
     """Population activity of ``nwbfile``: binned ``Units`` spike counts or a RoiResponseSeries.
 
     Parameters
     ----------
     source : "auto", "units", "rois" or a series name
-        ``"auto"`` takes Units when present, otherwise a RoiResponseSeries; with several, the first
-        (by path) that is not a neuropil trace, and a warning names it and the others.
+        ``"auto"`` takes Units when present, otherwise the RoiResponseSeries; when the file has
+        several that are not neuropil traces, the choice is refused with the list of series.
     bin_ms : float, optional
-        Bin size; default 20 ms for Units, the native sampling period for ROI traces.
-    behavior : str, optional
-        Name of a TimeSeries of behavioural covariates, resampled onto the bins.
+        Bin size. Default for Units: chosen from the data by
+        :func:`~nwbsyn.connectivity.binning.choose_bin_ms` (5, 10, 20 or 50 ms; recorded in
+        ``bin_choice``); for ROI traces the native sampling period.
+    behavior : "auto", str or None
+        ``"auto"``: every TimeSeries in ``processing['behavior']`` (none if there is no such
+        module); a name: that TimeSeries; ``None``: no behaviour. Resampled onto the bins.
 
     Example
     -------
@@ -216,16 +251,39 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
     if bin_ms is not None and not (np.isfinite(bin_ms) and bin_ms > 0):
         raise InputError(f"--bin-ms must be a positive number of milliseconds; got {bin_ms}.")
     use_units = source == "units" or (source == "auto" and nwbfile.units is not None and len(nwbfile.units) > 0)
+    choice = None
     if use_units:
         if nwbfile.units is None:
             raise InputError("The file has no Units table; use --source rois or name a RoiResponseSeries.")
-        counts, start = _bin_units(nwbfile.units, (bin_ms or 20.0) / 1e3)
-        inp = dict(activity=counts, dt_s=(bin_ms or 20.0) / 1e3, start_s=start, table=nwbfile.units,
+        if bin_ms is None:
+            from nwbsyn.connectivity.binning import choose_bin_ms
+
+            if len(nwbfile.units) < 2:
+                raise InputError(f"The Units table has {len(nwbfile.units)} unit(s); connectivity needs at least "
+                                 "2 neurons.")
+            from nwbsyn.connectivity.binning import CANDIDATE_BINS_MS
+
+            trains = _spike_trains(nwbfile.units)
+            _check_span(nwbfile.units, trains, max(CANDIDATE_BINS_MS) / 1e3)  # even the coarsest must fit
+            choice = choose_bin_ms(trains).as_dict()
+        bin_used = float(bin_ms if bin_ms is not None else choice["bin_ms"])
+        counts, start = _bin_units(nwbfile.units, bin_used / 1e3)
+        inp = dict(activity=counts, dt_s=bin_used / 1e3, start_s=start, table=nwbfile.units,
                    rows=list(range(len(nwbfile.units))), kind="units", source_series=None)
     else:
         inp = _roi_input(nwbfile, source, bin_ms)
-    beh = _behavior(nwbfile, behavior, inp["start_s"], inp["dt_s"], len(inp["activity"])) if behavior else None
-    return ActivityInput(**inp, behavior=beh, behavior_name=behavior)
+    beh, names = None, None
+    if behavior == "auto":
+        found = behavior_series(nwbfile)
+        if found:
+            names = [object_path(series) for series in found]
+            beh = np.concatenate([_behavior(nwbfile, path, inp["start_s"], inp["dt_s"], len(inp["activity"]),
+                                            series=series) for path, series in zip(names, found)], axis=1)
+    elif behavior:
+        beh = _behavior(nwbfile, behavior, inp["start_s"], inp["dt_s"], len(inp["activity"]))
+        names = [behavior]
+    return ActivityInput(**inp, behavior=beh, behavior_name=None if names is None else ", ".join(names),
+                         bin_choice=choice)
 
 
 def add_results(nwbfile, inp: ActivityInput, result, *, provenance: dict, overwrite: bool = False):
@@ -254,10 +312,40 @@ def add_results(nwbfile, inp: ActivityInput, result, *, provenance: dict, overwr
                      "of presynaptic[j] on postsynaptic[i] (positive excitatory, negative inhibitory)."),
     )
     put_result(module, connectivity, overwrite=overwrite)
+    if getattr(result, "significance", None) is not None:
+        put_result(module, _edges_table(inp, result, region_table=inp.table), overwrite=overwrite)
     return connectivity
 
 
-def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None, behavior: str | None = None,
+EDGES_NAME = f"{RESULT_NAME}_edges"
+
+
+def _edges_table(inp: ActivityInput, result, *, region_table):
+    """Every off-diagonal edge as a row: pre, post (rows of the Units / ROI table), weight, p-value, z."""
+    from hdmf.common import DynamicTable, DynamicTableRegion, VectorData
+
+    sig = result.significance
+    n = result.weights.shape[0]
+    post, pre = np.nonzero(~np.eye(n, dtype=bool))
+    rows = np.asarray(inp.rows)
+    columns = [
+        DynamicTableRegion(name="presynaptic", data=rows[pre].tolist(), table=region_table,
+                           description="The presynaptic neuron."),
+        DynamicTableRegion(name="postsynaptic", data=rows[post].tolist(), table=region_table,
+                           description="The postsynaptic neuron."),
+        VectorData(name="weight", data=result.weights[post, pre].astype(float),
+                   description="Learned weight (positive excitatory, negative inhibitory), as in "
+                               f"{RESULT_NAME}."),
+        VectorData(name="p_value", data=sig.p_values[post, pre].astype(float),
+                   description=f"Significance of the edge; method: {sig.method}."),
+        VectorData(name="z", data=sig.z[post, pre].astype(float),
+                   description="Mean loss increase under the shifts over its standard deviation."),
+    ]
+    return DynamicTable(name=EDGES_NAME, columns=columns,
+                        description=f"Edges of {RESULT_NAME} with a surrogate significance ({sig.method}).")
+
+
+def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None, behavior: str | None = "auto",
                    seed: int = 0, device: str = "auto", overwrite: bool = False, progress_bar: bool = True,
                    **fit_kwargs):
     """Fit SynapsNet on the population activity of ``nwbfile`` and add the result to it.
@@ -285,7 +373,8 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
     if not (np.all(np.isfinite(result.weights)) and np.all(np.isfinite(result.embeddings))):
         raise InputError("The fit diverged (NaN or infinite weights), so nothing was written; check the activity "
                          "for outliers or try another --seed.")
-    params = dict(result.params, source=inp.kind, bin_s=inp.dt_s, behavior=inp.behavior_name,
+    params = dict(result.params, source=inp.kind, bin_s=inp.dt_s, bin_choice=inp.bin_choice or "given",
+                  behavior=inp.behavior_name,
                   n_neurons=int(inp.activity.shape[1]), n_steps=int(inp.activity.shape[0]))
     provenance = dict(
         model_name="SynapsNet", method="SynapsNet (per-session adjacency, neuron embeddings, shared decoder)",

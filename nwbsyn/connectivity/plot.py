@@ -61,6 +61,9 @@ def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_s
         coords = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
         out_strength = np.abs(w).sum(axis=0)
         ax_emb.scatter(coords[:, 0], coords[:, 1], c=out_strength, cmap="viridis", s=25)
+        if n <= 40:  # each point named by its unit / ROI id
+            for (px, py), label in zip(coords, labels):
+                ax_emb.annotate(label, (px, py), fontsize=6, xytext=(2, 2), textcoords="offset points")
         ax_emb.set(title="embeddings (PCA); colour: outgoing |w|", xlabel="PC 1", ylabel="PC 2")
     else:
         ax_emb.set_axis_off()

@@ -8,7 +8,8 @@ import numpy as np
 
 from nwbsyn._shared import InputError, as_rng
 
-__all__ = ["SimulatedNetwork", "random_connectivity", "simulate_network", "OBSERVATIONS"]
+__all__ = ["SimulatedNetwork", "random_connectivity", "simulate_network", "simulate_rate_network", "to_nwbfile",
+           "OBSERVATIONS"]
 
 OBSERVATIONS = ("poisson", "rate", "calcium")
 _MAX_RATE = 20.0  # spikes per step; a safety ceiling, rarely reached with the defaults
@@ -224,3 +225,130 @@ def simulate_network(
         activity=activity, rates=rates, weights=w, behavior=beh if behavior else None,
         observation=observation, dt_s=dt_s, params=params,
     )
+
+
+def simulate_rate_network(
+    *,
+    n_neurons: int = 50,
+    n_steps: int = 20_000,
+    bin_ms: float = 10.0,
+    native_ms: float | None = None,
+    tau_ms: float = 50.0,
+    rate_hz: float = 50.0,
+    observation: str = "poisson",
+    density: float = 0.1,
+    frac_excitatory: float = 0.8,
+    spectral_radius: float = 0.9,
+    behavior: bool = True,
+    frac_behavior_driven: float = 0.3,
+    behavior_tau_s: float = 2.0,
+    noise_sd: float = 1.0,
+    calcium_decay_s: float = 0.4,
+    rng: int | np.random.Generator | None = None,
+) -> SimulatedNetwork:
+    """Hidden-rate coupling: neurons interact through latent firing rates; spikes are only read out.
+
+    Latent dynamics on a native grid of ``native_ms`` (default: ``bin_ms``; ``a = exp(-native_ms / tau_ms)``)::
+
+        u[t+1] = a u[t] + (1 - a) (W s[t] + b + D beh[t]) + sigma eps[t]
+        rate[t] = g_i softplus(u[t])   (Hz; g_i log-normal around ``rate_hz / softplus(0.5)``)
+        s[t]   = softplus(u[t])        (what neurons transmit: their rate, not their spikes)
+
+    ``W`` obeys Dale's law (:func:`random_connectivity`), a 2-D behaviour signal (OU,
+    ``behavior_tau_s``) drives ``frac_behavior_driven`` of the neurons, ``sigma`` gives the
+    latent private noise a stationary SD of ``noise_sd``. Read-outs, binned to ``bin_ms``
+    (a whole multiple of ``native_ms``, 5-50 ms): ``"poisson"`` spike counts per bin
+    (spikes drawn on the native grid, so :func:`to_nwbfile` can write spike times), or
+    ``"calcium"``: spikes through an exponential indicator (``calcium_decay_s``), averaged per
+    bin, plus Gaussian noise (SD 0.2). ``rates`` is the latent rate in spikes per bin.
+
+    Examples
+    --------
+    >>> sim = simulate_rate_network(n_neurons=8, n_steps=400, bin_ms=20, rng=0)
+    >>> sim.activity.shape, sim.dt_s, sim.params["coupling"]
+    ((400, 8), 0.02, 'hidden_rates')
+    """
+    if observation not in ("poisson", "calcium"):
+        raise InputError(f"observation must be 'poisson' or 'calcium'; got {observation!r}.")
+    native_ms = float(bin_ms if native_ms is None else native_ms)
+    factor = int(round(bin_ms / native_ms))
+    if factor < 1 or abs(factor * native_ms - bin_ms) > 1e-9 * bin_ms:
+        raise InputError(f"bin_ms ({bin_ms:g}) must be a whole multiple of native_ms ({native_ms:g}).")
+    if n_steps < 2:
+        raise InputError(f"n_steps must be at least 2; got {n_steps}.")
+    rng = as_rng(rng)
+    w = random_connectivity(n_neurons, density=density, frac_excitatory=frac_excitatory,
+                            spectral_radius=spectral_radius, rng=rng)
+    n_fine = n_steps * factor
+    dt_fine = native_ms / 1e3
+    n_beh = 2
+    beh_fine = _slow_signal(n_fine, n_beh, behavior_tau_s / dt_fine, rng) if behavior else np.zeros((n_fine, n_beh))
+    driven = rng.random(n_neurons) < frac_behavior_driven
+    d = rng.normal(0.0, 1.0, (n_neurons, n_beh)) * driven[:, None]
+    s0 = float(_softplus(0.5))
+    b = 0.5 - w @ np.full(n_neurons, s0) + rng.normal(0.0, 0.3, n_neurons)
+    gain = rate_hz / s0 * rng.lognormal(0.0, 0.4, n_neurons)  # Hz per unit of s
+    a = float(np.exp(-native_ms / tau_ms))
+    sigma = noise_sd * np.sqrt(1 - a * a)
+    drive = beh_fine @ d.T + b[None, :]
+    u = np.full(n_neurons, 0.5)
+    spikes = np.empty((n_fine, n_neurons), dtype=np.int32)
+    s_fine = np.empty((n_fine, n_neurons))
+    for t in range(n_fine):
+        s = _softplus(u)
+        s_fine[t] = s
+        spikes[t] = rng.poisson(np.minimum(gain * s, 1000.0) * dt_fine)
+        u = a * u + (1 - a) * (w @ s + drive[t]) + sigma * rng.standard_normal(n_neurons)
+    counts = spikes.reshape(n_steps, factor, n_neurons).sum(axis=1)
+    rates = (s_fine * gain * dt_fine).reshape(n_steps, factor, n_neurons).sum(axis=1)
+    beh = beh_fine.reshape(n_steps, factor, n_beh).mean(axis=1)
+    if observation == "poisson":
+        activity, sd = counts.astype(np.float64), 0.0
+    else:
+        sd = 0.2
+        decay = np.exp(-dt_fine / calcium_decay_s)
+        c, calcium = np.zeros(n_neurons), np.empty((n_fine, n_neurons))
+        for t in range(n_fine):
+            c = decay * c + spikes[t]
+            calcium[t] = c
+        activity = calcium.reshape(n_steps, factor, n_neurons).mean(axis=1) + sd * rng.standard_normal(counts.shape)
+    params = dict(coupling="hidden_rates", density=density, frac_excitatory=frac_excitatory,
+                  spectral_radius=spectral_radius, tau_ms=tau_ms, native_ms=native_ms, bin_ms=bin_ms,
+                  rate_hz=rate_hz, noise_sd=sd, behavior_driven=np.flatnonzero(driven).tolist(),
+                  spikes_native=spikes if observation == "poisson" else None)
+    return SimulatedNetwork(activity=activity, rates=rates, weights=w, behavior=beh if behavior else None,
+                            observation=observation, dt_s=bin_ms / 1e3, params=params)
+
+
+def to_nwbfile(sim: SimulatedNetwork, *, behavior_name: str = "speed", rng: int | np.random.Generator | None = 0,
+               nwbfile=None):
+    """Write a simulated Poisson recording as NWB: ``Units`` spike times and a behaviour ``TimeSeries``
+    in ``processing['behavior']`` (at the bin rate). Spike times are spread uniformly within their
+    native step (``sim.params['spikes_native']`` when present, else within their bin).
+
+    Example
+    -------
+    >>> nwb = to_nwbfile(simulate_rate_network(n_neurons=4, n_steps=200, rng=0))
+    >>> len(nwb.units), list(nwb.processing["behavior"].data_interfaces)
+    (4, ['speed'])
+    """
+    from pynwb import TimeSeries
+
+    from nwbsyn._shared.nwb import get_or_create_module
+    from nwbsyn.testing import mock_nwbfile
+
+    if sim.observation != "poisson":
+        raise InputError("to_nwbfile writes spike trains; simulate with observation='poisson'.")
+    rng = as_rng(rng)
+    native = sim.params.get("spikes_native")
+    step_s = sim.params["native_ms"] / 1e3 if native is not None else sim.dt_s
+    counts = native if native is not None else sim.activity.astype(np.int64)
+    nwbfile = nwbfile if nwbfile is not None else mock_nwbfile(rng=rng)
+    for k in range(counts.shape[1]):
+        steps = np.repeat(np.arange(len(counts)), counts[:, k].astype(np.int64))
+        nwbfile.add_unit(spike_times=np.sort((steps + rng.random(len(steps))) * step_s))
+    if sim.behavior is not None:
+        module = get_or_create_module(nwbfile, "behavior")
+        module.add(TimeSeries(name=behavior_name, data=sim.behavior, unit="a.u.", rate=1.0 / sim.dt_s,
+                              starting_time=0.5 * sim.dt_s, description="Simulated behaviour drive (bin means)."))
+    return nwbfile

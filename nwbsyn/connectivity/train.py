@@ -153,7 +153,7 @@ def _start_from(model, init_from) -> None:
     if mismatch:
         raise InputError(f"The starting model's decoder does not fit this data ({mismatch[0]} differs: another "
                          "number of behaviour features or another architecture); start from a model fitted "
-                         "with the same --behavior, or fit without it.")
+                         "with the same --behavior, or fit without it (--no-behavior).")
     model.load_state_dict(theirs, strict=False)
 
 
