@@ -230,6 +230,26 @@ def resolution_run(in_plane_nm, n_volumes: int, seed: int, extent_nm=(1280.0, 20
              n_true_edges=tp + fn, seconds=time.perf_counter() - t0)
 
 
+def tune_resolution(pixel_nm: float, seeds=(3000, 3001, 3002), extent_nm=(1280.0, 2048.0, 2048.0)) -> None:
+    """Assignment settings for detected clefts at one in-plane voxel size, on validation volumes
+    (seeds 3000+, never the held-out 5000+): mask threshold x minimum contact x post threshold."""
+    from itertools import product
+
+    from nwbsyn.partners import simulate_volume
+
+    voxel = (40.0, float(pixel_nm), float(pixel_nm))
+    shape = tuple(int(round(e / v)) for e, v in zip(extent_nm, voxel))
+    vols = [simulate_volume(shape_zyx=shape, voxel_size_nm=voxel, rng=s) for s in seeds]
+    dets = [detect_clefts(v.raw, device="cpu", voxel_size_nm=voxel) for v in vols]
+    for mask_threshold, min_contact in product((0.0, 0.6, 0.8, 0.9), (25, 40)):
+        res = [assign_partners(v.raw, v.neuron_ids, d, device="cpu", voxel_size_nm=voxel, mask_threshold=mask_threshold,
+                               min_contact_voxels=min_contact) for v, d in zip(vols, dets)]
+        for post in (0.4, 0.5, 0.6, 0.7):
+            emit(dataset="validation", method="avan", measure="tune_resolution", voxel_size_nm=list(voxel),
+                 seeds=list(seeds), mask_threshold=mask_threshold, min_contact_voxels=min_contact,
+                 post_threshold=post, edge_f1=_pooled_f1(vols, [d.labels for d in dets], res, post))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--volumes", type=int, default=4)
@@ -244,12 +264,17 @@ def main() -> None:
     ap.add_argument("--block", type=int, nargs=3, default=[16, 128, 128], help="block of the memory run (z y x)")
     ap.add_argument("--resolutions", type=float, nargs="+", metavar="NM",
                     help="only edge F1 at these in-plane voxel sizes (z 40 nm), --volumes volumes each")
+    ap.add_argument("--tune-resolution", type=float, metavar="NM",
+                    help="only tune the assignment settings at this in-plane voxel size (validation volumes)")
     args = ap.parse_args()
     import os
 
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.tune_resolution:
+        tune_resolution(args.tune_resolution)
+        return
     if args.resolutions:
         resolution_run(args.resolutions, args.volumes, args.seed)
         return

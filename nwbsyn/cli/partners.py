@@ -103,6 +103,22 @@ def add_parsers(subparsers) -> None:
                        help="cleft voxels farther than this count as missed/false (CREMI: 200)")
     score.set_defaults(handler=_cmd_score)
 
+    export = sub.add_parser(
+        "export", help="neuroglancer layers of a result: precomputed volumes, annotations and a state JSON",
+        description="Write the EM image, the segmentation and the clefts of an 'nwbsyn partners assign' result as "
+                    "neuroglancer precomputed volumes (needs nwbsyn[neuroglancer], i.e. tensorstore), a point "
+                    "annotation per cleft and a line annotation per pre -> post edge (ids, scores, confidence), and "
+                    "state.json opening them together. Serve DIR's parent over HTTP with CORS (e.g. 'npx http-server "
+                    "--cors -p 9000') and paste state.json into neuroglancer.",
+        epilog="example: nwbsyn partners export volume_nwbsyn.nwb -o volume_ng",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("result", metavar="RESULT.nwb", help="output of 'nwbsyn partners assign'")
+    export.add_argument("-o", "--output", required=True, metavar="DIR", help="a new folder (an existing one is refused)")
+    export.add_argument("--url-prefix", default="http://127.0.0.1:9000",
+                        help="where DIR's parent will be served; the state's sources start with it "
+                             "(default http://127.0.0.1:9000)")
+    export.set_defaults(handler=_cmd_export)
+
     simulate = sub.add_parser(
         "simulate", help="generate a synthetic EM volume with exact synapse ground truth (CREMI HDF5)",
         description="Generate an anisotropic EM-like volume: neurites with boutons and spines, membranes, "
@@ -385,6 +401,15 @@ def _cmd_score(args: argparse.Namespace) -> int:
     for line in result.lines():
         print(line)
     print(result.json_line())
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nwbsyn.io.neuroglancer import export_neuroglancer
+
+    out = export_neuroglancer(args.result, args.output, url_prefix=args.url_prefix)
+    print(f"{out.folder}: {', '.join(out.layers)} ({out.n_points} cleft points, {out.n_lines} partner edges); "
+          f"neuroglancer state in {out.state_path}")
     return 0
 
 

@@ -45,14 +45,36 @@ MIN_CONTACT_VOXELS = 25  # candidates need this many voxels within 1 px of the c
 POST_THRESHOLD = 0.4  # tuned with MIN_CONTACT_VOXELS for edge F1 on validation volumes (bench_partners.py --tune)
 
 
-def load_network(model, *, task: str, device: str = "cpu"):
-    """``(net, info)`` from ``"default"``, a checkpoint path or an already built network."""
+def default_cleft_models() -> list[Path]:
+    """The shipped cleft detectors: ``avan_cleft.pt`` and any ``avan_cleft_<N>nm.pt`` trained at another resolution."""
+    return [DEFAULT_CLEFT_MODEL, *sorted(p for p in _MODELS.glob("avan_cleft_*nm.pt") if p.is_file())]
+
+
+def _closest_default(task: str, voxel_size_nm) -> Path:
+    """The shipped network of ``task`` trained nearest (log ratio, summed over axes) to ``voxel_size_nm``."""
+    if task != "cleft" or voxel_size_nm is None:
+        return {"cleft": DEFAULT_CLEFT_MODEL, "association": DEFAULT_ASSOCIATION_MODEL}[task]
+    from nwbsyn.partners.resample import network_voxel_size_nm
+
+    vs = np.asarray(voxel_size_nm, float)
+    best, best_d = DEFAULT_CLEFT_MODEL, np.inf
+    for path in default_cleft_models():
+        d = float(np.abs(np.log(vs / np.asarray(network_voxel_size_nm({"path": str(path)})))).sum())
+        if d < best_d - 1e-9:
+            best, best_d = path, d
+    return best
+
+
+def load_network(model, *, task: str, device: str = "cpu", voxel_size_nm=None):
+    """``(net, info)`` from ``"default"``, a checkpoint path or an already built network.
+
+    ``"default"`` with ``voxel_size_nm``: the shipped network trained nearest that voxel size.
+    """
     from nwbsyn.partners.model import load_checkpoint
 
     if hasattr(model, "forward"):
         return model.to(device).eval(), {"init": getattr(model, "init_kwargs", {}), "task": task}
-    path = {"cleft": DEFAULT_CLEFT_MODEL, "association": DEFAULT_ASSOCIATION_MODEL}[task] \
-        if model in (None, "default") else Path(model)
+    path = _closest_default(task, voxel_size_nm) if model in (None, "default") else Path(model)
     net, info = load_checkpoint(path, task=task, device=device)
     info["path"] = str(path)
     return net, info
@@ -135,6 +157,7 @@ class CleftDetection:
     probability: object = field(default=None, repr=False)  # uint8 cleft probability (detected clefts only)
     notes: tuple = ()  # sentences for the user (e.g. a voxel size far from the networks' training resolution)
     voxel_size_nm: tuple | None = None  # of the labels' grid (None: the network's own)
+    settings: dict = field(default_factory=dict)  # assignment settings tuned for the detecting network (its card)
 
     def __len__(self) -> int:
         return len(self.cleft_ids)
@@ -220,7 +243,7 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
         raise InputError(f"threshold={threshold} must lie in (0, 1).")
     shape = _check_volume(raw)
     dev = pick_device(device)
-    net, info = load_network(model, task="cleft", device=dev)
+    net, info = load_network(model, task="cleft", device=dev, voxel_size_nm=voxel_size_nm)
     rs = resampling_for(shape, voxel_size_nm, info)
     block_in = tuple(max(4, int(round(b / r))) for b, r in zip(block_zyx, rs.ratio))
     min_voxels_in = int(np.ceil(min_voxels / float(np.prod(rs.ratio))))
@@ -237,8 +260,11 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
                       resampling=None if rs.identity else rs)
     stats = label_blockwise(prob, threshold_u8=int(round(threshold * 255)), min_voxels=min_voxels_in,
                             min_score=float(min_score), block_zyx=block_in, out=labels)
+    from nwbsyn.partners.resample import _card
+
+    tuned = _card(info.get("path")).get("inference", {}) if isinstance(model, (str, Path)) or model is None else {}
     return CleftDetection(labels=labels, probability=prob, notes=tuple(n for n in [rs.note] if n),
-                          voxel_size_nm=rs.input_nm, **stats)
+                          voxel_size_nm=rs.input_nm, settings=dict(tuned) if isinstance(tuned, dict) else {}, **stats)
 
 
 @dataclass
@@ -253,9 +279,16 @@ class PartnerResult:
     candidates: list = field(default_factory=list, repr=False)  # per cleft: {segment: (pre, post)}
     clefts: CleftDetection | None = field(default=None, repr=False)  # the clefts the partners belong to
     notes: tuple = ()  # sentences for the user (see CleftDetection.notes)
+    confidence: object = field(default=None, repr=False)  # calibrate.Confidence, set by run_on_nwbfile
 
     def __len__(self) -> int:
         return len(self.cleft_ids)
+
+    def low_confidence_counts(self) -> tuple[int | None, int | None]:
+        """Clefts and edges below the low-confidence line (None without confidences)."""
+        if self.confidence is None:
+            return None, None
+        return int(self.confidence.low_clefts.sum()), int(self.confidence.low_edges.sum())
 
     def partners(self) -> dict:
         """``{cleft_id: (pre_id, post_ids)}``."""
@@ -300,6 +333,16 @@ def summary_line(result: PartnerResult, *, clefts: str, where) -> str:
     return f"{line} -> {where} (processing/misc/synaptic_partners)"
 
 
+def assignment_settings(table, *, post_threshold=None, mask_threshold=None, min_contact_voxels=None):
+    """``(post_threshold, mask_threshold, min_contact_voxels)``: given values, else those the detecting
+    network's card tunes (``table.settings``), else the module defaults."""
+    tuned = dict(getattr(table, "settings", None) or {})
+    pick = lambda given, key, default: given if given is not None else tuned.get(key, default)  # noqa: E731
+    return (float(pick(post_threshold, "post_threshold", POST_THRESHOLD)),
+            float(pick(mask_threshold, "mask_threshold", MASK_THRESHOLD)),
+            int(pick(min_contact_voxels, "min_contact_voxels", MIN_CONTACT_VOXELS)))
+
+
 def check_assignment_options(*, post_threshold: float, min_contact_voxels: int) -> None:
     """Raise :class:`InputError` for a post threshold outside [0, 1] or a negative contact."""
     if not 0 <= post_threshold <= 1:
@@ -325,9 +368,9 @@ def _choose(cands: dict, *, polyadic: bool, post_threshold: float) -> tuple[int,
 
 
 def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool = True,
-                    post_threshold: float = POST_THRESHOLD, mask_threshold: float = MASK_THRESHOLD,
+                    post_threshold: float | None = None, mask_threshold: float | None = None,
                     patch_zyx=None, candidate_dilation_zyx=(0, 1, 1), score_dilation_zyx=(1, 5, 5),
-                    min_contact_voxels: int = MIN_CONTACT_VOXELS,
+                    min_contact_voxels: int | None = None,
                     batch_size: int = 8, device: str = "auto", progress_bar: bool = False,
                     voxel_size_nm=None) -> PartnerResult:
     """Assign presynaptic and postsynaptic segments to each cleft.
@@ -342,6 +385,9 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
         Allow several postsynaptic partners (score ≥ ``post_threshold``); False takes the argmax.
     patch_zyx : tuple, optional
         Network input per cleft; default the training patch of the model.
+    post_threshold, mask_threshold, min_contact_voxels : optional
+        Default: the settings tuned for the cleft network that detected ``clefts`` (its model card's
+        ``inference``, e.g. the 16 nm network's), else 0.4, 0, 25 (tuned at 8 nm).
     min_contact_voxels : int, default: 25
         Candidates need this many voxels within 1 px (in-plane) of the cleft; when none has,
         all touching segments stay candidates (voxels and pixels of the network's training grid).
@@ -363,6 +409,9 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
     from nwbsyn.partners.resample import resampling_for
 
     shape = _check_volume(raw)
+    table = clefts if isinstance(clefts, CleftDetection) else None
+    post_threshold, mask_threshold, min_contact_voxels = assignment_settings(
+        table, post_threshold=post_threshold, mask_threshold=mask_threshold, min_contact_voxels=min_contact_voxels)
     check_assignment_options(post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)
     if tuple(neuron_ids.shape) != shape:
         raise InputError(f"the segmentation has shape {tuple(neuron_ids.shape)} but the image {shape}; they must match.")

@@ -220,17 +220,29 @@ def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dic
         put_result(mod, cleft_volume, overwrite=overwrite)
     table = SynapticCleftTable(name="synaptic_clefts", description="Synaptic clefts; centroids and bounding boxes "
                                "in voxels of cleft_volume.", cleft_volume=cleft_volume, model=prov.get("cleft"))
+    conf = getattr(result, "confidence", None)
+    if conf is not None:
+        how = "calibrated on validation volumes" if conf.calibrated else "NOT calibrated (raw network scores)"
+        table.add_column(name="confidence", description=f"Probability that the cleft is real, {how}.")
+        table.add_column(name="low_confidence", description=f"confidence below {conf.low_confidence:g}.")
     for i in range(len(det)):
+        extra = dict(confidence=float(conf.clefts[i]), low_confidence=bool(conf.low_clefts[i])) if conf else {}
         table.add_row(cleft_id=np.uint64(det.cleft_ids[i]), centroid=np.asarray(det.centroids_zyx[i], float).tolist(),
                       num_voxels=int(det.num_voxels[i]), bounding_box=det.bounding_boxes[i].tolist(),
-                      score=float(det.scores[i]))
+                      score=float(det.scores[i]), **extra)
     partners = SynapticPartnerTable(name="synaptic_partners", description="Synaptic partner edges (pre, post) "
                                     "per cleft; polyadic synapses have several rows.", segmentation=inp.segmentation,
                                     model=prov.get("association"), target_tables={"cleft": table})
     row_of = {int(c): i for i, c in enumerate(det.cleft_ids)}
-    for (cid, pre, post), (s_pre, s_post) in zip(result.edges().tolist(), result.edge_scores().tolist()):
+    if conf is not None:
+        partners.add_column(name="confidence", description=f"Probability that the edge is right (its cleft real and "
+                            f"these partners), {how}.")
+        partners.add_column(name="low_confidence", description=f"confidence below {conf.low_confidence:g}.")
+    for k, ((cid, pre, post), (s_pre, s_post)) in enumerate(zip(result.edges().tolist(),
+                                                                result.edge_scores().tolist())):
+        extra = dict(confidence=float(conf.edges[k]), low_confidence=bool(conf.low_edges[k])) if conf else {}
         partners.add_row(cleft=row_of[int(cid)], presynaptic_id=np.uint64(pre), postsynaptic_id=np.uint64(post),
-                         presynaptic_score=float(s_pre), postsynaptic_score=float(s_post))
+                         presynaptic_score=float(s_pre), postsynaptic_score=float(s_post), **extra)
     if len(det):  # an empty table is a best-practice violation: provenance alone records the run
         put_result(mod, table, overwrite=overwrite)
     if len(partners):
@@ -256,10 +268,23 @@ def _cleft_labels(volume) -> np.ndarray:
     return labels
 
 
+def _confidence(result, inp: PartnerInput, models: dict, *, given: bool):
+    """Calibrated confidences for the networks that ran (see :mod:`nwbsyn.partners.calibrate`)."""
+    from nwbsyn._shared import sha256_of_file
+    from nwbsyn.partners.calibrate import confidences, load_calibration
+
+    def sha(task):
+        path = models.get(task, {}).get("path")
+        return sha256_of_file(path) if path else None
+
+    return confidences(result, voxel_size_nm=inp.voxel_size_nm, given=given, calibration=load_calibration(),
+                       cleft_sha256=sha("cleft"), association_sha256=sha("association"))
+
+
 def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | None = None, clefts: str = "detect",
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
-                   min_voxels: int = MIN_CLEFT_VOXELS, post_threshold: float = POST_THRESHOLD,
-                   min_contact_voxels: int = MIN_CONTACT_VOXELS, cleft_model="default", association_model="default",
+                   min_voxels: int = MIN_CLEFT_VOXELS, post_threshold: float | None = None,
+                   min_contact_voxels: int | None = None, cleft_model="default", association_model="default",
                    device: str = "auto", module: str = MODULE, embed_weights: bool = False, overwrite: bool = False,
                    progress_bar: bool = True):
     """Detect clefts (or take the given ones), assign partners and add the results to ``nwbfile``.
@@ -281,7 +306,9 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
 
     if clefts not in ("detect", "given"):
         raise InputError(f"clefts='{clefts}' must be 'detect' or 'given'.")
-    check_assignment_options(post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)  # before detection
+    check_assignment_options(post_threshold=POST_THRESHOLD if post_threshold is None else post_threshold,
+                             min_contact_voxels=MIN_CONTACT_VOXELS if min_contact_voxels is None
+                             else min_contact_voxels)  # before detection
     inp = load_inputs(nwbfile, image=image, segmentation=segmentation, cleft_volume=cleft_volume)
     mod = nwbfile.processing.get(module)
     if mod is not None and not overwrite and any(n in mod.data_interfaces for n in RESULT_NAMES):
@@ -294,15 +321,25 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
                              "detect.")
         table = clefts_from_labels(_cleft_labels(inp.cleft_volume))
     else:
-        models["cleft"] = load_network(cleft_model, task="cleft")[1]
+        models["cleft"] = load_network(cleft_model, task="cleft", voxel_size_nm=tuple(inp.voxel_size_nm))[1]
         table = detect_clefts(inp.raw, model=cleft_model, threshold=threshold, min_voxels=min_voxels,
                               device=device, progress_bar=progress_bar, voxel_size_nm=tuple(inp.voxel_size_nm))
     result = assign_partners(inp.raw, inp.neuron_ids, table, model=association_model, polyadic=polyadic,
                              post_threshold=post_threshold, min_contact_voxels=min_contact_voxels, device=device,
                              progress_bar=progress_bar, voxel_size_nm=tuple(inp.voxel_size_nm))
+    from nwbsyn.partners.infer import assignment_settings
+
+    post_threshold, mask_threshold, min_contact_voxels = assignment_settings(
+        table, post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)
+    result.confidence = _confidence(result, inp, models, given=clefts == "given")
+    if result.confidence.note:
+        result.notes = (*result.notes, result.confidence.note)
     params = dict(clefts=clefts, polyadic=polyadic, threshold=threshold, min_voxels=min_voxels,
-                  post_threshold=post_threshold, min_contact_voxels=min_contact_voxels,
-                  image=inp.image.name, segmentation=inp.segmentation.name)
+                  post_threshold=post_threshold, min_contact_voxels=min_contact_voxels, mask_threshold=mask_threshold,
+                  image=inp.image.name, segmentation=inp.segmentation.name,
+                  voxel_size_nm=[float(v) for v in inp.voxel_size_nm],
+                  calibrated_confidence=bool(result.confidence.calibrated),
+                  low_confidence_below=float(result.confidence.low_confidence))
     add_results(nwbfile, inp, result, models=models, params=params, module=module, embed_weights=embed_weights,
                 overwrite=overwrite)
     return inp, result

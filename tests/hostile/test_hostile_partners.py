@@ -710,3 +710,18 @@ def test_assign_on_a_volume_without_a_resolution(tmp_path, capsys):
     bare = _bare_cremi(tmp_path / "nores.hdf", resolution=False)
     run(capsys, ["partners", "assign", bare, "-o", tmp_path / "out.nwb", "--quiet"], inputs=[bare],
         folder=tmp_path, message="resolution")
+
+
+def test_export_to_an_existing_target_is_refused(tmp_path, assets, capsys):
+    src = copy(assets["em"], tmp_path)
+    target = tmp_path / "ng"
+    target.write_text("keep me")
+    run(capsys, ["partners", "export", src, "-o", target], inputs=[src, target], folder=tmp_path,
+        message="already exists")
+
+
+def test_export_of_a_file_without_results(tmp_path, assets, capsys):
+    pytest.importorskip("tensorstore", reason="the neuroglancer extra (tensorstore) is not installed")
+    src = copy(assets["em"], tmp_path)
+    run(capsys, ["partners", "export", src, "-o", tmp_path / "ng"], inputs=[src], folder=tmp_path,
+        message="partners assign")

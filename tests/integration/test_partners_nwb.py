@@ -179,7 +179,9 @@ def test_printed_counts_agree_with_the_written_tables(tmp_path, em_file, tiny_mo
     out = tmp_path / "counts.nwb"
     assert main(["partners", "assign", str(em_file), "-o", str(out), "--clefts", "given", "--min-contact", "0",
                  "--post-threshold", "0"] + tiny_models) == 0
-    line = capsys.readouterr().out
+    captured = capsys.readouterr()
+    line = captured.out
+    assert "not calibrated" in captured.err
     n_clefts, n_with, n_poly, n_edges = map(int, re.search(
         r"(\d+) clefts \(given\), (\d+) with partners \((\d+) polyadic\), (\d+) edges", line).groups())
     with open_nwb(out) as nwbfile:
@@ -190,3 +192,10 @@ def test_printed_counts_agree_with_the_written_tables(tmp_path, em_file, tiny_mo
         assert n_clefts == len(clefts) and n_edges == len(edges)
         ids, per = np.unique(rows, return_counts=True)
         assert n_with == len(ids) and n_poly == int((per > 1).sum())
+        for table in (clefts, edges):  # confidences stored and marked; tiny networks are not calibrated
+            conf = np.asarray(table["confidence"].data[:], float)
+            low = np.asarray(table["low_confidence"].data[:], bool)
+            assert np.all((conf >= 0) & (conf <= 1)) and np.array_equal(low, conf < 0.5)
+            assert "NOT calibrated" in table["confidence"].description
+        n_low = int(np.sum(np.asarray(clefts["low_confidence"].data[:])))
+    assert f"low confidence: {n_low} clefts" in line
