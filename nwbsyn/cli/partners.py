@@ -15,10 +15,17 @@ examples:
   nwbsyn partners assign volume.nwb --clefts given --no-polyadic --plot synapses.png
 
 The input holds an EMImageVolume and its segmentation (EMLabelVolume), or is a CREMI HDF5 file.
+Any voxel size works: the networks run on the volume resampled to their training resolution
+(model cards; 40 x 8 x 8 nm, and a cleft network at 40 x 16 x 16 nm) and the results are mapped
+back to the volume's grid; a note is printed when the volume is more than 2x away from it.
 Results go to processing['misc']: 'cleft_labels' (EMLabelVolume), 'synaptic_clefts'
-(SynapticCleftTable: id, centroid in nm, size, bounding box, score), 'synaptic_partners'
-(SynapticPartnerTable: one row per (presynaptic, postsynaptic) segment edge) and the networks'
-ModelProvenance. --clefts given uses the file's cleft labels (CREMI /volumes/labels/clefts).
+(SynapticCleftTable: id, centroid in voxels, size, bounding box, score, confidence,
+low_confidence), 'synaptic_partners' (SynapticPartnerTable: one row per (presynaptic,
+postsynaptic) segment edge, with confidence and low_confidence) and the networks'
+ModelProvenance. Confidences are probabilities calibrated on validation volumes; items under
+0.5 are marked low_confidence. --clefts given uses the file's cleft labels (CREMI
+/volumes/labels/clefts). Score a result with 'nwbsyn partners score', view it with
+'nwbsyn partners export'.
 """
 
 
@@ -46,8 +53,8 @@ def add_parsers(subparsers) -> None:
                         help="polyadic: every candidate whose postsynaptic score reaches P is a partner "
                              "(default: tuned on validation volumes)")
     assign.add_argument("--min-contact", type=int, metavar="VOXELS", dest="min_contact_voxels",
-                        help="candidates need this many voxels touching the cleft (default: tuned on validation "
-                             "volumes; lower it for coarse resolutions)")
+                        help="candidates need this many voxels touching the cleft, counted on the networks' "
+                             "training grid (default: tuned on validation volumes for the cleft network used)")
     assign.add_argument("--cleft-model", default="default", help="'default' or a checkpoint from 'partners train'")
     assign.add_argument("--association-model", default="default", help="'default' or a checkpoint")
     assign.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")

@@ -221,7 +221,7 @@ def main(argv=None) -> None:
     import torch
 
     from nwbsyn._shared import sha256_of_file
-    from nwbsyn.partners.infer import DEFAULT_ASSOCIATION_MODEL, default_cleft_models
+    from nwbsyn.partners.infer import default_models
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", "--output", default=str(DEFAULT_CALIBRATION))
@@ -252,16 +252,17 @@ def main(argv=None) -> None:
             out[f"edges_calibrated_{px:g}nm"] = reliability(pe[ge], data["edge_y"][ge])
         return out
 
-    cleft_models = sorted({str(p) for p in default_cleft_models()})
+    cleft_models = [str(p) for p in default_models("cleft")]
+    association_models = [str(p) for p in default_models("association")]
     record = {
         "method": "Platt scaling (logistic regression). cleft: [logit(mean cleft probability), log(size nm^3 / 1e6)] "
                   "-> P(detected cleft overlaps an annotated cleft); edge: [logit(pre score), logit(post score)] -> "
                   "P(edge right | its cleft real); edge confidence = cleft confidence x that",
         "cleft": cleft_w, "edge": edge_w, "low_confidence": LOW_CONFIDENCE,
         "networks": {"cleft": [sha256_of_file(p) for p in cleft_models],
-                     "association": [sha256_of_file(DEFAULT_ASSOCIATION_MODEL)]},
+                     "association": [sha256_of_file(p) for p in association_models]},
         "network_files": {"cleft": [Path(p).name for p in cleft_models],
-                          "association": [DEFAULT_ASSOCIATION_MODEL.name]},
+                          "association": [Path(p).name for p in association_models]},
         "command": "python -m nwbsyn.partners.calibrate " + " ".join(sys.argv[1:] if argv is None else argv),
         "data": {"generator": "nwbsyn.partners.simulate_volume, z 40 nm, extent 1280 x 2048 x 2048 nm",
                  "pixels_nm": args.pixels_nm, "fit_volumes_per_pixel_size": args.volumes,

@@ -45,20 +45,28 @@ MIN_CONTACT_VOXELS = 25  # candidates need this many voxels within 1 px of the c
 POST_THRESHOLD = 0.4  # tuned with MIN_CONTACT_VOXELS for edge F1 on validation volumes (bench_partners.py --tune)
 
 
+def default_models(task: str) -> list[Path]:
+    """The shipped networks of ``task``: ``avan_<task>.pt`` and any ``avan_<task>_<N>nm.pt`` trained at another
+    resolution."""
+    base = {"cleft": DEFAULT_CLEFT_MODEL, "association": DEFAULT_ASSOCIATION_MODEL}[task]
+    return [base, *sorted(p for p in _MODELS.glob(f"avan_{task}_*nm.pt") if p.is_file())]
+
+
 def default_cleft_models() -> list[Path]:
-    """The shipped cleft detectors: ``avan_cleft.pt`` and any ``avan_cleft_<N>nm.pt`` trained at another resolution."""
-    return [DEFAULT_CLEFT_MODEL, *sorted(p for p in _MODELS.glob("avan_cleft_*nm.pt") if p.is_file())]
+    """The shipped cleft detectors (see :func:`default_models`)."""
+    return default_models("cleft")
 
 
 def _closest_default(task: str, voxel_size_nm) -> Path:
     """The shipped network of ``task`` trained nearest (log ratio, summed over axes) to ``voxel_size_nm``."""
-    if task != "cleft" or voxel_size_nm is None:
-        return {"cleft": DEFAULT_CLEFT_MODEL, "association": DEFAULT_ASSOCIATION_MODEL}[task]
+    candidates = default_models(task)
+    if voxel_size_nm is None:
+        return candidates[0]
     from nwbsyn.partners.resample import network_voxel_size_nm
 
     vs = np.asarray(voxel_size_nm, float)
-    best, best_d = DEFAULT_CLEFT_MODEL, np.inf
-    for path in default_cleft_models():
+    best, best_d = candidates[0], np.inf
+    for path in candidates:
         d = float(np.abs(np.log(vs / np.asarray(network_voxel_size_nm({"path": str(path)})))).sum())
         if d < best_d - 1e-9:
             best, best_d = path, d
@@ -419,8 +427,9 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
     if tuple(table.labels.shape) != shape:
         raise InputError(f"the cleft labels have shape {tuple(table.labels.shape)} but the image {shape}.")
     dev = pick_device(device)
-    net, info = load_network(model, task="association", device=dev)
-    rs = resampling_for(shape, voxel_size_nm if voxel_size_nm is not None else table.voxel_size_nm, info)
+    vs_in = voxel_size_nm if voxel_size_nm is not None else table.voxel_size_nm
+    net, info = load_network(model, task="association", device=dev, voxel_size_nm=vs_in)
+    rs = resampling_for(shape, vs_in, info)
     # a cleft mask reduced to a coarser grid keeps every network voxel it touches (thin clefts stay whole)
     mask_cut = 0.5 if min(rs.ratio) >= 1 else 1e-3
     patch = tuple(patch_zyx or info.get("config", {}).get("patch_zyx", (8, 64, 64)))

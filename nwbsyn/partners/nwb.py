@@ -313,7 +313,8 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
     mod = nwbfile.processing.get(module)
     if mod is not None and not overwrite and any(n in mod.data_interfaces for n in RESULT_NAMES):
         raise InputError(f"processing/{module} already holds nwbsyn partner results; pass --overwrite to replace them.")
-    models = {"association": load_network(association_model, task="association")[1]}
+    models = {"association": load_network(association_model, task="association",
+                                          voxel_size_nm=tuple(inp.voxel_size_nm))[1]}
     if clefts == "given":
         if inp.cleft_volume is None:
             raise InputError(f"--clefts given needs a cleft label volume in the file (an EMLabelVolume of the shape "
