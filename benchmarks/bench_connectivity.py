@@ -57,7 +57,8 @@ def _score(weights_true, weights, *, test_true=None, test_pred=None) -> dict:
 
 # --- the second, differently built generator -------------------------------------------------------
 
-def simulate_second_generator(*, n_neurons: int, n_steps: int, bin_ms: float = 10.0, rng=0):
+def simulate_second_generator(*, n_neurons: int, n_steps: int, bin_ms: float = 10.0, rng=0, coupling: float = 3.0,
+                              radius: float = 1.0, bias_mean: float = -0.5, noise_sd: float = 1.5):
     """Ring network, sigmoid rates, alpha-like synapses, per-neuron taus, Bernoulli spikes (see module doc).
 
     Returns ``(weights [post, pre], spike_times list, behaviour (n_native, 1), native_s, counts at bin_ms)``.
@@ -72,9 +73,9 @@ def simulate_second_generator(*, n_neurons: int, n_steps: int, bin_ms: float = 1
     width = np.where(exc, 0.5, 1.2)[None, :]  # inhibition reaches further
     prob = 0.35 * np.exp(-(dist / width) ** 2)
     mask = (rng.random((n, n)) < prob) & ~np.eye(n, dtype=bool)
-    mag = rng.lognormal(0.0, 0.8, (n, n)) * np.where(exc, 1.0, 3.0)[None, :]
+    mag = rng.lognormal(0.0, 0.5, (n, n)) * np.where(exc, 1.0, 2.5)[None, :]
     w = mask * mag * np.where(exc, 1.0, -1.0)[None, :]
-    w *= 1.6 / max(np.max(np.abs(np.linalg.eigvals(w))), 1e-9)  # sigmoid slope <= 1/4: still stable
+    w *= radius / max(np.max(np.abs(np.linalg.eigvals(w))), 1e-9)  # loop gain <= coupling * radius / 4 < 1
     n_fine = n_steps * factor
     dt = native_ms / 1e3
     a_speed = np.exp(-dt / 3.0)
@@ -94,17 +95,17 @@ def simulate_second_generator(*, n_neurons: int, n_steps: int, bin_ms: float = 1
     tau = np.exp(rng.uniform(np.log(20), np.log(80), n)) / 1e3
     a_mem = np.exp(-dt / tau)
     a_syn = np.exp(-dt / 0.010)
-    bias = rng.normal(-1.5, 0.4, n)
+    bias = rng.normal(bias_mean, 0.4, n)
     r_max = 80.0  # Hz
-    u = np.full(n, -1.5)
+    u = np.full(n, bias_mean)
     syn = np.zeros(n)
     spikes = np.zeros((n_fine, n), dtype=np.int8)
-    eps = rng.standard_normal((n_fine, n)) * 0.8 * np.sqrt(1 - a_mem ** 2)
+    eps = rng.standard_normal((n_fine, n)) * noise_sd * np.sqrt(1 - a_mem ** 2)
     for t in range(n_fine):
         rate = r_max / (1.0 + np.exp(-u))
         spikes[t] = rng.random(n) < 1.0 - np.exp(-rate * dt)  # Bernoulli read-out of the hidden rate
         syn = a_syn * syn + (1 - a_syn) * (rate / r_max)  # what neurons transmit: filtered hidden rate
-        drive = w @ syn * 4.0 + bias + gain * speed[t] + 0.2 * glob[t]
+        drive = coupling * (w @ syn) + bias + gain * speed[t] + 0.2 * glob[t]
         u = a_mem * u + (1 - a_mem) * drive + eps[t]
     trains = [np.sort((np.flatnonzero(spikes[:, k]) + rng.random(int(spikes[:, k].sum()))) * dt) for k in range(n)]
     return w, trains, speed[:, None], dt

@@ -4,11 +4,13 @@ Loads the raw files in ``/work/shared/data/population``: MEA spike trains of
 retinal waves (waverepo, HDF5) binned into counts (Poisson loss), and the songbird HVC
 deconvolved calcium activity (seqNMF, .mat; MSE loss); then runs the real NWB files in
 ``/work/shared/data/nwb`` end to end (read with nwbsyn.io, Units binned or ROI traces,
-SynapsNet written back and validated). Prints one JSON line per
-(dataset, method) with the one-step forecast correlation on the last 20 % of the time
-bins. There is no ground-truth connectivity here.
+SynapsNet written back and validated, with default options unless --bin-ms is given for them
+too). Prints one JSON line per (dataset, method) with the one-step forecast correlation on the
+last 20 % of the time bins, beside ridge VAR(3/10) and a GRU over all neurons; SynapsNet's line also
+says how many edges pass the surrogate test (p < 0.05) and whether fit_quality is ok. There is no
+ground-truth connectivity here.
 
-    python benchmarks/bench_connectivity_real.py --bin-ms 100 --threads 2
+    python benchmarks/bench_connectivity_real.py --bin-ms 100 --threads 1
 """
 
 from __future__ import annotations
@@ -43,6 +45,26 @@ def load_seqnmf(path: Path) -> np.ndarray:
     return np.asarray(loadmat(path)["NEURAL"], dtype=float).T
 
 
+def _significance(res) -> dict:
+    sig = res.significance
+    n = res.n_neurons
+    return {"edges_p_lt_005": int((sig.p_values < 0.05).sum()), "edges": n * (n - 1),
+            "significance_method": sig.method.split(":")[0], "fit_quality_ok": res.metrics["fit_quality"]["ok"]}
+
+
+def _gru(x, loss, res, a) -> float:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_connectivity import sequence_forecast
+
+    from nwbsyn.connectivity import forecast_correlation
+
+    n_train, n_tv = res.params["bounds"]
+    pred = sequence_forecast(x, None, n_train=n_train, n_val=n_tv, kind=a.sequence_model, loss=loss, seed=0)
+    return round(forecast_correlation(x[n_tv:], pred), 4)
+
+
 def evaluate(name: str, x: np.ndarray, loss: str, a) -> list[dict]:
     from nwbsyn.connectivity import fit_connectivity, forecast_correlation, ridge_var
 
@@ -57,19 +79,25 @@ def evaluate(name: str, x: np.ndarray, loss: str, a) -> list[dict]:
              "pc_forecast_r": [round(v, 4) for v in res.metrics["pc_forecast_correlation"]],
              "fit_s": round(time.perf_counter() - t0, 1), "epochs": res.history["n_epochs"],
              "weights_finite": bool(np.isfinite(res.weights).all()),
-             "max_abs_weight": round(float(np.abs(res.weights).max()), 4)}]
+             "max_abs_weight": round(float(np.abs(res.weights).max()), 4), **_significance(res)}]
     for p in (3, 10):
         var = ridge_var(x[:n_tv], n_lags=p)
         pred = var.predict(x[n_tv - p:])
         rows.append({**common, "method": f"ridge_var_p{p}",
                      "forecast_r": round(forecast_correlation(x[n_tv:], pred), 4)})
+    t0 = time.perf_counter()
+    rows.append({**common, "method": a.sequence_model, "forecast_r": _gru(x, loss, res, a),
+                 "fit_s": round(time.perf_counter() - t0, 1)})
     return rows
 
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--bin-ms", type=float, default=100.0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--sequence-model", default="gru", choices=["gru", "lstm"])
+    p.add_argument("--nwb-bin-ms", type=float, default=None,
+                   help="bin for the NWB files (default: chosen from the data, as the CLI does)")
     a = p.parse_args(argv)
     import torch
 
@@ -85,7 +113,7 @@ def main(argv=None) -> None:
 
 
 def nwb_end_to_end(path: Path, a) -> dict:
-    """NWB in → SynapsNet → NWB out (validated), with SynapsNet's and ridge VAR's held-out forecast r."""
+    """NWB in → SynapsNet (default options) → NWB out (validated), beside ridge VAR(3) and the GRU."""
     import tempfile
 
     from nwbsyn import connectivity, io
@@ -95,17 +123,25 @@ def nwb_end_to_end(path: Path, a) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.nwb"
         t0 = time.perf_counter()
-        with io.edit_nwb(path, output=out) as nwbfile:
-            inp, res = connectivity.run_on_nwbfile(nwbfile, bin_ms=a.bin_ms, progress_bar=False)
+        try:
+            with io.edit_nwb(path, output=out) as nwbfile:
+                inp, res = connectivity.run_on_nwbfile(nwbfile, bin_ms=a.nwb_bin_ms, progress_bar=False)
+        except ValueError as err:  # refused input (e.g. an ambiguous ROI series): report the sentence
+            return {"bench": "connectivity_real_nwb", "dataset": path.name, "refused": str(err)}
         seconds = time.perf_counter() - t0
         report = validate_nwb(out)
-    x = inp.activity
-    n_tv = int(round(len(x) * 0.8))
-    var = ridge_var(x[:n_tv], n_lags=3)
-    var_r = forecast_correlation(x[n_tv:], var.predict(x[n_tv - 3:]))
+    x = inp.activity.astype(np.float64)
+    n_tv = res.params["bounds"][1]
+    var = ridge_var(x[:n_tv], n_lags=3, behavior=None if inp.behavior is None else inp.behavior[:n_tv])
+    var_r = forecast_correlation(x[n_tv:], var.predict(x[n_tv - 3:], None if inp.behavior is None
+                                                       else inp.behavior[n_tv - 3:]))
     return {"bench": "connectivity_real_nwb", "dataset": path.name, "source": inp.kind, "n_neurons": int(x.shape[1]),
-            "n_steps": len(x), "bin_ms": round(inp.dt_s * 1e3, 3), "synapsnet_forecast_r":
-            round(res.metrics["forecast_correlation"], 4), "ridge_var_p3_forecast_r": round(float(var_r), 4),
+            "n_steps": len(x), "bin_ms": round(inp.dt_s * 1e3, 3),
+            "bin_choice": inp.bin_choice["bits_per_spike"] if inp.bin_choice else "given or native",
+            "behavior": inp.behavior_name, "synapsnet_forecast_r": round(res.metrics["forecast_correlation"], 4),
+            "ridge_var_p3_forecast_r": round(float(var_r), 4),
+            f"{a.sequence_model}_forecast_r": _gru(x, inp.loss, res, a), **_significance(res),
+            "fit_quality_warning": res.metrics["fit_quality"]["warning"],
             "seconds": round(seconds, 1), "output_schema_errors": len(report.schema_errors)}
 
 

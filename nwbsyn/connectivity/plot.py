@@ -47,12 +47,19 @@ def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_s
     ax_w.set_xticks(at, [labels[i] for i in at], rotation=90, fontsize=7)
     ax_w.set_yticks(at, [labels[i] for i in at], fontsize=7)
     fig.colorbar(image, ax=ax_w, shrink=0.8)
+    sig = getattr(result, "significance", None)
+    if sig is not None:  # dots: edges that pass the surrogate test (p < 0.05)
+        post_s, pre_s = np.nonzero(np.asarray(sig.p_values) < 0.05)
+        ax_w.scatter(post_s, pre_s, s=max(3.0, 300.0 / n), c="k", marker="o", linewidths=0)
+        ax_w.set_title("weights (red exc., blue inh.; dots: p < 0.05)")
     flat = np.argsort(-np.abs(w), axis=None)[:n_strongest]
     post, pre = np.unravel_index(flat, w.shape)
     values = w[post, pre]
     ax_top.barh(range(len(values))[::-1], values, color=np.where(values > 0, "tab:red", "tab:blue"))
-    ax_top.set_yticks(range(len(values))[::-1], [f"{labels[a]} -> {labels[b]}" for a, b in zip(pre, post)],
-                      fontsize=8)
+    p_text = ([f"  p={sig.p_values[b, a]:.2g}" for a, b in zip(pre, post)] if sig is not None
+              else [""] * len(values))
+    ax_top.set_yticks(range(len(values))[::-1], [f"{labels[a]} -> {labels[b]}{q}" for a, b, q in
+                                                 zip(pre, post, p_text)], fontsize=8)
     ax_top.axvline(0, color="0.5", lw=0.8)
     ax_top.set(title=f"{len(values)} strongest connections", xlabel="weight")
     emb = np.asarray(result.embeddings, dtype=float)
