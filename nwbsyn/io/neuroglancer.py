@@ -3,8 +3,8 @@
 ``nwbsyn partners export RESULT.nwb -o DIR`` writes::
 
     DIR/image/          EM image, neuroglancer precomputed (uint8, raw chunks)      via tensorstore
-    DIR/segmentation/   neurite segmentation (uint64, raw chunks)                  via tensorstore
-    DIR/clefts/         cleft label volume (uint64)                                via tensorstore
+    DIR/segmentation/   neurite segmentation (uint64, compressed_segmentation)     via tensorstore
+    DIR/clefts/         cleft label volume (uint64, compressed_segmentation)       via tensorstore
     DIR/cleft_points/   precomputed annotations: a POINT per cleft (id = cleft id; properties
                         score, confidence, low_confidence, num_voxels)
     DIR/partner_edges/  precomputed annotations: a LINE per pre -> post edge, from the presynaptic
@@ -134,7 +134,9 @@ def _write_volume(folder: Path, data, *, kind: str, voxel_size_nm, offset_vox=(0
     spec = {
         "driver": "neuroglancer_precomputed", "kvstore": {"driver": "file", "path": str(folder)},
         "multiscale_metadata": {"type": kind, "data_type": dtype, "num_channels": 1},
-        "scale_metadata": {"size": [shape[2], shape[1], shape[0]], "encoding": "raw", "chunk_size": chunk,
+        "scale_metadata": {"size": [shape[2], shape[1], shape[0]], "chunk_size": chunk,
+                           **({"encoding": "raw"} if kind == "image" else
+                              {"encoding": "compressed_segmentation", "compressed_segmentation_block_size": [8, 8, 8]}),
                            "resolution": [float(voxel_size_nm[2]), float(voxel_size_nm[1]), float(voxel_size_nm[0])],
                            "voxel_offset": [int(offset_vox[2]), int(offset_vox[1]), int(offset_vox[0])]},
         "create": True,
