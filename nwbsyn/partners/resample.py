@@ -87,7 +87,7 @@ class Resampling:
     >>> rs.shape_net
     (2, 4, 4)
     >>> img = np.arange(2 * 8 * 8, dtype=np.uint8).reshape(2, 8, 8)
-    >>> float(rs.read_net(img, rs.net_box(), order=1)[0, 0, 0]) == img[0, :2, :2].mean()
+    >>> bool(rs.read_net(img, rs.net_box(), order=1)[0, 0, 0] == img[0, :2, :2].mean())
     True
     """
 
