@@ -12,7 +12,8 @@ __all__ = ["BinChoice", "choose_bin_ms", "bin_spike_trains", "CANDIDATE_BINS_MS"
 
 CANDIDATE_BINS_MS = (5.0, 10.0, 20.0, 50.0)
 METHOD = ("held-out one-step forecast likelihood of a ridge VAR over the candidate bins, scored on the finest "
-          "candidate grid (bits per spike over a constant rate)")
+          "candidate grid (bits per spike over a constant rate); the coarsest bin within one standard error of "
+          "the best")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,9 @@ def bin_spike_trains(trains: list[np.ndarray], *, bin_s: float, start_s: float, 
     return counts
 
 
-def _score(counts: np.ndarray, factor: int, n_lags: int, test_fraction: float) -> float | None:
-    """Held-out bits per spike of a ridge VAR forecast, on the finest grid (intensity flat within a bin)."""
+def _score(counts: np.ndarray, factor: int, n_lags: int, test_fraction: float):
+    """Held-out log-likelihood gain (nats) per test bin over a constant rate, on the finest grid (the
+    intensity flat within a bin), with the finest-grid index where each test bin starts; None if unusable."""
     from nwbsyn.connectivity.baselines import ridge_var
 
     n = len(counts) // factor
@@ -61,10 +63,30 @@ def _score(counts: np.ndarray, factor: int, n_lags: int, test_fraction: float) -
     floor = 1e-3 * max(float(train[:, keep].mean()), 1e-6)
     mu = np.maximum(pred, floor)
     rate0 = np.maximum(train[:, keep].mean(axis=0) / factor, 1e-9)  # spikes per finest bin
-    ll = (y * np.log(mu / factor) - mu).sum()
-    ll0 = (y * np.log(rate0) - rate0 * factor).sum()
-    spikes = y.sum()
-    return float((ll - ll0) / (spikes * np.log(2))) if spikes > 0 else None
+    gain = (y * np.log(mu / factor) - mu).sum(axis=1) - (y * np.log(rate0) - rate0 * factor).sum(axis=1)
+    return gain, (n_train + np.arange(len(y))) * factor, float(y.sum())
+
+
+def _pick(results: dict, n_fine: int, n_blocks: int = 10) -> tuple[str, dict]:
+    """Bits per spike of each candidate on the common held-out span, and the coarsest candidate within one
+    standard error (over time blocks) of the best: the one-standard-error rule of cross-validation."""
+    common = max(r[1][0] for r in results.values())
+    edges = np.linspace(common, n_fine, n_blocks + 1)
+    blocks, scores = {}, {}
+    for key, (gain, start, _) in results.items():
+        keep = start >= common
+        which = np.clip(np.searchsorted(edges, start[keep], side="right") - 1, 0, n_blocks - 1)
+        blocks[key] = np.bincount(which, weights=gain[keep], minlength=n_blocks)
+    spikes = max(r[2] for r in results.values())
+    for key in results:
+        scores[key] = float(blocks[key].sum() / (spikes * np.log(2)))
+    best = max(scores, key=scores.get)
+    chosen = best
+    for key in sorted(results, key=float):
+        diff = blocks[best] - blocks[key]
+        if float(key) > float(chosen) and diff.sum() <= np.sqrt(n_blocks) * diff.std(ddof=1):
+            chosen = key
+    return chosen, scores
 
 
 def choose_bin_ms(
@@ -76,7 +98,6 @@ def choose_bin_ms(
     max_fine_bins: int = 100_000,
     n_lags: int = 10,
     test_fraction: float = 0.2,
-    tolerance: float = 0.01,
 ) -> BinChoice:
     """Pick the bin whose one-step forecasts predict held-out spikes best.
 
@@ -86,9 +107,10 @@ def choose_bin_ms(
     same held-out spikes at the resolution of the finest candidate (a coarse forecast is
     spread evenly over its bin): the log-likelihood gain over a constant rate, in bits
     per spike. A finer bin resolves faster structure, a coarser one sees further back with
-    the same number of lags and counts more spikes per bin; the data decide. Of the
-    candidates within ``tolerance`` (relative) of the best score the coarsest is taken
-    (as good a forecast, fewer steps, cheaper fits). Candidates
+    the same number of lags and counts more spikes per bin; the data decide. The coarsest
+    candidate whose score is within one standard error of the best (over 10 blocks of the
+    held-out time) is taken, cross-validation's one-standard-error rule: as good a forecast,
+    fewer steps, cheaper fits. Candidates
     that leave fewer than ``min_bins`` bins are skipped. Only the first
     ``max_fine_bins`` finest bins are used, to bound the cost.
 
@@ -114,17 +136,16 @@ def choose_bin_ms(
     n_fine = int(min(np.floor((stop - start) / bin_s) + 1, max_fine_bins))
     order = np.argsort([-t.size for t in trains])[:max_neurons]
     counts = bin_spike_trains([trains[i] for i in order], bin_s=bin_s, start_s=start, n_bins=n_fine)
-    scores: dict = {}
+    results: dict = {}
     for c, f in zip(candidates, factors):
-        usable = n_fine // f >= max(min_bins, 5 * n_lags + 20)
-        scores[f"{c:g}"] = _score(counts, f, n_lags, test_fraction) if usable else None
-    valid = {k: v for k, v in scores.items() if v is not None and np.isfinite(v)}
-    if not valid:
+        if n_fine // f >= max(min_bins, 5 * n_lags + 20):
+            scored = _score(counts, f, n_lags, test_fraction)
+            if scored is not None and np.all(np.isfinite(scored[0])):
+                results[f"{c:g}"] = scored
+    if not results:
         longest = max(candidates)
         raise InputError(f"The spike trains span {stop - start:.3g} s, too short to choose a bin (even "
                          f"{longest:g} ms bins leave too few steps); give --bin-ms or a longer recording.")
-    top = max(valid.values())
-    # within 1 % of the best score, the coarsest bin: as good a forecast, fewer steps and cheaper fits
-    best = max((k for k, v in valid.items() if v >= top - tolerance * abs(top)), key=float)
-    rounded = {k: (None if v is None else round(v, 5)) for k, v in scores.items()}
+    best, scores = _pick(results, n_fine)
+    rounded = {f"{c:g}": (round(scores[f"{c:g}"], 5) if f"{c:g}" in scores else None) for c in candidates}
     return BinChoice(bin_ms=float(best), bits_per_spike=rounded, n_lags=n_lags)
