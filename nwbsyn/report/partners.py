@@ -23,8 +23,10 @@ def _synapses(cleft_table, partner_table) -> list[dict]:
     ids = _column(cleft_table, "cleft_id", np.uint64) if n else np.zeros(0, np.uint64)
     boxes = _column(cleft_table, "bounding_box", np.int64) if n else None
     sizes = _column(cleft_table, "num_voxels", np.int64) if n else None
+    conf = _column(cleft_table, "confidence") if n else None
     syn = [dict(row=r, cleft_id=int(ids[r]), box=None if boxes is None else boxes[r],
-                size=0 if sizes is None else int(sizes[r]), pre=None, posts=[], scores=[]) for r in range(n)]
+                size=0 if sizes is None else int(sizes[r]), pre=None, posts=[], scores=[],
+                confidence=None if conf is None else float(conf[r])) for r in range(n)]
     if partner_table is not None and len(partner_table):
         rows = np.asarray(partner_table["cleft"].data[:], dtype=int)
         pre = _column(partner_table, "presynaptic_id", np.uint64)
@@ -117,6 +119,8 @@ def _slices_figure(chosen, raw, seg, clefts, nm_per_px: float | None):
         if nm_per_px:
             _scale_bar(ax, image.shape[1], nm_per_px)
         kind = "polyadic" if len(s["posts"]) >= 2 else "dyadic" if s["posts"] else "no partners"
+        if s.get("confidence") is not None and s["confidence"] < 0.5:
+            kind += ", LOW confidence"
         ax.set_title(f"cleft {s['cleft_id']}, {kind}, z {z}\npre {s['pre']} → "
                      f"{', '.join(map(str, s['posts'][:4])) or '-'}{' …' if len(s['posts']) > 4 else ''}",
                      fontsize=7.5)
@@ -170,6 +174,10 @@ def partners_section(section_id: str, cleft_table, partner_table, all_labels: li
             ["partner edges (pre, post)", n_edges],
             ["presynaptic segments", len({s["pre"] for s in synapses if s["pre"] is not None})],
             ["postsynaptic segments", len({p for s in synapses for p in s["posts"]})]]
+    for table, what in ((cleft_table, "clefts"), (partner_table, "partner edges")):
+        low = _column(table, "low_confidence", bool) if table is not None and len(table) else None
+        if low is not None:
+            rows.append([f"low-confidence {what} (calibrated confidence < 0.5)", int(low.sum())])
     volume = next((v for v in (raw, seg, cleft_vol) if v is not None), None)
     if volume is not None:
         vs = ", ".join(f"{v:g}" for v in volume.voxel_size_nm)
@@ -196,8 +204,10 @@ def partners_section(section_id: str, cleft_table, partner_table, all_labels: li
     listed = sorted(synapses, key=lambda s: (-len(s["posts"]), -s["size"]))
     table_rows = [[s["cleft_id"], s["size"], "–" if s["pre"] is None else str(s["pre"]),
                    ", ".join(map(str, s["posts"])) or "–",
-                   float(np.nanmean(s["scores"])) if s["scores"] else float("nan")] for s in listed]
-    listing = table_html(table_rows, ["cleft id", "voxels", "presynaptic", "postsynaptic", "mean post score"])
+                   float(np.nanmean(s["scores"])) if s["scores"] else float("nan"),
+                   float("nan") if s.get("confidence") is None else s["confidence"]] for s in listed]
+    listing = table_html(table_rows, ["cleft id", "voxels", "presynaptic", "postsynaptic", "mean post score",
+                                      "confidence"])
     if len(table_rows) > 20:
         listing = f"<details><summary>all {len(table_rows)} synapses (show)</summary>{listing}</details>"
     section.add("<h3>Synapses (polyadic first)</h3>" + listing)

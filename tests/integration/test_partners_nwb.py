@@ -198,4 +198,22 @@ def test_printed_counts_agree_with_the_written_tables(tmp_path, em_file, tiny_mo
             assert np.all((conf >= 0) & (conf <= 1)) and np.array_equal(low, conf < 0.5)
             assert "NOT calibrated" in table["confidence"].description
         n_low = int(np.sum(np.asarray(clefts["low_confidence"].data[:])))
-    assert f"low confidence: {n_low} clefts" in line
+        n_low_edges = int(np.sum(np.asarray(edges["low_confidence"].data[:])))
+    assert f"low confidence: {n_low} clefts, {n_low_edges} edges" in line
+    page = tmp_path / "report.html"
+    assert main(["report", str(out), "-o", str(page)]) == 0
+    text = page.read_text()
+    assert f"low-confidence clefts (calibrated confidence &lt; 0.5)</td><td>{n_low}</td>" in text \
+        or f"low-confidence clefts (calibrated confidence < 0.5)</td><td>{n_low}</td>" in text
+
+
+def test_a_volume_far_from_the_training_resolution_gets_a_note(tmp_path, tiny_models, capsys):
+    sim2 = simulate_volume(shape_zyx=(8, 128, 128), voxel_size_nm=(40, 2, 2), n_synapses=1, rng=5)
+    src = write_cremi(tmp_path / "fine.hdf", cremi_from_simulated(sim2))
+    out = tmp_path / "fine.nwb"
+    assert main(["partners", "assign", str(src), "-o", str(out), "--clefts", "given"] + tiny_models) == 0
+    err = capsys.readouterr().err
+    assert "more than 2x away from the networks' training resolution" in err and "y 2 nm (trained 8 nm)" in err
+    with open_nwb(out) as nwbfile:
+        params = json.loads(nwbfile.processing["misc"]["association_model"].parameters)
+        assert params["voxel_size_nm"] == [40.0, 2.0, 2.0]
