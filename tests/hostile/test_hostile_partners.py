@@ -725,3 +725,12 @@ def test_export_of_a_file_without_results(tmp_path, assets, capsys):
     src = copy(assets["em"], tmp_path)
     run(capsys, ["partners", "export", src, "-o", tmp_path / "ng"], inputs=[src], folder=tmp_path,
         message="partners assign")
+
+
+@pytest.mark.parametrize("option", ["--match-distance-nm", "--distance-threshold-nm"])
+@pytest.mark.parametrize("value", ["0", "-5", "nan"])
+def test_score_distances_must_be_positive(tmp_path, assets, capsys, option, value):
+    truth = copy(assets["cremi"], tmp_path)
+    result = copy(assets["em"], tmp_path)
+    run(capsys, ["partners", "score", truth, result, option, value], inputs=[truth, result], folder=tmp_path,
+        message=option)
