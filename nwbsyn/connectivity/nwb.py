@@ -226,7 +226,7 @@ def _roi_input(nwbfile, source: str, bin_ms: float | None) -> dict:
 
 
 def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
-                behavior: str | None = "auto") -> ActivityInput:
+                behavior: str | None = "auto", min_bins: int | None = None) -> ActivityInput:
     """Population activity of ``nwbfile``: binned ``Units`` spike counts or a RoiResponseSeries.
 
     Parameters
@@ -241,6 +241,9 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
     behavior : "auto", str or None
         ``"auto"``: every TimeSeries in ``processing['behavior']`` (none if there is no such
         module); a name: that TimeSeries; ``None``: no behaviour. Resampled onto the bins.
+    min_bins : int, optional
+        When the bin is chosen, only bins that leave at least this many steps are candidates
+        (default: what a fit with the default context needs).
 
     Example
     -------
@@ -265,7 +268,17 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
 
             trains = _spike_trains(nwbfile.units)
             _check_span(nwbfile.units, trains, max(CANDIDATE_BINS_MS) / 1e3)  # even the coarsest must fit
-            choice = choose_bin_ms(trains).as_dict()
+            if min_bins is None:
+                from nwbsyn.connectivity.train import TrainConfig, min_steps
+
+                min_bins = min_steps(TrainConfig())
+            try:
+                choice = choose_bin_ms(trains, min_bins=min_bins).as_dict()
+            except InputError as err:
+                span = max(t.max() for t in trains) - min(t.min() for t in trains)
+                raise InputError(f"The units span {span:.3g} s, too short for a fit at any of the candidate bins "
+                                 f"({', '.join(f'{c:g}' for c in CANDIDATE_BINS_MS)} ms leave fewer than {min_bins} "
+                                 "bins); give a smaller --bin-ms or a longer recording.") from err
         bin_used = float(bin_ms if bin_ms is not None else choice["bin_ms"])
         counts, start = _bin_units(nwbfile.units, bin_used / 1e3)
         inp = dict(activity=counts, dt_s=bin_used / 1e3, start_s=start, table=nwbfile.units,
@@ -361,12 +374,15 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
     """
     from nwbsyn.connectivity.infer import fit_connectivity
 
-    inp = load_inputs(nwbfile, source=source, bin_ms=bin_ms, behavior=behavior)
+    from nwbsyn.connectivity.train import TrainConfig, min_steps
+
+    start = fit_kwargs.get("init_from")
+    context = (start["config"] if isinstance(start, dict) else fit_kwargs).get("context_steps", 10)
+    inp = load_inputs(nwbfile, source=source, bin_ms=bin_ms, behavior=behavior,
+                      min_bins=min_steps(TrainConfig(context_steps=context)))
     if module_has_result(nwbfile, inp) and not overwrite:
         raise InputError(f"The file already holds nwbsyn connectivity results ({RESULT_NAME}); pass --overwrite "
                          "to replace them.")
-    start = fit_kwargs.get("init_from")
-    context = (start["config"] if isinstance(start, dict) else fit_kwargs).get("context_steps", 10)
     _check_length(inp, context_steps=context)
     result = fit_connectivity(inp.activity, behavior=inp.behavior, loss=inp.loss, seed=seed, device=device,
                               progress_bar=progress_bar, **fit_kwargs)

@@ -121,7 +121,23 @@ def _short_units_file(tmp_path):
     return write_nwbfile(mock_ecephys_nwbfile(n_units=3, duration_s=30.0), tmp_path / "short.nwb")
 
 
+def _very_short_units_file(tmp_path):
+    from nwbsyn.testing import mock_ecephys_nwbfile
+
+    return write_nwbfile(mock_ecephys_nwbfile(n_units=3, duration_s=0.6, rate_hz=50.0), tmp_path / "tiny.nwb")
+
+
+def test_the_chosen_bin_leaves_enough_steps_for_a_fit(tmp_path, capsys):
+    """1.7 s of spikes: 10 ms bins leave 170 steps (a fit needs 200), so 5 ms is chosen, not refused."""
+    from nwbsyn.testing import mock_ecephys_nwbfile
+
+    path = write_nwbfile(mock_ecephys_nwbfile(n_units=5, duration_s=1.7, rate_hz=40.0, rng=1), tmp_path / "s.nwb")
+    assert main(["connectivity", "fit", str(path), "-o", str(tmp_path / "o.nwb"), *QUICK]) == 0
+    assert "bins of 5 ms" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("make, args, message", [
+    (_very_short_units_file, [], "too short for a fit at any of the candidate bins"),
     (_two_cell_series_file, [], "choose one with --source"),
     (_two_cell_series_file, ["--source", "rois"], "Deconvolved"),
     (_behaviour_elsewhere_file, [], "--no-behavior"),
