@@ -276,9 +276,10 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
                 choice = choose_bin_ms(trains, min_bins=min_bins).as_dict()
             except InputError as err:
                 span = max(t.max() for t in trains) - min(t.min() for t in trains)
-                raise InputError(f"The units span {span:.3g} s, too short for a fit at any of the candidate bins "
-                                 f"({', '.join(f'{c:g}' for c in CANDIDATE_BINS_MS)} ms leave fewer than {min_bins} "
-                                 "bins); give a smaller --bin-ms or a longer recording.") from err
+                finest = min(CANDIDATE_BINS_MS)
+                raise InputError(f"The units span {span:.3g} s: even {finest:g} ms bins leave "
+                                 f"{int(span / finest * 1e3) + 1} time bins, but a fit needs at least {min_bins}; "
+                                 "give a smaller --bin-ms or a longer recording.") from err
         bin_used = float(bin_ms if bin_ms is not None else choice["bin_ms"])
         counts, start = _bin_units(nwbfile.units, bin_used / 1e3)
         inp = dict(activity=counts, dt_s=bin_used / 1e3, start_s=start, table=nwbfile.units,

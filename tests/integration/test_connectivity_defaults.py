@@ -137,7 +137,7 @@ def test_the_chosen_bin_leaves_enough_steps_for_a_fit(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make, args, message", [
-    (_very_short_units_file, [], "too short for a fit at any of the candidate bins"),
+    (_very_short_units_file, [], "even 5 ms bins leave"),
     (_two_cell_series_file, [], "choose one with --source"),
     (_two_cell_series_file, ["--source", "rois"], "Deconvolved"),
     (_behaviour_elsewhere_file, [], "--no-behavior"),
