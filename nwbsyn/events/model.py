@@ -23,6 +23,7 @@ from nwbsyn._shared import InputError, pick_device, sha256_of_file
 __all__ = [
     "EventClassifier",
     "load_model",
+    "load_keras_model",
     "resolve_model_path",
     "save_model",
     "write_model_card",
@@ -421,14 +422,34 @@ def load_model(source: str | Path = "default", *, device: str = "auto") -> Event
     path = resolve_model_path(source)
     _check_model_file(path)
     if path.suffix.lower() in (".h5", ".hdf5", ".keras"):
-        from nwbsyn.events.keras import load_keras_model
-
         model = load_keras_model(path)
     else:
         model = _load_checkpoint(path)
     model.weights_sha256 = sha256_of_file(path)  # pairs it with its distilled dense scorer (nwbsyn.events.dense)
     model.weights_fingerprint = weights_fingerprint(model)  # ... while its weights are the file's
     return model.to(pick_device(device)).eval()
+
+
+def load_keras_model(path: str | Path) -> EventClassifier:
+    """A miniML Keras model (Keras 2 HDF5 or Keras 3 ``.keras``, read by :mod:`nwbsyn.io.keras`) as a classifier.
+
+    On the CPU, in eval mode; raises :class:`InputError` for a file that is not a miniML model.
+
+    Examples
+    --------
+    >>> model = load_keras_model("GC_lstm_model.h5")  # doctest: +SKIP
+    >>> model.keras_parameter_count()  # doctest: +SKIP
+    191361
+    """
+    from nwbsyn.io.keras import read_keras_model
+
+    keras = read_keras_model(path)
+    try:
+        init_kwargs = check_init_kwargs(keras.init_kwargs)
+    except InputError as err:
+        raise InputError(f"{str(path)!r} cannot be imported: {err}") from err
+    state = {k: torch.as_tensor(v) for k, v in keras.state.items()}
+    return load_state(EventClassifier(**init_kwargs), state, source=path).eval()
 
 
 def weights_fingerprint(model: nn.Module) -> float:

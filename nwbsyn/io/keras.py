@@ -1,4 +1,4 @@
-"""Import miniML's Keras models into :class:`~nwbsyn.events.model.EventClassifier`, without TensorFlow.
+"""Read miniML's Keras models (architecture and weights) without TensorFlow.
 
 Two file formats are read with h5py (and zipfile) only:
 
@@ -19,39 +19,39 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from nwbsyn._shared import InputError
 
-__all__ = ["load_keras_model", "read_keras_architecture"]
+__all__ = ["KerasModel", "read_keras_model", "read_keras_architecture"]
 
 _CONV_BLOCK = ("Conv1D", "BatchNormalization", "LeakyReLU")
 
 
-def load_keras_model(path: str | Path):
-    """Build an :class:`EventClassifier` holding the weights of a miniML Keras model.
+@dataclass(frozen=True)
+class KerasModel:
+    """What a miniML Keras file holds, in nwbsyn's terms (no TensorFlow, no torch)."""
 
-    Parameters
-    ----------
-    path : str or Path
-        A Keras 2 ``.h5`` full-model file or a Keras 3 ``.keras`` archive of miniML's
-        CNN-BiLSTM classifier.
+    init_kwargs: dict  # arguments of nwbsyn.events.model.EventClassifier
+    state: dict  # its state_dict as numpy arrays, in PyTorch layouts
 
-    Returns
-    -------
-    EventClassifier
-        On the CPU, in eval mode.
+
+def read_keras_model(path: str | Path) -> KerasModel:
+    """Read a miniML Keras model (Keras 2 HDF5 or Keras 3 ``.keras``) into arrays.
+
+    :func:`nwbsyn.events.model.load_keras_model` turns the result into a classifier.
+    Raises :class:`~nwbsyn._shared.InputError` for a missing, empty or malformed file.
 
     Examples
     --------
-    >>> model = load_keras_model("GC_lstm_model.h5")  # doctest: +SKIP
-    >>> model.keras_parameter_count()  # doctest: +SKIP
-    191361
+    >>> read_keras_model("missing.h5")
+    Traceback (most recent call last):
+    ...
+    nwbsyn._shared.InputError: Keras model file 'missing.h5' does not exist; pass the path of a miniML .h5 or .keras file.
     """
-    from nwbsyn.events.model import EventClassifier, check_init_kwargs, load_state
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"Keras model file {str(path)!r} does not exist; pass the path of a miniML .h5 or .keras file.")
@@ -60,27 +60,14 @@ def load_keras_model(path: str | Path):
     try:
         layers, weights = _read_keras_file(path)
         init_kwargs = _init_kwargs(layers, path)
+        state = _to_state_dict(weights, path)
     except InputError:
         raise
     except (KeyError, TypeError, IndexError, AttributeError, ValueError, OSError, RuntimeError,
             zipfile.BadZipFile) as err:
         raise InputError(f"{str(path)!r} is not a readable miniML Keras model (its configuration or weights are "
                          f"malformed: {type(err).__name__}); pass a model saved by miniML.") from err
-    try:
-        init_kwargs = check_init_kwargs(init_kwargs)
-    except InputError as err:
-        raise InputError(f"{str(path)!r} cannot be imported: {err}") from err
-    model = EventClassifier(**init_kwargs)
-    try:
-        state = _to_state_dict(weights, model, path)
-    except InputError:
-        raise
-    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as err:
-        raise InputError(f"{str(path)!r} has weights that do not fit miniML's classifier ({type(err).__name__}); "
-                         "the file is damaged or not a miniML model.") from err
-    import torch
-
-    return load_state(model, {k: torch.as_tensor(v) for k, v in state.items()}, source=path).eval()
+    return KerasModel(init_kwargs=init_kwargs, state=state)
 
 
 #: Largest weight array and archive member read from a Keras file.
@@ -319,7 +306,7 @@ def _keras3_weights(f, layers: list[dict], path: Path) -> dict[str, dict[str, np
     return out
 
 
-def _to_state_dict(weights: dict, model, path: Path) -> dict[str, np.ndarray]:
+def _to_state_dict(weights: dict, path: Path) -> dict[str, np.ndarray]:
     conv_layers = [n for n in weights if "kernel" in weights[n] and weights[n]["kernel"].ndim == 3]
     bn_layers = [n for n in weights if "moving_mean" in weights[n]]
     dense_layers = [n for n in weights if "kernel" in weights[n] and weights[n]["kernel"].ndim == 2]
@@ -347,9 +334,4 @@ def _to_state_dict(weights: dict, model, path: Path) -> dict[str, np.ndarray]:
     for prefix, layer in zip(("dense", "out"), dense_layers):
         state[f"{prefix}.weight"] = weights[layer]["kernel"].T
         state[f"{prefix}.bias"] = weights[layer]["bias"]
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    got = {k: tuple(np.shape(v)) for k, v in state.items()}
-    if expected != got:
-        bad = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
-        raise InputError(f"{str(path)!r} has weights that do not fit the architecture in its config ({', '.join(bad[:4])}).")
     return {k: np.ascontiguousarray(v) if np.ndim(v) else np.asarray(v) for k, v in state.items()}

@@ -78,7 +78,7 @@ def _keras_layers(init: dict) -> list[dict]:
 
 
 def _keras_weights(model) -> dict[str, dict[str, np.ndarray]]:
-    """{layer name: {role: array}} in Keras layouts, the inverse of ``nwbsyn.events.keras``."""
+    """{layer name: {role: array}} in Keras layouts, the inverse of ``nwbsyn.io.keras``."""
     sd = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     out = {}
     for i in range(len(model.init_kwargs["filters"])):

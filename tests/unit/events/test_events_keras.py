@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nwbsyn._shared import InputError  # noqa: E402
-from nwbsyn.events.keras import load_keras_model, read_keras_architecture  # noqa: E402
+from nwbsyn.events.model import load_keras_model  # noqa: E402
+from nwbsyn.io.keras import read_keras_architecture  # noqa: E402
 from nwbsyn.events.model import load_model, resolve_model_path  # noqa: E402
 
 MINIML = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "events" / "miniml"
