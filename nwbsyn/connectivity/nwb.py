@@ -335,7 +335,7 @@ EDGES_NAME = f"{RESULT_NAME}_edges"
 
 
 def _edges_table(inp: ActivityInput, result, *, region_table):
-    """Every off-diagonal edge as a row: pre, post (rows of the Units / ROI table), weight, p-value, z."""
+    """Every off-diagonal edge as a row: pre, post (rows of the Units / ROI table), weight, p-value, BH q-value, z."""
     from hdmf.common import DynamicTable, DynamicTableRegion, VectorData
 
     sig = result.significance
@@ -352,6 +352,9 @@ def _edges_table(inp: ActivityInput, result, *, region_table):
                                f"{RESULT_NAME}."),
         VectorData(name="p_value", data=sig.p_values[post, pre].astype(float),
                    description=f"Significance of the edge; method: {sig.method}."),
+        VectorData(name="q_value", data=sig.q_values[post, pre].astype(float),
+                   description="p_value adjusted over all edges of this table (Benjamini-Hochberg false "
+                               "discovery rate)."),
         VectorData(name="z", data=sig.z[post, pre].astype(float),
                    description="Mean loss increase under the shifts over its standard deviation."),
     ]

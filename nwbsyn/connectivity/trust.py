@@ -32,6 +32,21 @@ class EdgeSignificance:
     n_shifts: int
     method: str
 
+    @property
+    def q_values(self) -> np.ndarray:
+        """Benjamini-Hochberg adjusted p-values over the off-diagonal edges (false discovery rate)."""
+        n = len(self.p_values)
+        off = ~np.eye(n, dtype=bool)
+        p = self.p_values[off]
+        order = np.argsort(p, kind="stable")
+        ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
+        q = np.empty_like(p)
+        q[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+        q = np.maximum(q, p)  # p * m / m can round below p
+        out = np.ones((n, n))
+        out[off] = q
+        return out
+
 
 def _loss_derivatives(eta: np.ndarray, y: np.ndarray, *, loss: str, link: str):
     """First and second derivative of the per-step loss with respect to the pre-activation."""

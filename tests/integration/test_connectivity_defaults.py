@@ -53,6 +53,7 @@ def test_defaults_choose_bin_use_behaviour_and_write_edge_significance(tmp_path,
         assert len(edges) == 8 * 7
         p = np.asarray(edges["p_value"].data[:])
         assert np.all((p > 0) & (p <= 1)) and "circular-shift" in edges["p_value"].description
+        assert np.all(np.asarray(edges["q_value"].data[:]) >= p) and "Benjamini" in edges["q_value"].description
         pre, post = np.asarray(edges["presynaptic"].data[:]), np.asarray(edges["postsynaptic"].data[:])
         assert np.all(pre != post) and edges["presynaptic"].table.object_id == nwbfile.units.object_id
         w = module["functional_connectivity"].weights[:]

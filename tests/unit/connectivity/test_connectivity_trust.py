@@ -27,6 +27,11 @@ def test_surrogate_p_values_separate_true_edges(trained):
     assert (sig.p_values[edges] < 0.05).mean() > 0.5 > (sig.p_values[non] < 0.05).mean() * 3
     assert "circular-shift" in sig.method and "39 shifts" in sig.method
     np.testing.assert_array_equal(edge_significance(tm, n_shifts=39, rng=0).p_values, sig.p_values)
+    q = sig.q_values
+    assert np.all(q[off] >= sig.p_values[off]) and np.all(q <= 1) and np.all(q[~off] == 1)
+    # BH keeps the order of the p-values
+    order = np.argsort(sig.p_values[off], kind="stable")
+    assert np.all(np.diff(q[off][order]) >= -1e-12)
 
 
 def test_fit_quality_flags_bad_forecasts(trained):
