@@ -200,9 +200,10 @@ def make_recording(mode: str, seed: int, a):
                                rng=seed)
         return sim.weights, to_nwbfile(sim, rng=seed), None, {"native_ms": sim.dt_s * 1e3}
     if mode == "hidden_rate":
-        sim = simulate_rate_network(n_neurons=a.n_neurons, n_steps=a.n_steps, bin_ms=10.0, rng=seed)
+        sim = simulate_rate_network(n_neurons=a.n_neurons, n_steps=a.n_steps, bin_ms=10.0, rate_hz=a.rate_hz,
+                                    rng=seed)
         a._hidden = sim  # for the oracle rows
-        return sim.weights, to_nwbfile(sim, rng=seed), None, {"native_ms": 10.0}
+        return sim.weights, to_nwbfile(sim, rng=seed), None, {"native_ms": 10.0, "rate_hz": a.rate_hz}
     if mode == "hidden_rate_calcium":
         sim = simulate_rate_network(n_neurons=a.n_neurons, n_steps=a.n_steps, bin_ms=10.0, observation="calcium",
                                     rng=seed)
@@ -368,6 +369,7 @@ def main(argv=None) -> None:
     p.add_argument("--n-neurons", type=int, default=50)
     p.add_argument("--n-steps", type=int, default=20_000, help="native time steps of the generator")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--rate-hz", type=float, default=50.0, help="mean rate of the hidden-rate networks")
     p.add_argument("--scale", nargs="*", help="sizes like 200x50000: time one Poisson fit per size")
     p.add_argument("--scale-one", help=argparse.SUPPRESS)
     p.add_argument("--max-time-s", type=float, default=None, help="stop SynapsNet training after this long")
