@@ -96,6 +96,7 @@ def main(argv=None) -> None:
     p.add_argument("--bin-ms", type=float, default=100.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--sequence-model", default="gru", choices=["gru", "lstm"])
+    p.add_argument("--skip-raw", action="store_true", help="only the NWB files")
     p.add_argument("--nwb-bin-ms", type=float, default=None,
                    help="bin for the NWB files (default: chosen from the data, as the CLI does)")
     a = p.parse_args(argv)
@@ -105,7 +106,7 @@ def main(argv=None) -> None:
     jobs = [(f"waverepo/{f.stem}", lambda f=f: load_waverepo(f, bin_ms=a.bin_ms), "poisson")
             for f in sorted((ROOT / "waverepo").glob("*.h5"))]
     jobs += [("seqnmf/MackeviciusData", lambda: load_seqnmf(ROOT / "seqnmf" / "MackeviciusData.mat"), "mse")]
-    for name, load, loss in jobs:
+    for name, load, loss in [] if a.skip_raw else jobs:
         for row in evaluate(name, load(), loss, a):
             print(json.dumps({**row, "bin_ms": a.bin_ms if loss == "poisson" else 1000 / 30}), flush=True)
     for path in sorted(NWB_ROOT.glob("*.nwb")):
