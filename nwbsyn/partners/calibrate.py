@@ -236,7 +236,6 @@ def main(argv=None) -> None:
     held = collect(_volumes(args.pixels_nm, args.held_out, args.seed + 50))
     cleft_w = fit_platt(fit["cleft_x"], fit["cleft_y"])
     edge_w = fit_platt(fit["edge_x"], fit["edge_y"])
-    cal = Calibration(cleft=cleft_w, edge=edge_w)
 
     def report(data) -> dict:
         raw_c = _sigmoid(data["cleft_x"][:, 0])
@@ -263,7 +262,8 @@ def main(argv=None) -> None:
                      "association": [sha256_of_file(p) for p in association_models]},
         "network_files": {"cleft": [Path(p).name for p in cleft_models],
                           "association": [Path(p).name for p in association_models]},
-        "command": "python -m nwbsyn.partners.calibrate " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": ("python -m nwbsyn.partners.calibrate " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
+        + "  (nice, OMP_NUM_THREADS=1)",
         "data": {"generator": "nwbsyn.partners.simulate_volume, z 40 nm, extent 1280 x 2048 x 2048 nm",
                  "pixels_nm": args.pixels_nm, "fit_volumes_per_pixel_size": args.volumes,
                  "fit_seeds": f"{args.seed} + 100 * pixel index + k",
@@ -276,7 +276,6 @@ def main(argv=None) -> None:
             claim.temporary(suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({"held_out": record["held_out"]}))
-    del cal
 
 
 if __name__ == "__main__":
