@@ -137,18 +137,18 @@ def accuracy(a, models) -> None:
             truth = true_kinetics(sim.rise_ms, sim.decay_ms)
             runs = {}
             for label, (source, model) in models.items():
-                runs[f"{label}_fast"] = (source, lambda model=model: detect_events(
+                runs[f"{label}_fast"] = (source, lambda model=model, sim=sim: detect_events(
                     sim.trace_pA, sampling_rate_hz=FS, model=model, stride_samples=a.stride,
                     threshold=a.threshold, device=a.device, progress_bar=False))
                 if a.full and label == "nwbsyn":
-                    runs[f"{label}_full"] = (source, lambda model=model: detect_events(
+                    runs[f"{label}_full"] = (source, lambda model=model, sim=sim: detect_events(
                         sim.trace_pA, sampling_rate_hz=FS, model=model, mode="full", stride_samples=a.stride,
                         threshold=a.threshold, device=a.device, progress_bar=False))
             if not a.no_baselines:
                 template = average_event_template(sim)
                 for method, fn in BASELINES.items():
                     kw = {} if method == "finite_threshold" else {"template": template}
-                    runs[method] = (None, lambda fn=fn, kw=kw: fn(sim.trace_pA, sampling_rate_hz=FS, **kw))
+                    runs[method] = (None, lambda fn=fn, kw=kw, sim=sim: fn(sim.trace_pA, sampling_rate_hz=FS, **kw))
             for method, (source, run) in runs.items():
                 t0 = time.perf_counter()
                 res = run()

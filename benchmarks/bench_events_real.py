@@ -173,8 +173,9 @@ def reference_scan(path, sweeps, *, reference, cache: Path | None, rate_hz: floa
     model_file = resolve_model_path(reference)
     tag = hashlib.sha256(model_file.read_bytes()).hexdigest()[:12]
     model, out = None, []
-    for name, trace, fs, polarity, *_ in sweeps:
-        key = hashlib.sha256(np.ascontiguousarray(trace).tobytes() + f"{fs}{polarity}{tag}{rate_hz:.0f}".encode()).hexdigest()[:20]
+    for _, trace, fs, polarity, *_ in sweeps:
+        text = f"{fs}{polarity}{tag}{rate_hz:.0f}".encode()
+        key = hashlib.sha256(np.ascontiguousarray(trace).tobytes() + text).hexdigest()[:20]
         hit = cache / f"{key}.npy" if cache else None
         if hit is not None and hit.is_file():
             out.append(np.load(hit))
@@ -194,7 +195,7 @@ def agreement(sweeps, reference_onsets, *, tolerance_ms: float = 2.0) -> dict:
     from nwbsyn.events import match_events
 
     tp = n_ours = n_ref = 0
-    for (_, trace, fs, _, res, windows), ref in zip(sweeps, reference_onsets):
+    for (_, _, fs, _, res, windows), ref in zip(sweeps, reference_onsets):
         ref = ref[~_inside(ref / fs, windows)]
         ours = res.onset_samples
         m = match_events(ref / fs, ours / fs, tolerance_s=tolerance_ms / 1e3)

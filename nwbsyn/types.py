@@ -15,7 +15,6 @@ Example
 from __future__ import annotations
 
 import numpy as np
-from ndx_nwbsyn import NAMESPACE
 from ndx_nwbsyn.types import (
     EMImageVolume,
     EMLabelVolume,

@@ -6,7 +6,8 @@ import importlib
 
 import numpy as np
 
-__all__ = ["InputError", "MissingExtraError", "available_memory_bytes", "as_rng", "require", "ms_to_samples", "sha256_of_file", "pick_device"]
+__all__ = ["InputError", "MissingExtraError", "available_memory_bytes", "as_rng", "require", "ms_to_samples",
+           "sha256_of_file", "pick_device"]
 
 
 class InputError(ValueError):

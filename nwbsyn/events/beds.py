@@ -110,7 +110,8 @@ def bed_windows(n: int, *, beds: list[np.ndarray], rng, window_samples: int = 60
     two = pos & (rng.random(n) < 0.25)
     second = onset[two] + rng.uniform(6, 200, two.sum())
     windows[two] -= biexponential_event(t[None, :] - second[:, None] / 50, rise_ms=rise[two, None],
-                                        decay_ms=decay[two, None], amplitude_pA=(amp[two] * rng.uniform(0.3, 1.5, two.sum()))[:, None])
+                                        decay_ms=decay[two, None],
+                                        amplitude_pA=(amp[two] * rng.uniform(0.3, 1.5, two.sum()))[:, None])
     onsets = np.where(pos, np.round(onset), -1).astype(np.int64)
     return SimulatedWindows(windows=windows.astype(np.float32), labels=pos.astype(np.int64), onset_samples=onsets,
                             kinds=np.where(two, "overlap", kind).astype(str), sampling_rate_hz=float("nan"))

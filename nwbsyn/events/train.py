@@ -95,7 +95,8 @@ class TrainConfig:
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise InputError(f"TrainConfig has invalid {bad[0]}={getattr(self, bad[0])!r}; see the TrainConfig docstring for valid ranges.")
+            raise InputError(f"TrainConfig has invalid {bad[0]}={getattr(self, bad[0])!r}; see the TrainConfig "
+                             "docstring for valid ranges.")
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ def fit(
         if config.recalibrate_bn and not freeze_conv:
             _recalibrate_bn(model, x_t[recal_idx], device)
         val_loss, val_acc = _evaluate(model, step, x_t[val_idx], y_t[val_idx], device)
-        history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc, val_loss=val_loss, val_accuracy=val_acc))
+        history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc, val_loss=val_loss,
+                            val_accuracy=val_acc))
         bar.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
         if val_loss < best[0]:
             best, wait = (val_loss, val_acc, epoch), 0
@@ -218,8 +220,8 @@ def fit(
                          "learning rate (--learning-rate).")
     model.load_state_dict(best_state)
     model.eval()
-    card = _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_idx, val_idx, best, history, data_description,
-                 command)
+    card = _card(name, model, config, seed, init_from, freeze_conv, dropout, y, train_idx, val_idx, best, history,
+                 data_description, command)
     ckpt_path = None
     if checkpoint is not None:
         from nwbsyn.events.model import save_model

@@ -168,7 +168,8 @@ def _layer_list(config: dict, path: Path) -> list[dict]:
     """Flatten a Sequential config into [{'class_name', 'config'}], merging a separate
     LeakyReLU that follows a Dense layer (Keras 3 style) into the Dense activation."""
     if config.get("class_name") != "Sequential":
-        raise InputError(f"{str(path)!r} holds a {config.get('class_name')!r} model; only miniML's Sequential classifier can be imported.")
+        raise InputError(f"{str(path)!r} holds a {config.get('class_name')!r} model; only miniML's Sequential classifier "
+                         "can be imported.")
     layers = [dict(layer) for layer in config["config"]["layers"] if layer["class_name"] != "InputLayer"]
     merged = []
     for layer in layers:
@@ -225,7 +226,8 @@ def _init_kwargs(layers: list[dict], path: Path) -> dict:
             pools.append(int(nxt["config"]["pool_size"][0]) if nxt and nxt["class_name"] == "AveragePooling1D" else 1)
     for c in convs:
         if c.get("padding") != "same" or c["strides"][0] != 1 or c["dilation_rate"][0] != 1:
-            raise InputError(f"{str(path)!r} has a Conv1D layer with padding/stride/dilation other than 'same'/1/1; it cannot be imported.")
+            raise InputError(f"{str(path)!r} has a Conv1D layer with padding/stride/dilation other than 'same'/1/1; it "
+                             "cannot be imported.")
     slopes = {_slope(layer) for layer in layers if layer["class_name"] == "LeakyReLU"}
     if len(slopes) != 1:
         raise InputError(f"{str(path)!r} uses different LeakyReLU slopes {sorted(slopes)}; it cannot be imported.")
@@ -302,7 +304,8 @@ def _keras3_weights(f, layers: list[dict], path: Path) -> dict[str, dict[str, np
                     roles[role] = _weight(f[f"{key}/vars/{i}"], path)
             out[layer["config"]["name"]] = roles
     except KeyError as err:
-        raise InputError(f"{str(path)!r} lacks an expected weight ({err}); the .keras archive does not match its config.") from err
+        raise InputError(f"{str(path)!r} lacks an expected weight ({err}); the .keras archive does not match its "
+                         "config.") from err
     return out
 
 

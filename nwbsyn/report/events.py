@@ -258,7 +258,7 @@ def _stats_rows(series_list, cols, amp_scale: float, excluded=None):
         rate = float(s.rate) if s.rate else None
         duration = len(s.data) / rate if rate else float(s.timestamps[-1] - s.timestamps[0])
         analysed = _analysed_s(s, duration, excluded or {})
-        med = lambda key, f=1e3: float(np.nanmedian(cols[key][sel]) * f) if sel.any() else float("nan")  # noqa: E731
+        med = lambda key, f=1e3, sel=sel: float(np.nanmedian(cols[key][sel]) * f) if sel.any() else float("nan")  # noqa: E731
         amps = cols["amplitude"][sel] * amp_scale
         rows.append([s.name, round(duration, 3), round(analysed, 3), int(sel.sum()),
                      float(sel.sum() / analysed) if analysed else float("nan"),

@@ -7,7 +7,7 @@ import pytest
 from pynwb import NWBHDF5IO, validate
 
 import ndx_nwbsyn
-from ndx_helpers import file_0_1_0  # noqa: F401  (a fixture)
+from ndx_helpers import file_0_1_0  # noqa: F401,F811  (a fixture)
 
 
 def _read(path):
@@ -17,11 +17,11 @@ def _read(path):
         return io, io.read()
 
 
-def test_validates_against_its_cached_schema(file_0_1_0):
+def test_validates_against_its_cached_schema(file_0_1_0):  # noqa: F811
     assert list(validate(path=str(file_0_1_0), use_cached_namespaces=True)) == []
 
 
-def test_reads_as_schema_0_2_objects(file_0_1_0):
+def test_reads_as_schema_0_2_objects(file_0_1_0):  # noqa: F811
     io, nwbfile = _read(file_0_1_0)
     with io:
         image = nwbfile.acquisition["em_raw"]
@@ -39,7 +39,7 @@ def test_reads_as_schema_0_2_objects(file_0_1_0):
         assert events["amplitude"].unit == "amperes" and len(events) == 3
 
 
-def test_export_upgrades_to_0_2_and_validates(file_0_1_0, tmp_path):
+def test_export_upgrades_to_0_2_and_validates(file_0_1_0, tmp_path):  # noqa: F811
     out = tmp_path / "upgraded.nwb"
     io, nwbfile = _read(file_0_1_0)
     with io, NWBHDF5IO(str(out), "w") as dest:

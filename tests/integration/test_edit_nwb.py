@@ -65,7 +65,7 @@ def test_a_failure_midway_leaves_no_partial_file(icephys_file, in_place):
 
 def test_an_error_inside_the_block_writes_nothing(icephys_file):
     with pytest.raises(KeyError):
-        with edit_nwb(icephys_file) as nwbfile:
+        with edit_nwb(icephys_file):
             raise KeyError("analysis failed")
     assert sorted(p.name for p in icephys_file.parent.iterdir()) == ["icephys.nwb"]
 

@@ -6,6 +6,7 @@ The ndx-nwbsyn distribution has its own, fuller tests in spec/tests; these check
 import importlib.util
 from pathlib import Path
 
+import jsonschema
 import pynwb
 import pytest
 import yaml
@@ -41,7 +42,7 @@ def test_metaschema_rejects_a_broken_spec(tmp_path):
     broken["groups"][0]["quantity"] = "many"
     path = tmp_path / "broken.extensions.yaml"
     path.write_text(yaml.safe_dump(broken))
-    with pytest.raises(Exception):
+    with pytest.raises(jsonschema.ValidationError):
         validate_spec(str(path), str(METASCHEMA))
 
 

@@ -23,7 +23,7 @@ from nwbsyn.testing.mock_types import (
 )
 
 
-def main(path: Path = Path(__file__).with_name("ndx_nwbsyn_0.1.0.nwb.xz")) -> None:
+def main(path: Path = Path(__file__).with_name("ndx_nwbsyn_0.1.0.nwb.xz")) -> None:  # noqa: B008
     plain = path.with_suffix("")
     nwbfile = mock_nwbfile(identifier="ndx-nwbsyn-0.1.0-back-compat")
     mock_icephys_nwbfile(n_sweeps=1, duration_s=0.05, sampling_rate_hz=20_000.0, n_events_per_sweep=2,
