@@ -40,9 +40,9 @@ def candidate_trace(trace_neg, *, sampling_rate_hz: float) -> np.ndarray:
 
     Examples
     --------
-    >>> x = np.zeros(2000); x[1000:1100] = -5.0
-    >>> int(np.argmax(candidate_trace(x, sampling_rate_hz=50_000)))
-    1000
+    >>> x = np.zeros(2000); x[1000:1100] = -5.0  # a step down at sample 1000
+    >>> int(np.argmax(candidate_trace(x, sampling_rate_hz=50_000)))  # peaks one sample before it
+    999
     """
     x = np.asarray(trace_neg, dtype=float)
     kernel, n_pre = _candidate_kernel(float(sampling_rate_hz))
