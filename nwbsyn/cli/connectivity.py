@@ -23,7 +23,7 @@ metrics and a fit_quality record on held-out data), 'functional_connectivity_edg
 pre, post, weight, p_value from held-out circular-shift surrogates, z), 'functional_connectivity_model'
 (ModelProvenance: bin and how it was chosen, behaviour used) and, for Units, the 'binned_spike_counts' it
 was fitted on. Positive weights are excitatory, negative inhibitory. Without --bin-ms, Units are binned at
-5, 10, 20 or 50 ms, whichever forecasts held-out spikes best; every TimeSeries in processing['behavior']
+10, 20 or 50 ms, whichever forecasts held-out spikes best; every TimeSeries in processing['behavior']
 is used as behaviour unless --behavior NAME or --no-behavior is given. A warning is printed when the
 held-out forecast is no better than a ridge VAR or r <= 0. Figures: presynaptic on rows, labelled by id.
 """

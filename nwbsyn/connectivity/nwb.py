@@ -236,7 +236,7 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
         several that are not neuropil traces, the choice is refused with the list of series.
     bin_ms : float, optional
         Bin size. Default for Units: chosen from the data by
-        :func:`~nwbsyn.connectivity.binning.choose_bin_ms` (5, 10, 20 or 50 ms; recorded in
+        :func:`~nwbsyn.connectivity.binning.choose_bin_ms` (10, 20 or 50 ms; recorded in
         ``bin_choice``); for ROI traces the native sampling period.
     behavior : "auto", str or None
         ``"auto"``: every TimeSeries in ``processing['behavior']`` (none if there is no such

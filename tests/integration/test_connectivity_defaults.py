@@ -44,7 +44,7 @@ def test_defaults_choose_bin_use_behaviour_and_write_edge_significance(tmp_path,
         module = nwbfile.processing["ecephys"]
         params = json.loads(module["functional_connectivity_model"].parameters)
         assert params["behavior"] == "processing/behavior/speed"
-        assert params["bin_choice"]["bin_ms"] in (5.0, 10.0, 20.0, 50.0)
+        assert params["bin_choice"]["bin_ms"] in (10.0, 20.0, 50.0)
         assert "forecast likelihood" in params["bin_choice"]["method"]
         assert module["functional_connectivity"].bin_size == pytest.approx(params["bin_choice"]["bin_ms"] / 1e3)
         metrics = json.loads(module["functional_connectivity"].metrics)
@@ -129,16 +129,17 @@ def _very_short_units_file(tmp_path):
 
 
 def test_the_chosen_bin_leaves_enough_steps_for_a_fit(tmp_path, capsys):
-    """1.7 s of spikes: 10 ms bins leave 170 steps (a fit needs 200), so 5 ms is chosen, not refused."""
+    """3 s of spikes: 20 ms bins leave 150 steps (a fit needs 200), so 10 ms is chosen, not refused."""
     from nwbsyn.testing import mock_ecephys_nwbfile
 
-    path = write_nwbfile(mock_ecephys_nwbfile(n_units=5, duration_s=1.7, rate_hz=40.0, rng=1), tmp_path / "s.nwb")
+    path = write_nwbfile(mock_ecephys_nwbfile(n_units=5, duration_s=3.0, rate_hz=40.0, rng=1), tmp_path / "s.nwb")
     assert main(["connectivity", "fit", str(path), "-o", str(tmp_path / "o.nwb"), *QUICK]) == 0
-    assert "bins of 5 ms" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bins of 10 ms" in out and "20 ms" not in out.split("bits/spike:")[1]
 
 
 @pytest.mark.parametrize("make, args, message", [
-    (_very_short_units_file, [], "even 5 ms bins leave"),
+    (_very_short_units_file, [], "even 10 ms bins leave"),
     (_two_cell_series_file, [], "choose one with --source"),
     (_two_cell_series_file, ["--source", "rois"], "Deconvolved"),
     (_behaviour_elsewhere_file, [], "--no-behavior"),

@@ -20,8 +20,14 @@ def test_the_native_bin_of_a_network_is_chosen(dt_ms):
     choice = choose_bin_ms(_trains(sim.activity, dt_ms / 1e3, np.random.default_rng(0)))
     assert choice.bin_ms == dt_ms
     scores = choice.bits_per_spike
-    assert set(scores) == {"5", "10", "20", "50"} and scores[f"{dt_ms:g}"] > scores["50"]
+    assert set(scores) == {"10", "20", "50"} and scores[f"{dt_ms:g}"] > scores["50"]
     assert choice.as_dict()["method"].startswith("held-out")
+
+
+def test_finer_candidates_can_be_offered():
+    sim = simulate_network(n_neurons=10, n_steps=6000, dt_s=0.01, rng=1)
+    choice = choose_bin_ms(_trains(sim.activity, 0.01, np.random.default_rng(0)), candidates_ms=(5, 10, 20))
+    assert set(choice.bits_per_spike) == {"5", "10", "20"} and choice.bin_ms in (5.0, 10.0, 20.0)
 
 
 def test_binning_and_refusals():
