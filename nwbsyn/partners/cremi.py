@@ -366,7 +366,7 @@ def cremi_from_simulated(sim) -> CremiVolume:
         seg = sim.neuron_ids[tuple(where.T)]
         d = np.linalg.norm((where - np.asarray(syn.centroid_zyx)) * vs, axis=1)
 
-        def site(label, kind):
+        def site(label, kind, seg=seg, where=where, d=d):
             k = np.flatnonzero(seg == label)
             ids.append(len(ids) + 1)
             types.append(kind)

@@ -11,7 +11,6 @@ from nwbsyn.partners import (
     CREMI_NO_CLEFT,
     CremiAnnotations,
     CremiVolume,
-    cremi_from_simulated,
     cremi_synapses,
     read_cremi,
     simulate_volume,

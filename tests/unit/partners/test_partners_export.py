@@ -87,7 +87,7 @@ def test_export_writes_volumes_annotations_and_a_state(tmp_path, result_file, ca
     lines = decode((out / "partner_edges" / "spatial0" / "0_0_0").read_bytes(), lines_info)
     edges = result.edges()
     assert len(lines) == len(edges) and [ln["cleft_id"] for ln in lines] == edges[:, 0].tolist()
-    for ln, (cid, pre, post) in zip(lines, edges.tolist()):
+    for ln, (_cid, pre, post) in zip(lines, edges.tolist()):
         a, b = np.asarray(ln["geometry"][:3])[::-1] - 0.5, np.asarray(ln["geometry"][3:])[::-1] - 0.5
         assert sim.neuron_ids[tuple(np.round(a).astype(int))] == pre or np.allclose(a, b)
         assert np.linalg.norm(a - b) > 0  # the line runs from one side of the cleft to the other
