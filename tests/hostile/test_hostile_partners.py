@@ -734,3 +734,29 @@ def test_score_distances_must_be_positive(tmp_path, assets, capsys, option, valu
     result = copy(assets["em"], tmp_path)
     run(capsys, ["partners", "score", truth, result, option, value], inputs=[truth, result], folder=tmp_path,
         message=option)
+
+
+def test_train_at_another_voxel_size_records_it(tmp_path, capsys, monkeypatch):
+    import json
+
+    import nwbsyn.partners.train
+    from nwbsyn.partners.model import load_checkpoint
+    from nwbsyn.partners.resample import network_voxel_size_nm
+
+    seen = []
+    monkeypatch.setattr(nwbsyn.partners.train, "labelled_volumes", lambda **kw: seen.append(kw) or [])
+    monkeypatch.setattr(nwbsyn.partners.train, "fit", _tiny_fit)
+    out = tmp_path / "m16.pt"
+    run(capsys, ["partners", "train", "--task", "cleft", "-o", out, "--voxel-size-nm", "40", "16", "16", "--quiet"],
+        inputs=[], folder=tmp_path, code=0, allow_new=("m16.pt", "m16.card.json"))
+    assert all(kw["options"]["voxel_size_nm"] == (40.0, 16.0, 16.0) for kw in seen) and seen
+    card = json.loads(out.with_suffix(".card.json").read_text())
+    assert card["voxel_size_nm"] == [40.0, 16.0, 16.0] and card["config"]["voxel_size_nm"] == [40.0, 16.0, 16.0]
+    _, info = load_checkpoint(out, task="cleft")
+    info["path"] = str(out)
+    assert network_voxel_size_nm(info) == (40.0, 16.0, 16.0)
+
+
+def test_train_voxel_size_outside_the_simulator(tmp_path, capsys):
+    run(capsys, ["partners", "train", "--task", "cleft", "-o", tmp_path / "m.pt", "--voxel-size-nm", "40", "1", "1"],
+        inputs=[], folder=tmp_path, message="--voxel-size-nm")
