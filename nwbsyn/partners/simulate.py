@@ -441,7 +441,7 @@ def paint_synapses(raw, neuron_ids, *, voxel_size_nm, n_synapses: int = 20, poly
     psd, pre_density, vesicles = np.zeros(raw.shape, bool), np.zeros(raw.shape, bool), []
     for syn in synapses:
         _synapse_marks(syn, labels, planter.clefts, vs, rng, psd, pre_density, vesicles, int(rng.integers(80, 200)))
-    dark = 0.2 * (planter.clefts > 0) + 0.32 * psd + 0.06 * pre_density
+    dark = 0.2 * _band(planter.clefts > 0, vs) + 0.32 * psd + 0.06 * pre_density
     if vesicles:
         dark = dark + 0.5 * _vesicle_rings(raw.shape, np.concatenate(vesicles), vs, rng)
     dark = ndimage.gaussian_filter(dark.astype(np.float32), sigma=(0.0, 5.0 / vs[1], 5.0 / vs[2]))
