@@ -91,3 +91,17 @@ def test_edges_farther_than_the_match_distance_do_not_match():
     assert match_edges([(1, 2)], [(0, 0, 0)], [(1, 2)], [(0, 0, 401)]) == (0, 1, 1)
     assert match_edges([(1, 2), (1, 2)], [(0, 0, 0), (0, 0, 500)], [(1, 2), (1, 2)], [(0, 0, 480), (0, 0, 10)]) \
         == (2, 0, 0)
+
+
+def test_an_nwb_file_with_partner_tables_is_ground_truth_too(tmp_path, sim, capsys):
+    cremi = write_cremi(tmp_path / "truth.hdf", cremi_from_simulated(sim))
+    truth = _result_file(tmp_path / "truth.nwb", cremi, sim.partners(), sim.clefts)
+    pred = dict(sim.partners())
+    pred.pop(sorted(pred)[0])
+    result = _result_file(tmp_path / "res.nwb", cremi, pred, sim.clefts)
+    scores = _score(capsys, truth, result)
+    n_true = sum(len(p[1]) for p in sim.partners().values())
+    n_pred = sum(len(p[1]) for p in pred.values())
+    assert (scores["n_true_positive_edges"], scores["n_false_positive_edges"], scores["n_false_negative_edges"]) == \
+        (n_pred, 0, n_true - n_pred)
+    assert scores["adgt_nm"] == 0 and scores["cleft_precision"] == 1
