@@ -40,7 +40,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
 from nwbsyn._shared import InputError
-from nwbsyn.events.locate import _candidate_kernel, _locate, candidate_trace, locate_events
+from nwbsyn.events.locate import CANDIDATE_SHAPES, _candidate_kernel, _locate, candidate_trace, locate_events
 from nwbsyn.events.stats import EventStatistics, TraceReader, event_statistics
 
 __all__ = ["EventDetectionResult", "detect_events", "score_trace", "locate_events", "candidate_trace"]
@@ -244,15 +244,34 @@ def _chunks(n: int, chunk: int) -> list[tuple[int, int]]:
 
 
 def _candidate_windows(xr, chunks, *, stride, window, n_win, threshold_sd) -> np.ndarray:
-    """Boolean mask of the windows fast mode scores (see :data:`CANDIDATE_POSITIONS`)."""
-    kernel, n_pre = _candidate_kernel(xr.fs_m)
+    """Boolean mask of the windows fast mode scores (see :data:`CANDIDATE_POSITIONS`).
+
+    A position is a candidate where any of the candidate filters (:data:`CANDIDATE_SHAPES`)
+    exceeds ``threshold_sd`` robust SDs of its own response.
+    """
     n_blocks = -(-xr.n // stride)
+    hit = np.zeros(n_blocks, dtype=bool)
+    for shape in CANDIDATE_SHAPES:
+        hit |= _candidate_blocks(xr, chunks, stride=stride, threshold_sd=threshold_sd, shape=shape, n_blocks=n_blocks)
+    blocks = np.flatnonzero(hit)
+    lo_f, hi_f = CANDIDATE_POSITIONS
+    first = np.clip(-((hi_f * window - blocks * stride) // stride), 0, n_win)  # ceil((c*stride - hi*W)/stride)
+    last = np.clip(((blocks + 1) * stride - 1 - lo_f * window) // stride + 1, 0, n_win)
+    diff = np.zeros(n_win + 1, dtype=np.int32)
+    np.add.at(diff, first.astype(np.int64), 1)
+    np.add.at(diff, last.astype(np.int64), -1)
+    return np.cumsum(diff[:-1]) > 0
+
+
+def _candidate_blocks(xr, chunks, *, stride, threshold_sd, shape, n_blocks) -> np.ndarray:
+    """Which stride blocks hold a response of one candidate filter above ``threshold_sd`` robust SDs."""
+    kernel, n_pre = _candidate_kernel(xr.fs_m, shape)
     block_max = np.full(n_blocks, -np.inf, dtype=np.float32)
     sd_step = max(1, xr.n // 2_000_000)
     sub = []
     for a, b in chunks:  # a is a multiple of stride
         lo = max(0, a - n_pre)
-        d = candidate_trace(xr.read(lo, b - n_pre + kernel.size - 1), sampling_rate_hz=xr.fs_m)[a - lo :]
+        d = candidate_trace(xr.read(lo, b - n_pre + kernel.size - 1), sampling_rate_hz=xr.fs_m, shape=shape)[a - lo :]
         d = d[: b - a]
         pad = np.full(-(-d.size // stride) * stride, -np.inf)
         pad[: d.size] = d
@@ -261,17 +280,10 @@ def _candidate_windows(xr, chunks, *, stride, window, n_win, threshold_sd) -> np
         sub.append(s[np.isfinite(s)].astype(np.float32))
     sub = np.concatenate(sub)
     if sub.size == 0:
-        return np.zeros(n_win, dtype=bool)
+        return np.zeros(n_blocks, dtype=bool)
     med = float(np.median(sub))
     sd = 1.4826 * float(np.median(np.abs(sub - med)))
-    blocks = np.flatnonzero(block_max > med + threshold_sd * sd)
-    lo_f, hi_f = CANDIDATE_POSITIONS
-    first = np.clip(-((hi_f * window - blocks * stride) // stride), 0, n_win)  # ceil((c*stride - hi*W)/stride)
-    last = np.clip(((blocks + 1) * stride - 1 - lo_f * window) // stride + 1, 0, n_win)
-    diff = np.zeros(n_win + 1, dtype=np.int32)
-    np.add.at(diff, first.astype(np.int64), 1)
-    np.add.at(diff, last.astype(np.int64), -1)
-    return np.cumsum(diff[:-1]) > 0
+    return block_max > med + threshold_sd * sd
 
 
 def _score_windows(xr, chunks, run, mask, *, stride, window, n_win, batch_size, progress_bar) -> np.ndarray:

@@ -18,25 +18,33 @@ import scipy.signal
 __all__ = ["candidate_trace", "locate_events"]
 
 
-def _candidate_kernel(sampling_rate_hz: float) -> tuple[np.ndarray, int]:
-    """Zero-sum kernel: 1 ms flat baseline (negative) then the first 1.5 ms of a 0.2/1 ms event.
+#: The candidate filters' events, (rise ms, decay ms, ms of it kept, ms of baseline before): a fast one
+#: (granule-cell mEPSCs) and a slow one (filtered or dendritic events, slow synapses), whose response to
+#: small slow events the fast one misses.
+CANDIDATE_SHAPES = ((0.2, 1.0, 1.5, 1.0), (1.0, 5.0, 5.0, 2.0))
+
+
+def _candidate_kernel(sampling_rate_hz: float, shape: tuple = CANDIDATE_SHAPES[0]) -> tuple[np.ndarray, int]:
+    """Zero-sum kernel: a flat baseline (negative) then the start of a biexponential event.
 
     Returns the kernel and the number of baseline samples (the onset's index in it).
     """
     from nwbsyn.events.simulate import biexponential_event
 
+    rise_ms, decay_ms, keep_ms, pre_ms = shape
     ms = sampling_rate_hz / 1e3
-    n_pre, n_post = max(1, int(round(1.0 * ms))), max(3, int(round(1.5 * ms)))
-    shape = biexponential_event(np.arange(n_post) / ms, rise_ms=0.2, decay_ms=1.0)
-    return np.concatenate([np.full(n_pre, -shape.sum() / n_pre), shape]), n_pre
+    n_pre, n_post = max(1, int(round(pre_ms * ms))), max(3, int(round(keep_ms * ms)))
+    event = biexponential_event(np.arange(n_post) / ms, rise_ms=rise_ms, decay_ms=decay_ms)
+    return np.concatenate([np.full(n_pre, -event.sum() / n_pre), event]), n_pre
 
 
-def candidate_trace(trace_neg, *, sampling_rate_hz: float) -> np.ndarray:
+def candidate_trace(trace_neg, *, sampling_rate_hz: float, shape: tuple = CANDIDATE_SHAPES[0]) -> np.ndarray:
     """Cheap matched-filter detection trace of negative-going events (fast mode's first stage).
 
-    Value ``i`` is the correlation of the inverted trace with a zero-sum kernel (1 ms of
-    baseline, then a 0.2/1 ms biexponential event starting at ``i``); the baseline part
-    makes it insensitive to slow noise. Undefined ends (kernel past the trace) are -inf.
+    Value ``i`` is the correlation of the inverted trace with a zero-sum kernel (by default
+    1 ms of baseline, then the first 1.5 ms of a 0.2/1 ms biexponential event starting at
+    ``i``; ``shape`` is one of :data:`CANDIDATE_SHAPES`); the baseline part makes it
+    insensitive to slow noise. Undefined ends (kernel past the trace) are -inf.
 
     Examples
     --------
@@ -45,7 +53,7 @@ def candidate_trace(trace_neg, *, sampling_rate_hz: float) -> np.ndarray:
     999
     """
     x = np.asarray(trace_neg, dtype=float)
-    kernel, n_pre = _candidate_kernel(float(sampling_rate_hz))
+    kernel, n_pre = _candidate_kernel(float(sampling_rate_hz), shape)
     out = np.full(x.size, -np.inf)
     if x.size >= kernel.size:
         out[n_pre : n_pre + x.size - kernel.size + 1] = -scipy.signal.oaconvolve(x, kernel[::-1], mode="valid")
@@ -64,6 +72,12 @@ def _slope(x_neg, fs: float) -> np.ndarray:
     return -scipy.signal.oaconvolve(np.gradient(scipy.signal.sosfiltfilt(sos, x_neg)), hann, mode="same")
 
 
+def _slow_slope(x_neg, fs: float, *, width_ms: float = 2.0) -> np.ndarray:
+    """Falling slope of the trace smoothed over ``width_ms`` (Hann): the rise of small slow events above noise."""
+    hann = scipy.signal.windows.hann(max(3, int(round(width_ms * fs / 1e3))))
+    return -np.gradient(scipy.signal.oaconvolve(x_neg, hann / hann.sum(), mode="same"))
+
+
 def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_samples):
     """Events from per-region slope peaks once the slope SD is known (see :func:`locate_events`)."""
     cand_pos, cand_val, cand_reg = [], [], []
@@ -76,7 +90,7 @@ def _select_events(found, sd, *, sd_factor, relative_prominence, min_separation_
             pk, height, prom = pk[ok], height[ok], prom[ok]
             good = prom >= relative_prominence * prom.max()
             pk, height = pk[good], height[good]
-        else:
+        else:  # no rise stands out of the noise: the steepest rise of the smoothed trace (a small slow event)
             pk, height = np.array([arg]), np.array([arg_val])
         cand_pos.extend(pk)
         cand_val.extend(height)
@@ -159,7 +173,8 @@ def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0,
                   for j in range(a // sd_block, -(-b // sd_block)) if j % sd_every == 0]
         spans = [tuple(regions[r]) for r in mine] + blocks
         for lo, hi in _merge_spans(spans, halo, xr.n):
-            slope = _slope(xr.read(lo, hi), fs)
+            raw = xr.read(lo, hi)
+            slope, slow = _slope(raw, fs), None
             for p0, p1 in blocks:
                 if p1 <= lo or p0 >= hi:
                     continue
@@ -179,7 +194,8 @@ def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0,
                 if seg.size < 3:
                     continue
                 pk, props = scipy.signal.find_peaks(seg, prominence=0.0)
-                arg = int(np.argmax(seg))
+                slow = _slow_slope(raw, fs) if slow is None else slow
+                arg = int(np.argmax(slow[ra - lo : rb - lo]))
                 found[r] = (ra + pk, seg[pk], props["prominences"], ra + arg, seg[arg])
                 segments[r] = seg
     ref = np.concatenate(outside) if n_outside > 100 else np.concatenate(everywhere or [np.zeros(0)])
@@ -223,7 +239,8 @@ def locate_events(
     and smoothed with a 25-sample Hann window. In each region, peaks of the falling slope
     above ``sd_factor`` x the robust SD of the slope outside all regions are events;
     several peaks with prominence >= ``relative_prominence`` x the largest are
-    overlapping events. A region with no such peak keeps its single steepest point.
+    overlapping events. A region with no such peak keeps its single steepest point, found on
+    the trace smoothed over 2 ms (a small slow event's rise, not a noise spike on it).
     Events closer than ``min_separation_samples`` keep the steeper one, and so do
     neighbours on one rising phase (the slope between them stays above a tenth of theirs and
     above its noise SD, or, closer than 2 ms, never falls back by more than noise does); a

@@ -90,3 +90,34 @@ def test_compound_event_1_8_ms_apart_with_a_decay_between_stays_two_events():
     x, _ = _trace([first, second])
     pos, _ = locate_events(x, _regions((18.0, 30.0)), sampling_rate_hz=FS)
     assert pos.size == 2
+
+
+def test_a_small_slow_event_is_placed_on_its_rise_not_on_noise_at_its_trough():
+    """No slope peak stands out of the noise: the onset comes from the trace smoothed over 2 ms."""
+    errors = []
+    for seed in range(6):
+        event = lambda t: 3.0 * biexponential_event(np.maximum(t - 20.0, 0.0), rise_ms=2.0, decay_ms=8.0)  # noqa: E731
+        x, _ = _trace([event], noise_sd=1.0, rng=seed)
+        pos, _ = locate_events(x, _regions((14.0, 40.0)), sampling_rate_hz=FS)
+        assert pos.size == 1
+        errors.append(pos[0] / FS * 1e3 - 20.0)
+    # the peak is at ~25 ms; the steepest rise at 20-23 ms
+    assert all(-1.5 <= e <= 4.0 for e in errors), errors
+
+
+def test_the_slow_candidate_filter_sees_small_slow_events_the_fast_one_misses():
+    from nwbsyn.events.locate import CANDIDATE_SHAPES, candidate_trace
+
+    rng = np.random.default_rng(3)
+    t = np.arange(int(0.4 * FS)) * 1e3 / FS
+    x = rng.normal(0.0, 1.0, t.size) - 1.2 * biexponential_event(np.maximum(t - 200.0, 0.0), rise_ms=1.5, decay_ms=8.0)
+
+    def z_at_event(shape):
+        d = candidate_trace(x, sampling_rate_hz=FS, shape=shape)
+        d = d[np.isfinite(d)]
+        med, sd = np.median(d), 1.4826 * np.median(np.abs(d - np.median(d)))
+        full = candidate_trace(x, sampling_rate_hz=FS, shape=shape)
+        return (full[int(195 * FS / 1e3) : int(210 * FS / 1e3)].max() - med) / sd
+
+    fast, slow = (z_at_event(s) for s in CANDIDATE_SHAPES)
+    assert fast < 4.5 < slow, (fast, slow)
