@@ -159,6 +159,8 @@ def sequence_forecast(x, beh, *, n_train: int, n_val: int, kind: str = "gru", hi
     def lossf(pred, y):
         return (pred - y * torch.log(pred + 1e-6)).mean() if loss == "poisson" else ((pred - y) ** 2).mean()
 
+    chunk = int(min(chunk, max(8, (n_train - 2) // 4)))  # short recordings: shorter chunks
+    warm = min(20, chunk // 4)
     starts = np.arange(0, n_train - chunk - 1, chunk)
     rng = np.random.default_rng(seed)
     best, best_state, bad = np.inf, None, 0
@@ -167,7 +169,7 @@ def sequence_forecast(x, beh, *, n_train: int, n_val: int, kind: str = "gru", hi
             xb = torch.stack([inp_t[s:s + chunk] for s in batch])
             yb = torch.stack([tgt[s + 1:s + chunk + 1] for s in batch])
             h, _ = rnn(xb)
-            loss_v = lossf(out(h)[:, 20:], yb[:, 20:])  # 20 steps of warm-up per chunk
+            loss_v = lossf(out(h)[:, warm:], yb[:, warm:])  # warm-up steps per chunk are not scored
             opt.zero_grad()
             loss_v.backward()
             opt.step()

@@ -8,13 +8,14 @@ import numpy as np
 
 from nwbsyn._shared import InputError
 
-__all__ = ["BinChoice", "choose_bin_ms", "bin_spike_trains", "CANDIDATE_BINS_MS"]
+__all__ = ["BinChoice", "choose_bin_ms", "bin_spike_trains", "CANDIDATE_BINS_MS", "FALLBACK_BIN_MS"]
 
 # 5 ms is left out of the automatic choice: a forecast always gains from the most recent spikes, so the
 # finest bin tends to win on forecast alone, while 10 lags of 5 ms see only 50 ms of history (on the
 # hidden-rate networks 5 ms bins lowered the connectivity AUROC, 0.918 vs 0.937 at 100k steps); give
 # --bin-ms 5 to use it
 CANDIDATE_BINS_MS = (10.0, 20.0, 50.0)
+FALLBACK_BIN_MS = 5.0  # used by load_inputs only when the candidates leave too few steps for a fit
 METHOD = ("held-out one-step forecast likelihood of a ridge VAR over the candidate bins, scored on the finest "
           "candidate grid (bits per spike over a constant rate); the coarsest bin within one standard error of "
           "the best")

@@ -236,8 +236,9 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
         several that are not neuropil traces, the choice is refused with the list of series.
     bin_ms : float, optional
         Bin size. Default for Units: chosen from the data by
-        :func:`~nwbsyn.connectivity.binning.choose_bin_ms` (10, 20 or 50 ms; recorded in
-        ``bin_choice``); for ROI traces the native sampling period.
+        :func:`~nwbsyn.connectivity.binning.choose_bin_ms` (10, 20 or 50 ms; 5 ms when a
+        recording is too short for those; recorded in ``bin_choice``); for ROI traces the
+        native sampling period.
     behavior : "auto", str or None
         ``"auto"``: every TimeSeries in ``processing['behavior']`` (none if there is no such
         module); a name: that TimeSeries; ``None``: no behaviour. Resampled onto the bins.
@@ -264,7 +265,7 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
             if len(nwbfile.units) < 2:
                 raise InputError(f"The Units table has {len(nwbfile.units)} unit(s); connectivity needs at least "
                                  "2 neurons.")
-            from nwbsyn.connectivity.binning import CANDIDATE_BINS_MS
+            from nwbsyn.connectivity.binning import CANDIDATE_BINS_MS, FALLBACK_BIN_MS
 
             trains = _spike_trains(nwbfile.units)
             _check_span(nwbfile.units, trains, max(CANDIDATE_BINS_MS) / 1e3)  # even the coarsest must fit
@@ -273,10 +274,13 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
 
                 min_bins = min_steps(TrainConfig())
             try:
-                choice = choose_bin_ms(trains, min_bins=min_bins).as_dict()
+                try:
+                    choice = choose_bin_ms(trains, min_bins=min_bins).as_dict()
+                except InputError:  # too short for the usual candidates: 5 ms, if that leaves enough
+                    choice = choose_bin_ms(trains, candidates_ms=(FALLBACK_BIN_MS,), min_bins=min_bins).as_dict()
             except InputError as err:
                 span = max(t.max() for t in trains) - min(t.min() for t in trains)
-                finest = min(CANDIDATE_BINS_MS)
+                finest = FALLBACK_BIN_MS
                 raise InputError(f"The units span {span:.3g} s: even {finest:g} ms bins leave "
                                  f"{int(span / finest * 1e3) + 1} time bins, but a fit needs at least {min_bins}; "
                                  "give a smaller --bin-ms or a longer recording.") from err

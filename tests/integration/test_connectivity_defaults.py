@@ -128,6 +128,15 @@ def _very_short_units_file(tmp_path):
     return write_nwbfile(mock_ecephys_nwbfile(n_units=3, duration_s=0.6, rate_hz=50.0), tmp_path / "tiny.nwb")
 
 
+def test_a_short_recording_falls_back_to_5_ms(tmp_path, capsys):
+    """1.7 s: 10 ms bins leave 170 steps (a fit needs 200); 5 ms leaves 340, so it is used."""
+    from nwbsyn.testing import mock_ecephys_nwbfile
+
+    path = write_nwbfile(mock_ecephys_nwbfile(n_units=4, duration_s=1.7, rate_hz=40.0, rng=2), tmp_path / "s.nwb")
+    assert main(["connectivity", "fit", str(path), "-o", str(tmp_path / "o.nwb"), *QUICK]) == 0
+    assert "bins of 5 ms" in capsys.readouterr().out
+
+
 def test_the_chosen_bin_leaves_enough_steps_for_a_fit(tmp_path, capsys):
     """3 s of spikes: 20 ms bins leave 150 steps (a fit needs 200), so 10 ms is chosen, not refused."""
     from nwbsyn.testing import mock_ecephys_nwbfile
@@ -139,7 +148,7 @@ def test_the_chosen_bin_leaves_enough_steps_for_a_fit(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make, args, message", [
-    (_very_short_units_file, [], "even 10 ms bins leave"),
+    (_very_short_units_file, [], "even 5 ms bins leave"),
     (_two_cell_series_file, [], "choose one with --source"),
     (_two_cell_series_file, ["--source", "rois"], "Deconvolved"),
     (_behaviour_elsewhere_file, [], "--no-behavior"),
