@@ -195,6 +195,7 @@ def simulate_network(
     u = np.empty((n_steps, n_neurons))
     spikes = np.empty((n_steps, n_neurons))
     u[0] = u0
+    signal = np.zeros(n_neurons)  # what the neurons transmitted at the previous step
     for t in range(n_steps):
         if t > 0:
             u[t] = a * u[t - 1] + (1 - a) * (w @ signal + drive[t - 1]) + eps[t]
