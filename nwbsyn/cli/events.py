@@ -209,7 +209,7 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unclear", choices=["raise", "drop"], default="raise",
                         help="what to do with windows scored 2 ('unclear') in miniML files")
     parser.add_argument("--polarity", choices=["negative", "positive"], default="negative",
-                        help="direction of the events in the windows (positive ones are inverted)")
+                        help="direction of the events in the --data windows (positive ones are inverted)")
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -233,6 +233,9 @@ def _check_train_options(args: argparse.Namespace) -> str:
     _positive_int(args.epochs, "--epochs", high=100_000)
     if not (math.isfinite(args.learning_rate) and 0 < args.learning_rate <= 1):
         raise InputError(f"--learning-rate must be a positive number up to 1 (default 0.001); got {args.learning_rate}.")
+    if args.polarity != "negative" and not getattr(args, "data", None):
+        raise InputError("--polarity describes the windows of --data files; simulated training windows are "
+                         "negative-going already. Leave --polarity out.")
     if args.simulate is not None:
         _positive_int(args.simulate, "--simulate", high=1_000_000)
         _check_simulation_memory(args.simulate)
@@ -251,23 +254,13 @@ def _check_simulation_memory(n_windows: int) -> None:
 
 
 def _training_data(args: argparse.Namespace):
-    import numpy as np
-
-    from nwbsyn._shared import InputError
     from nwbsyn.events import train
 
     if args.recipe in ("default", "simulated"):
         return train.default_training_windows(seed=args.seed, realistic=args.recipe == "default")
     if args.simulate is not None:
         return train.make_training_windows(args.simulate, rng=args.seed)
-    parts = [train.load_training_windows(path, unclear=args.unclear) for path in args.data]
-    lengths = sorted({p.windows.shape[1] for p in parts})
-    if len(lengths) > 1:
-        raise InputError(f"The --data files hold windows of different lengths ({', '.join(map(str, lengths))} "
-                         "samples); train on files with one window length.")
-    return train.TrainingWindows(np.concatenate([p.windows for p in parts]),
-                                 np.concatenate([p.labels for p in parts]), sum(p.n_unclear_dropped for p in parts),
-                                 " + ".join(p.source for p in parts))
+    return train.read_training_files(args.data, unclear=args.unclear, polarity=args.polarity)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -289,9 +282,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.base is not None:
             load_model(args.base, device="cpu")  # a broken base model fails before the data are read
         data = _training_data(args)
-        windows = data.windows if args.polarity == "negative" else -data.windows
         config = train.TrainConfig(learning_rate=args.learning_rate, max_epochs=args.epochs, device=device)
-        result = train.fit(windows, data.labels, config=config, seed=args.seed, checkpoint=claim, card_path=card,
+        result = train.fit(data.windows, data.labels, config=config, seed=args.seed, checkpoint=claim, card_path=card,
                            init_from=args.base, freeze_conv=args.freeze_conv, name=output.stem,
                            data_description=data.source, command=command_line(), progress_bar=not args.quiet)
     print(f"{result.checkpoint}: best epoch {result.best_epoch}, validation accuracy "

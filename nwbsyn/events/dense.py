@@ -105,12 +105,13 @@ def save_dense(scorer: DenseScorer, path, *, card: dict, teacher_sha256: str) ->
     ``teacher_sha256`` is the checkpoint of the classifier it reproduces; :func:`dense_for`
     only pairs the scorer with that classifier.
     """
-    from nwbsyn.events.model import _claimed, _plain, write_model_card
+    from nwbsyn.events.model import _plain, write_model_card
+    from nwbsyn.io.output import claim_or_replace
 
     card = dict(_plain(card), teacher_sha256=teacher_sha256)
     ckpt = {"format": "nwbsyn-events-dense-1", "init": dict(scorer.init_kwargs),
             "state": {k: v.detach().cpu().clone() for k, v in scorer.state_dict().items()}, "card": card}
-    with _claimed(path, what="checkpoint") as claim:
+    with claim_or_replace(path, what="checkpoint") as claim:
         with claim.temporary(suffix=".pt") as tmp:
             torch.save(ckpt, tmp)
         write_model_card(card, claim.path)

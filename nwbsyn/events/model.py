@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nwbsyn._shared import InputError, pick_device, sha256_of_file
+from nwbsyn.io.output import claim_or_replace
 
 __all__ = [
     "EventClassifier",
@@ -355,7 +356,7 @@ def save_model(
         "config": _plain(config) if config is not None else None,
         "card": card,
     }
-    with _claimed(path, what="checkpoint") as claim:
+    with claim_or_replace(path, what="checkpoint") as claim:
         with claim.temporary(suffix=".pt") as tmp:
             torch.save(ckpt, tmp)
         write_model_card(card, claim.path, card_path=card_path)
@@ -366,20 +367,6 @@ def card_path_for(weights_path) -> Path:
     """``<stem>.card.json`` beside a weights file."""
     weights_path = Path(weights_path)
     return weights_path.with_name(weights_path.stem + ".card.json")
-
-
-def _claimed(path, *, what: str):
-    """An OutputClaim as given, or one taken now for a plain path (library calls replace files)."""
-    from contextlib import nullcontext
-
-    from nwbsyn.io.output import OutputClaim, claim_output
-
-    if isinstance(path, OutputClaim):
-        return nullcontext(path)
-    path = Path(path)
-    if path.parent != Path("") and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return claim_output(path, overwrite=True, what=what)
 
 
 def write_model_card(card: dict, weights_path, *, card_path=None) -> Path:
@@ -394,7 +381,7 @@ def write_model_card(card: dict, weights_path, *, card_path=None) -> Path:
     out = dict(_plain(card))
     out["weights_file"] = weights_path.name
     out["weights_sha256"] = sha256_of_file(weights_path)
-    with _claimed(card_path if card_path is not None else card_path_for(weights_path), what="model card") as claim:
+    with claim_or_replace(card_path if card_path is not None else card_path_for(weights_path), what="model card") as claim:
         claim.write_bytes((json.dumps(out, indent=2, sort_keys=True) + "\n").encode())
     return Path(claim.path)
 

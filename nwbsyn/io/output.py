@@ -33,7 +33,7 @@ from pathlib import Path
 
 from nwbsyn._shared import InputError
 
-__all__ = ["OutputClaim", "claim_output", "check_output", "same_file", "remove_temporaries", "TMP_MARK"]
+__all__ = ["OutputClaim", "claim_output", "claim_or_replace", "check_output", "same_file", "remove_temporaries", "TMP_MARK"]
 
 TMP_MARK = ".nwbsyn-tmp-"
 _LIVE_TEMPORARIES: set[Path] = set()
@@ -264,3 +264,21 @@ def _copy_mode(target: Path, tmp: Path) -> None:
         os.chown(tmp, st.st_uid, st.st_gid)
     except OSError:
         pass
+
+
+def claim_or_replace(path, *, what: str):
+    """An :class:`OutputClaim` as given, or one taken now for a plain path, replacing the file.
+
+    What library functions that write one file use: the CLI claims its outputs (refusing an
+    existing one without ``--overwrite``) and passes the claim; a Python caller passes a path,
+    whose folder is made and whose file is replaced atomically.
+    """
+    from contextlib import nullcontext
+
+    if isinstance(path, OutputClaim):
+        return nullcontext(path)
+    path = Path(path)
+    if path.parent != Path("") and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return claim_output(path, overwrite=True, what=what)
+

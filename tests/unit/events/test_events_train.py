@@ -170,3 +170,26 @@ def test_init_from_checks_window_length():
     with pytest.raises(InputError, match="window_samples"):
         fit(x, y, seed=0, init_from=EventClassifier(window_samples=600), config=TrainConfig(window_samples=300),
             progress_bar=False)
+
+
+def test_several_training_files_are_joined_and_positive_events_turned_down(tmp_path):
+    from nwbsyn.io.miniml import read_training_files
+
+    a = save_training_windows(tmp_path / "a.h5", np.full((2, 600), 2.0), np.array([0, 1]))
+    b = save_training_windows(tmp_path / "b.h5", np.full((3, 600), 3.0), np.array([1, 1, 0]))
+    joined = read_training_files([a, b], polarity="positive")
+    assert joined.labels.tolist() == [0, 1, 1, 1, 0]
+    assert joined.windows[:, 0].tolist() == [-2.0, -2.0, -3.0, -3.0, -3.0]
+    assert read_training_files([a, b]).windows[0, 0] == 2.0
+    short = save_training_windows(tmp_path / "short.h5", np.zeros((2, 300)), np.array([0, 1]))
+    with pytest.raises(InputError, match="different lengths"):
+        read_training_files([a, short])
+
+
+def test_cli_refuses_polarity_for_simulated_windows(tmp_path, capsys):
+    from nwbsyn.cli import main
+
+    code = main(["events", "train", "--simulate", "10", "--polarity", "positive", "-o", str(tmp_path / "m.pt")])
+    assert code == 2
+    assert "--polarity describes the windows of --data files" in capsys.readouterr().err
+    assert not (tmp_path / "m.pt").exists()
