@@ -269,6 +269,30 @@ def tune_resolution(pixel_nm: float, seeds=(3000, 3001, 3002), extent_nm=(1280.0
                  post_threshold=post, edge_f1=_pooled_f1(vols, [d.labels for d in dets], res, post))
 
 
+def tune_filter(pixel_nm: float, seeds=(3000, 3001, 3002), extent_nm=(1280.0, 2048.0, 2048.0)) -> None:
+    """Cleft size and score filter at one in-plane voxel size, on validation volumes (seeds 3000+):
+    sizes in voxels of that grid, edge F1 with detected clefts and the default assignment."""
+    from nwbsyn.partners import clefts_from_labels, simulate_volume
+
+    voxel = (40.0, float(pixel_nm), float(pixel_nm))
+    shape = tuple(int(round(e / v)) for e, v in zip(extent_nm, voxel))
+    vols = [simulate_volume(shape_zyx=shape, voxel_size_nm=voxel, rng=s) for s in seeds]
+    raw = [detect_clefts(v.raw, device="cpu", voxel_size_nm=voxel, min_score=0.0, min_voxels=1) for v in vols]
+    per_8nm = (8.0 / pixel_nm) ** 2  # input voxels per 40 x 8 x 8 nm voxel
+    for size_8nm in (30, 40, 50, 70):
+        for min_score in (0.74, 0.78):
+            tp = fp = fn = 0
+            for v, d in zip(vols, raw):
+                keep = d.cleft_ids[(d.num_voxels >= np.ceil(size_8nm * per_8nm)) & (d.scores >= min_score)]
+                t = clefts_from_labels(np.where(np.isin(d.labels, keep), d.labels, 0), probability=d.probability)
+                res = assign_partners(v.raw, v.neuron_ids, t, device="cpu", voxel_size_nm=voxel)
+                sc = synapse_edge_f1(t.labels, res.edges(), v.clefts, v.edges())
+                tp, fp, fn = tp + sc.n_true_positive, fp + sc.n_false_positive, fn + sc.n_false_negative
+            emit(dataset="validation", method="avan", measure="tune_filter", voxel_size_nm=list(voxel),
+                 min_voxels=int(np.ceil(size_8nm * per_8nm)), min_score=min_score,
+                 edge_f1=2 * tp / max(1, 2 * tp + fp + fn))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--volumes", type=int, default=4)
@@ -285,12 +309,17 @@ def main() -> None:
                     help="only edge F1 at these in-plane voxel sizes (z 40 nm), --volumes volumes each")
     ap.add_argument("--tune-resolution", type=float, metavar="NM",
                     help="only tune the assignment settings at this in-plane voxel size (validation volumes)")
+    ap.add_argument("--tune-filter", type=float, metavar="NM",
+                    help="only tune the cleft size/score filter at this in-plane voxel size (validation volumes)")
     args = ap.parse_args()
     import os
 
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.tune_filter:
+        tune_filter(args.tune_filter)
+        return
     if args.tune_resolution:
         tune_resolution(args.tune_resolution)
         return

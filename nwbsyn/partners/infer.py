@@ -207,8 +207,8 @@ def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inverse.reshape(labels.shape).astype(np.uint32 if len(original) < 2**32 else np.uint64), original
 
 
-def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int = MIN_CLEFT_VOXELS,
-                  min_score: float = MIN_CLEFT_SCORE, block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
+def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int | None = None,
+                  min_score: float | None = None, block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
                   progress_bar: bool = False, voxel_size_nm=None) -> CleftDetection:
     """Detect synaptic clefts in an EM volume, block by block.
 
@@ -219,10 +219,11 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
         The cleft detector (shipped: ``models/avan_cleft.pt``).
     threshold : float, default: 0.5
         Probability above which a voxel is cleft.
-    min_voxels : int, default: 70
+    min_voxels : int, optional
         Components smaller than this are dropped, counted in voxels of the network's training grid
-        (70 voxels of 40 x 8 x 8 nm = 280 voxels of 40 x 4 x 4 nm).
-    min_score : float, default: 0.74
+        (70 voxels of 40 x 8 x 8 nm = 280 voxels of 40 x 4 x 4 nm). Default: the value tuned for
+        the network (its card's ``inference``), else 70.
+    min_score : float, optional (default: the network's tuned value, else 0.74)
         Components whose mean probability is lower are dropped (tuned on validation volumes:
         contacts without a synapse give weak, patchy responses).
     block_zyx : tuple, default: (32, 256, 256)
@@ -252,6 +253,12 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
     shape = _check_volume(raw)
     dev = pick_device(device)
     net, info = load_network(model, task="cleft", device=dev, voxel_size_nm=voxel_size_nm)
+    from nwbsyn.partners.resample import _card
+
+    tuned = _card(info.get("path")).get("inference", {}) if isinstance(model, (str, Path)) or model is None else {}
+    tuned = dict(tuned) if isinstance(tuned, dict) else {}
+    min_voxels = int(tuned.get("min_voxels", MIN_CLEFT_VOXELS) if min_voxels is None else min_voxels)
+    min_score = float(tuned.get("min_score", MIN_CLEFT_SCORE) if min_score is None else min_score)
     rs = resampling_for(shape, voxel_size_nm, info)
     block_in = tuple(max(4, int(round(b / r))) for b, r in zip(block_zyx, rs.ratio))
     min_voxels_in = int(np.ceil(min_voxels / float(np.prod(rs.ratio))))
@@ -268,11 +275,9 @@ def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: i
                       resampling=None if rs.identity else rs)
     stats = label_blockwise(prob, threshold_u8=int(round(threshold * 255)), min_voxels=min_voxels_in,
                             min_score=float(min_score), block_zyx=block_in, out=labels)
-    from nwbsyn.partners.resample import _card
-
-    tuned = _card(info.get("path")).get("inference", {}) if isinstance(model, (str, Path)) or model is None else {}
     return CleftDetection(labels=labels, probability=prob, notes=tuple(n for n in [rs.note] if n),
-                          voxel_size_nm=rs.input_nm, settings=dict(tuned) if isinstance(tuned, dict) else {}, **stats)
+                          voxel_size_nm=rs.input_nm, settings={**tuned, "min_voxels": min_voxels, "min_score": min_score},
+                          **stats)
 
 
 @dataclass

@@ -283,7 +283,7 @@ def _confidence(result, inp: PartnerInput, models: dict, *, given: bool):
 
 def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | None = None, clefts: str = "detect",
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
-                   min_voxels: int = MIN_CLEFT_VOXELS, post_threshold: float | None = None,
+                   min_voxels: int | None = None, post_threshold: float | None = None,
                    min_contact_voxels: int | None = None, cleft_model="default", association_model="default",
                    device: str = "auto", module: str = MODULE, embed_weights: bool = False, overwrite: bool = False,
                    progress_bar: bool = True):
@@ -332,10 +332,13 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
 
     post_threshold, mask_threshold, min_contact_voxels = assignment_settings(
         table, post_threshold=post_threshold, min_contact_voxels=min_contact_voxels)
+    if clefts != "given":
+        min_voxels = int(table.settings.get("min_voxels", MIN_CLEFT_VOXELS))
     result.confidence = _confidence(result, inp, models, given=clefts == "given")
     if result.confidence.note:
         result.notes = (*result.notes, result.confidence.note)
     params = dict(clefts=clefts, polyadic=polyadic, threshold=threshold, min_voxels=min_voxels,
+                  min_score=None if clefts == "given" else float(table.settings.get("min_score", 0.74)),
                   post_threshold=post_threshold, min_contact_voxels=min_contact_voxels, mask_threshold=mask_threshold,
                   image=inp.image.name, segmentation=inp.segmentation.name,
                   voxel_size_nm=[float(v) for v in inp.voxel_size_nm],
