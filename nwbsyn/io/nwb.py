@@ -120,8 +120,13 @@ def open_nwb(path, *, dandi_api_url: str | None = None):
 
     Example
     -------
-    >>> with open_nwb("session.nwb") as nwbfile:                     # doctest: +SKIP
+    >>> from pynwb import NWBHDF5IO
+    >>> from pynwb.testing.mock.file import mock_NWBFile
+    >>> with NWBHDF5IO("session.nwb", "w") as io:
+    ...     io.write(mock_NWBFile(identifier="cell-1"))
+    >>> with open_nwb("session.nwb") as nwbfile:
     ...     print(nwbfile.identifier)
+    cell-1
     """
     path = path if is_remote(path) else check_nwb_path(path)
     with _nwb_reader(path, dandi_api_url=dandi_api_url) as (_, nwbfile):
@@ -194,8 +199,16 @@ def edit_nwb(path, *, output=None, in_place: bool = False, overwrite: bool = Fal
 
     Example
     -------
-    >>> with edit_nwb("in.nwb", output="out.nwb") as nwbfile:       # doctest: +SKIP
-    ...     nwbfile.add_acquisition(series)
+    >>> from pynwb import NWBHDF5IO
+    >>> from pynwb.testing.mock.base import mock_TimeSeries
+    >>> from pynwb.testing.mock.file import mock_NWBFile
+    >>> with NWBHDF5IO("in.nwb", "w") as io:
+    ...     io.write(mock_NWBFile())
+    >>> with edit_nwb("in.nwb", output="out.nwb") as nwbfile:
+    ...     nwbfile.add_acquisition(mock_TimeSeries(name="added"))
+    >>> with open_nwb("out.nwb") as nwbfile:
+    ...     sorted(nwbfile.acquisition)
+    ['added']
     """
     src = path.strip() if is_remote(path) else check_nwb_path(path)
     with _claim_destination(src, output, in_place, overwrite) as claim, \
