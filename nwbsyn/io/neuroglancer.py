@@ -175,7 +175,7 @@ def export_neuroglancer(result_path, output, *, url_prefix: str = DEFAULT_URL_PR
     ('image', 'segmentation', 'clefts', 'cleft_points', 'partner_edges')
     """
     from nwbsyn.io import open_nwb
-    from nwbsyn.partners.nwb import MODULE
+    from nwbsyn.partners.nwb import result_tables
 
     output = Path(output)
     if output.exists() or output.is_symlink():
@@ -184,13 +184,7 @@ def export_neuroglancer(result_path, output, *, url_prefix: str = DEFAULT_URL_PR
         raise InputError(f"the folder {output.parent} does not exist; create it or choose another -o.")
     _tensorstore()
     with open_nwb(result_path) as nwbfile:
-        mod = nwbfile.processing.get(MODULE)
-        names = set(mod.data_interfaces) if mod is not None else set()
-        if "synaptic_clefts" not in names:
-            raise InputError(f"{result_path} holds no nwbsyn partner results (processing/{MODULE}/synaptic_clefts); "
-                             "run 'nwbsyn partners assign' on it first.")
-        clefts = mod["synaptic_clefts"]
-        edges = mod["synaptic_partners"] if "synaptic_partners" in names else None
+        clefts, edges = result_tables(nwbfile, result_path)
         cleft_volume = clefts.cleft_volume
         image = cleft_volume.image_volume if cleft_volume is not None else None
         segmentation = edges.segmentation if edges is not None else None

@@ -126,6 +126,16 @@ def nwbfile_from_cremi(volume, *, source: str = "a CREMI file", subject: dict | 
     return nwbfile
 
 
+def result_tables(nwbfile, path, *, what: str = "results"):
+    """(cleft table, partner table or None) of an ``nwbsyn partners assign`` result; InputError if absent."""
+    mod = nwbfile.processing.get(MODULE)
+    names = set(mod.data_interfaces) if mod is not None else set()
+    if "synaptic_clefts" not in names:
+        raise InputError(f"{path} holds no nwbsyn partner {what} (processing/{MODULE}/synaptic_clefts); run "
+                         "'nwbsyn partners assign' on it first.")
+    return mod["synaptic_clefts"], mod["synaptic_partners"] if "synaptic_partners" in names else None
+
+
 def _objects(nwbfile, kind: str) -> list[tuple[str, object]]:
     return [(i.path, find_object(nwbfile, i.path)) for i in list_analysable(nwbfile) if i.kind == kind]
 

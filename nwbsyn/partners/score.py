@@ -267,15 +267,10 @@ def _distinct(pairs, locs, within_nm: float = MATCH_DISTANCE_NM):
 def read_result(path, *, what: str = "results") -> ScoredResult:
     """Cleft labels, edges and edge locations of an NWB file written by ``nwbsyn partners assign``."""
     from nwbsyn.io import open_nwb
-    from nwbsyn.partners.nwb import MODULE
+    from nwbsyn.partners.nwb import result_tables
 
     with open_nwb(path) as nwbfile:
-        mod = nwbfile.processing.get(MODULE)
-        names = set(mod.data_interfaces) if mod is not None else set()
-        if "synaptic_clefts" not in names:
-            raise InputError(f"{path} holds no nwbsyn partner {what} (processing/{MODULE}/synaptic_clefts); run "
-                             "'nwbsyn partners assign' on it first.")
-        table = mod["synaptic_clefts"]
+        table, edges = result_tables(nwbfile, path, what=what)
         volume = table.cleft_volume
         if volume is None:
             raise InputError(f"the cleft table of {path} links no cleft label volume; it cannot be scored.")
@@ -284,8 +279,7 @@ def read_result(path, *, what: str = "results") -> ScoredResult:
         labels = np.asarray(volume.data[:])
         ids = np.asarray(table["cleft_id"].data[:], np.uint64)
         centres_nm = np.asarray(table["centroid"].data[:], float).reshape(-1, 3) * np.asarray(vs) + offset
-        if "synaptic_partners" in names:
-            edges = mod["synaptic_partners"]
+        if edges is not None:
             rows = np.asarray(edges["cleft"].data[:], np.intp)
             pairs = np.stack([np.asarray(edges["presynaptic_id"].data[:], np.uint64),
                               np.asarray(edges["postsynaptic_id"].data[:], np.uint64)], 1)
