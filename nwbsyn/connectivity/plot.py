@@ -31,15 +31,13 @@ def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_s
     -------
     >>> fig = plot_connectivity(fit_connectivity(activity), path="connectivity.png")   # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # off screen, not registered with pyplot: no backend is switched
 
     w = np.asarray(result.weights, dtype=float)  # [post, pre]
     n = w.shape[0]
     labels = labels or [str(i) for i in range(n)]
-    fig, (ax_w, ax_top, ax_emb) = plt.subplots(1, 3, figsize=(15, 4.8), constrained_layout=True)
+    fig = Figure(figsize=(15, 4.8), constrained_layout=True)
+    ax_w, ax_top, ax_emb = fig.subplots(1, 3)
     limit = np.abs(w).max() or 1.0
     image = ax_w.imshow(w.T, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")  # [pre, post]
     ax_w.set(title="weights (red excitatory, blue inhibitory)", xlabel="postsynaptic", ylabel="presynaptic")
@@ -76,5 +74,4 @@ def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_s
         ax_emb.set_axis_off()
     if path is not None:
         fig.savefig(path, dpi=120)
-        plt.close(fig)
     return fig

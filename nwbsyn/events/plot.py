@@ -40,16 +40,13 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     -------
     >>> fig = plot_detections(run_on_nwbfile(nwbfile), path="events.png")   # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # off screen, not registered with pyplot: no backend is switched
 
     inp, res = max(pairs, key=lambda pair: len(pair[1]))  # the trace with most events is the most telling
     fs = inp.sampling_rate_hz
     n = min(len(inp.trace), int(max_seconds * fs))
     t = np.arange(n) / fs
-    fig = plt.figure(figsize=(11, 6), constrained_layout=True)
+    fig = Figure(figsize=(11, 6), constrained_layout=True)
     grid = fig.add_gridspec(2, 3, height_ratios=[3, 1])
     ax_trace = fig.add_subplot(grid[0, :2])
     ax_score = fig.add_subplot(grid[1, :2], sharex=ax_trace)
@@ -59,7 +56,11 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     peaks = res.statistics.peak_samples[res.statistics.peak_samples < n].astype(int)
     ax_trace.plot(peaks / fs, shown[peaks], "o", ms=5, mfc="none", color="tab:red",
                   label=f"{len(res)} events detected (circles at peaks)")
-    ax_trace.set_ylim(*_robust_ylim(shown, fs))
+    lo, hi = _robust_ylim(shown, fs)
+    if peaks.size:  # the detected events are what the figure is for: their peaks stay inside the axes
+        margin = 0.05 * (hi - lo)
+        lo, hi = min(lo, float(shown[peaks].min()) - margin), max(hi, float(shown[peaks].max()) + margin)
+    ax_trace.set_ylim(lo, hi)
     ax_trace.set(ylabel=inp.unit, title=f"{inp.series.name}: detected events")
     ax_trace.legend(loc="upper right", frameon=False)
     t_score = res.score_start_s + np.arange(len(res.score_trace)) / res.score_rate_hz
@@ -77,7 +78,6 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
         ax_avg.set_axis_off()
     if path is not None:
         save_figure(fig, path)
-        plt.close(fig)
     return fig
 
 

@@ -19,10 +19,7 @@ def plot_synapses(inp, result, *, path=None, n_synapses: int = 6, half_width_px:
     -------
     >>> fig = plot_synapses(inp, result, path="synapses.png")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # off screen, not registered with pyplot: no backend is switched
     from matplotlib.colors import ListedColormap
 
     det = result.clefts
@@ -30,7 +27,8 @@ def plot_synapses(inp, result, *, path=None, n_synapses: int = 6, half_width_px:
     order = sorted(range(len(result)), key=lambda k: -len(result.post_ids[k]))[:n_synapses]
     ncols = min(3, max(1, len(order)))
     nrows = max(1, -(-len(order) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.4 * nrows), squeeze=False)
+    fig = Figure(figsize=(3.4 * ncols, 3.4 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     shape = tuple(inp.raw.shape)
     for ax in axes.ravel():
         ax.axis("off")
@@ -55,5 +53,4 @@ def plot_synapses(inp, result, *, path=None, n_synapses: int = 6, half_width_px:
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
-        plt.close(fig)
     return fig

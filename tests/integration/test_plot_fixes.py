@@ -1,6 +1,9 @@
 """`--plot` figures: the decay tau in the title only when plausible; the connectivity matrix with pre on rows,
 ticks labelled by unit ids."""
 
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,8 +18,6 @@ def test_decay_title_only_when_finite_and_under_a_second():
 
 
 def test_connectivity_matrix_pre_on_rows_with_unit_ids():
-    import matplotlib.pyplot as plt
-
     w = np.arange(12, dtype=float).reshape(4, 3)[:3] - 4  # [post, pre], asymmetric
     result = SimpleNamespace(weights=w, embeddings=np.random.default_rng(0).normal(size=(3, 4)))
     inp = SimpleNamespace(rows=[2, 0, 1], table=SimpleNamespace(id=np.array([10, 11, 12])))
@@ -27,4 +28,21 @@ def test_connectivity_matrix_pre_on_rows_with_unit_ids():
     assert np.array_equal(ax.images[0].get_array(), w.T)
     assert ax.get_ylabel() == "presynaptic" and ax.get_xlabel() == "postsynaptic"
     assert [t.get_text() for t in ax.get_yticklabels()] == labels
-    plt.close(fig)
+
+
+def test_figures_leave_a_notebook_users_backend_and_pyplot_alone(tmp_path):
+    """The --plot figures are drawn off screen: the user's backend stays, pyplot holds no new figure."""
+    script = (
+        "import matplotlib, numpy as np\n"
+        "from types import SimpleNamespace\n"
+        "import matplotlib.pyplot as plt\n"
+        "from nwbsyn.connectivity.plot import plot_connectivity\n"
+        "w = np.eye(3) - 0.5\n"
+        "fig = plot_connectivity(SimpleNamespace(weights=w, embeddings=np.ones((3, 2))), path='m.png')\n"
+        "print(matplotlib.get_backend().lower(), plt.get_fignums())\n"
+    )
+    env = dict(os.environ, MPLBACKEND="svg")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["svg", "[]"]
+    assert (tmp_path / "m.png").stat().st_size > 1000
