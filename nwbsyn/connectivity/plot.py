@@ -31,12 +31,12 @@ def plot_connectivity(result, *, path=None, labels: list[str] | None = None, n_s
     -------
     >>> fig = plot_connectivity(fit_connectivity(activity), path="connectivity.png")   # doctest: +SKIP
     """
-    from matplotlib.figure import Figure  # off screen, not registered with pyplot: no backend is switched
+    from nwbsyn.report._html import new_figure  # off screen, not registered with pyplot: no backend switch
 
     w = np.asarray(result.weights, dtype=float)  # [post, pre]
     n = w.shape[0]
     labels = labels or [str(i) for i in range(n)]
-    fig = Figure(figsize=(15, 4.8), constrained_layout=True)
+    fig = new_figure(figsize=(15, 4.8))
     ax_w, ax_top, ax_emb = fig.subplots(1, 3)
     limit = np.abs(w).max() or 1.0
     image = ax_w.imshow(w.T, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")  # [pre, post]

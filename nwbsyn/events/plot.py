@@ -40,13 +40,13 @@ def plot_detections(pairs, *, path=None, max_seconds: float = 10.0):
     -------
     >>> fig = plot_detections(run_on_nwbfile(nwbfile), path="events.png")   # doctest: +SKIP
     """
-    from matplotlib.figure import Figure  # off screen, not registered with pyplot: no backend is switched
+    from nwbsyn.report._html import new_figure  # off screen, not registered with pyplot: no backend switch
 
     inp, res = max(pairs, key=lambda pair: len(pair[1]))  # the trace with most events is the most telling
     fs = inp.sampling_rate_hz
     n = min(len(inp.trace), int(max_seconds * fs))
     t = np.arange(n) / fs
-    fig = Figure(figsize=(11, 6), constrained_layout=True)
+    fig = new_figure(figsize=(11, 6))
     grid = fig.add_gridspec(2, 3, height_ratios=[3, 1])
     ax_trace = fig.add_subplot(grid[0, :2])
     ax_score = fig.add_subplot(grid[1, :2], sharex=ax_trace)

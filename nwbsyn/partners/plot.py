@@ -19,7 +19,7 @@ def plot_synapses(inp, result, *, path=None, n_synapses: int = 6, half_width_px:
     -------
     >>> fig = plot_synapses(inp, result, path="synapses.png")  # doctest: +SKIP
     """
-    from matplotlib.figure import Figure  # off screen, not registered with pyplot: no backend is switched
+    from nwbsyn.report._html import new_figure  # off screen, not registered with pyplot: no backend switch
     from matplotlib.colors import ListedColormap
 
     det = result.clefts
@@ -27,7 +27,7 @@ def plot_synapses(inp, result, *, path=None, n_synapses: int = 6, half_width_px:
     order = sorted(range(len(result)), key=lambda k: -len(result.post_ids[k]))[:n_synapses]
     ncols = min(3, max(1, len(order)))
     nrows = max(1, -(-len(order) // ncols))
-    fig = Figure(figsize=(3.4 * ncols, 3.4 * nrows))
+    fig = new_figure(figsize=(3.4 * ncols, 3.4 * nrows), constrained_layout=False)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     shape = tuple(inp.raw.shape)
     for ax in axes.ravel():
