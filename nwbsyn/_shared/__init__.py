@@ -1,4 +1,5 @@
-"""Small helpers shared by every nwbsyn module: errors, random generators, units, optional imports."""
+"""Small helpers shared by every nwbsyn module: errors, random generators, units, optional imports, and the
+one checkpoint contract (:func:`save_checkpoint`, :func:`load_checkpoint`; see :mod:`nwbsyn._shared.checkpoint`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import importlib
 import numpy as np
 
 __all__ = ["InputError", "MissingExtraError", "available_memory_bytes", "as_rng", "require", "ms_to_samples",
-           "sha256_of_file", "pick_device"]
+           "sha256_of_file", "pick_device", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+
+_CHECKPOINT_NAMES = ("Checkpoint", "save_checkpoint", "load_checkpoint")
+
+
+def __getattr__(name: str):
+    """The checkpoint contract (:mod:`nwbsyn._shared.checkpoint`), imported on first use."""
+    if name in _CHECKPOINT_NAMES:
+        from nwbsyn._shared import checkpoint
+
+        return getattr(checkpoint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class InputError(ValueError):

@@ -1,7 +1,9 @@
 """ModelProvenance for schema 0.2: weights referenced by sha256 + origin, embedded only on request.
 
 The model card goes into a text dataset (no 64 KiB attribute limit). Writers call
-:func:`model_provenance` instead of :func:`nwbsyn._shared.nwb.make_provenance` (which still works).
+:func:`model_provenance` instead of :func:`nwbsyn._shared.nwb.make_provenance` (which still works),
+and :func:`provenance_from_card` where a model card exists: the one place a card
+(:data:`nwbsyn._shared.checkpoint.CARD_KEYS`) becomes provenance.
 
 Example
 -------
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["model_provenance", "weights_origin"]
+__all__ = ["model_provenance", "provenance_from_card", "weights_origin"]
 
 
 def weights_origin(path) -> str:
@@ -49,6 +51,7 @@ def model_provenance(*, name: str, model_name: str, architecture: str, method: s
     """
     from nwbsyn import __version__
     from nwbsyn._shared import sha256_of_file
+    from nwbsyn._shared.checkpoint import weights_format_of
     from nwbsyn.types import ModelProvenance
 
     path = Path(weights_path) if weights_path is not None else None
@@ -60,5 +63,42 @@ def model_provenance(*, name: str, model_name: str, architecture: str, method: s
         parameters=json.dumps(parameters, sort_keys=True, default=str), training_recipe=training_recipe,
         model_card=None if not model_card else json.dumps(model_card, sort_keys=True, default=str),
         weights=np.frombuffer(path.read_bytes(), dtype=np.uint8) if embed else None,
-        weights_format=(weights_format or path.suffix.lstrip(".")) if embed else None,
+        weights_format=(weights_format or weights_format_of(path)) if embed else None,
     )
+
+
+def _text(value):
+    return value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def provenance_from_card(*, name: str, method: str, parameters: dict, weights_path=None, card: dict | None = None,
+                         model_name: str | None = None, architecture: str | None = None,
+                         training_recipe: str | None = None, embed_weights: bool = False):
+    """A :class:`~nwbsyn.types.ModelProvenance` from a model card and its weights file.
+
+    ``card`` defaults to the ``<stem>.card.json`` beside ``weights_path`` (a missing or damaged
+    card is left out). The card's ``name``, ``architecture`` (text) and ``training_recipe`` (or
+    ``training_data``) win over the arguments, which are the fallbacks; the card is stored without
+    its training ``history``.
+
+    Example
+    -------
+    >>> prov = provenance_from_card(name="m", method="test", parameters={}, model_name="fitted",
+    ...                             card={"name": "demo", "architecture": "MLP", "history": [1, 2]})
+    >>> prov.model_name, prov.architecture, "history" in prov.model_card
+    ('demo', 'MLP', False)
+    """
+    from nwbsyn._shared.checkpoint import read_model_card
+
+    path = Path(weights_path) if weights_path is not None else None
+    card = dict(card if card is not None else read_model_card(path) if path is not None else {})
+    card.pop("history", None)
+    card_name, card_arch = card.get("name"), card.get("architecture")
+    recipe = card.get("training_recipe", card.get("training_data"))
+    return model_provenance(
+        name=name, method=method, parameters=parameters, weights_path=path, model_card=card or None,
+        model_name=card_name if isinstance(card_name, str) and card_name else
+        model_name or (path.stem if path is not None else "in-memory network"),
+        architecture=card_arch if isinstance(card_arch, str) and card_arch else
+        architecture or _text(card_arch) or "unknown",
+        training_recipe=_text(recipe) if recipe is not None else training_recipe, embed_weights=embed_weights)

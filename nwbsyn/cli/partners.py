@@ -355,6 +355,8 @@ def _check_train_options(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from nwbsyn.io.output import check_output
     from nwbsyn.partners import train
 
@@ -363,7 +365,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for path, what in ((args.output, "model file"), (train.card_path(args.output), "model card")):
         check_output(path, inputs=inputs, overwrite=args.overwrite, what=what)
     config = train.TrainConfig(task=args.task if args.task != "mask-pruner" else "association",
-                               iterations=args.iterations, seed=args.seed, lr=args.learning_rate,
+                               iterations=args.iterations, seed=args.seed, learning_rate=args.learning_rate,
                                init_from=args.init, mask_dilation_prob=args.mask_dilation,
                                voxel_size_nm=tuple(args.voxel_size_nm))
     train.check_init_from(config)
@@ -375,7 +377,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from nwbsyn.partners import read_cremi
 
         with read_cremi(args.data[0], lazy=True) as first:
-            config.voxel_size_nm = tuple(float(v) for v in first.resolution_nm)
+            config = replace(config, voxel_size_nm=tuple(float(v) for v in first.resolution_nm))
         volumes = [train.LabelledVolume.from_cremi(p) for p in args.data]
         volumes, val = (volumes[:-1], volumes[-1:]) if len(volumes) > 1 else (volumes, None)
         description = "CREMI files " + ", ".join(Path(p).name for p in args.data)

@@ -1,64 +1,30 @@
-"""Safe reading of connectivity checkpoints: every entry checked before a model is built.
+"""Checks of connectivity checkpoints: every entry checked before a model is built.
 
-A checkpoint is a ``torch.save`` dict with ``init`` (the :class:`SynapsNet` arguments), ``state``
-(its weights), ``config`` (:class:`TrainConfig` fields), ``seed`` and ``normalization``. It is read
-with ``weights_only=True`` (no pickled code runs), its sizes are bounded before anything is
-allocated, and the weights must have the names and shapes the arguments imply and be finite.
+A checkpoint follows the one nwbsyn contract (:mod:`nwbsyn._shared.checkpoint`, which reads it
+with ``weights_only=True``): ``init`` (the :class:`SynapsNet` arguments), ``state`` (its weights),
+``config`` (:class:`TrainConfig` fields), ``seed``, ``card`` and ``normalization``. Here its sizes
+are bounded before anything is allocated, and the weights must have the names and shapes the
+arguments imply and be finite.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from pathlib import Path
 
 from nwbsyn._shared import InputError
 
-__all__ = ["load_checkpoint_file", "check_checkpoint", "MAX_FILE_BYTES", "MAX_PARAMETERS"]
+__all__ = ["check_checkpoint", "MAX_FILE_BYTES", "MAX_PARAMETERS", "KIND", "HOW"]
 
 MAX_FILE_BYTES = 4 << 30  # a 10,000-neuron session is 400 MB; anything far larger is not ours
 MAX_PARAMETERS = 1_000_000_000
 _INT_LIMITS = {"n_behavior": (0, 10_000), "context_steps": (1, 10_000), "embedding_dim": (1, 4096),
                "hidden_dim": (1, 65_536), "n_layers": (1, 64)}
 _LINKS = ("softplus", "exp", "identity")
-_HOW = "pass a file written by 'nwbsyn connectivity fit --checkpoint' or nwbsyn.connectivity.save_checkpoint"
-
-
-def load_checkpoint_file(path: Path) -> dict:
-    """``torch.load(path, weights_only=True)`` after checking the path; one sentence on failure."""
-    import torch
-
-    if path.is_dir():
-        raise InputError(f"The model {path} is a folder; give a checkpoint file (.pt).")
-    if not path.is_file():
-        raise InputError(f"The model file {path} does not exist; check the path.")
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError(f"The model file {path} is empty; {_HOW}.")
-    if size > MAX_FILE_BYTES:
-        raise InputError(f"The model file {path} is {size / 2 ** 30:.3g} GiB, far larger than a connectivity "
-                         f"checkpoint; {_HOW}.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickled code, zip and format errors: not a checkpoint we can read safely
-        raise InputError(f"The model file {path} cannot be read safely ({_why_unreadable(path, err)}); "
-                         f"{_HOW}.") from err
-    if not isinstance(ckpt, dict):
-        raise InputError(f"The model file {path} holds a {type(ckpt).__name__}, not a checkpoint; {_HOW}.")
-    return ckpt
-
-
-def _why_unreadable(path: Path, err: Exception) -> str:
-    with open(path, "rb") as f:
-        head = f.read(8)
-    if head.startswith(b"\x89HDF"):
-        return "it is an HDF5 file, not a torch checkpoint"
-    if head.startswith((b"PK\x03\x04", b"\x80")) and type(err).__name__ == "UnpicklingError":
-        return "it holds pickled Python objects, which nwbsyn never runs"
-    return "it is not a torch checkpoint or it is damaged"
+HOW = "pass a file written by 'nwbsyn connectivity fit --checkpoint' or nwbsyn.connectivity.save_checkpoint"
+KIND = "nwbsyn connectivity checkpoint"
+_HOW = HOW
 
 
 def check_checkpoint(ckpt: dict, path: Path) -> dict:
@@ -161,7 +127,7 @@ def _is_number(value) -> bool:
 
 
 def _expected_shapes(init: dict, path: Path) -> dict:
-    """Names and shapes of the model's weights, built on the meta device (nothing allocated)."""
+    """The model's weights on the meta device (names, shapes, types; nothing allocated)."""
     import torch
 
     from nwbsyn.connectivity.model import SynapsNet
@@ -179,29 +145,12 @@ def _expected_shapes(init: dict, path: Path) -> dict:
             model = SynapsNet(**init)
     except (TypeError, ValueError) as err:
         raise InputError(f"The model file {path} has model arguments that do not fit together; {_HOW}.") from err
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    return model.state_dict()
 
 
 def _check_state(state, init: dict, path: Path) -> int:
-    import torch
+    from nwbsyn._shared.checkpoint import check_state, refusal
 
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"The model file {path} has a malformed 'state' entry (weights); {_HOW}.")
     expected = _expected_shapes(init, path)
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        which = f"lacks {missing[0]}" if missing else f"has the extra {extra[0]}"
-        raise InputError(f"The model file {path} {which} among its weights; it does not match its own model "
-                         f"arguments - {_HOW}.")
-    for name, shape in expected.items():
-        tensor = state[name]
-        if tuple(tensor.shape) != shape:
-            raise InputError(f"The model file {path} has weights {name} of shape {tuple(tensor.shape)} where its "
-                             f"model needs {shape}; {_HOW}.")
-        if not tensor.is_floating_point():
-            raise InputError(f"The model file {path} has weights {name} of type {tensor.dtype}; {_HOW}.")
-        if not bool(torch.isfinite(tensor).all()):
-            raise InputError(f"The model file {path} has NaN or infinite weights ({name}); it cannot be used - "
-                             "fit the model again.")
-    return sum(int(math.prod(s)) for s in expected.values())
+    check_state(state, expected, refuse=lambda why: refusal(path, why, kind=KIND, how=HOW))
+    return sum(int(math.prod(v.shape)) for v in expected.values())

@@ -14,7 +14,7 @@ from nwbsyn._shared import InputError, pick_device
 from nwbsyn.connectivity._checks import check_activity, check_behavior
 
 __all__ = ["TrainConfig", "PreparedSession", "TrainedModel", "prepare_session", "fit", "save_checkpoint",
-           "load_checkpoint", "read_checkpoint", "build_model", "min_steps", "check_fit_options"]
+           "load_checkpoint", "read_checkpoint", "build_model", "min_steps", "check_fit_options", "CHECKPOINT_FORMAT"]
 
 LOSSES = ("poisson", "mse")
 
@@ -35,6 +35,9 @@ class TrainConfig:
     An "epoch" (one validation check for early stopping and the learning-rate decay)
     is one pass over the training chunks or ``samples_per_epoch`` (time x neuron)
     predictions, whichever is fewer, so large recordings are checked often enough.
+    ``learning_rate`` is the Adam step of the decoder and embeddings, ``learning_rate_adjacency``
+    that of ``A``; ``learning_rate``, ``max_epochs`` and ``device`` mean what they mean in the other
+    analyses. Files written before these names (``lr``, ``lr_adjacency``) are read with them renamed.
     """
 
     loss: str = "poisson"
@@ -46,8 +49,8 @@ class TrainConfig:
     scaling: str = "auto"
     deconvolve: bool = False
     l1: float = 10.0
-    lr: float = 3e-3
-    lr_adjacency: float = 1e-2
+    learning_rate: float = 3e-3
+    learning_rate_adjacency: float = 1e-2
     chunk_steps: int = 256
     max_epochs: int = 200
     patience: int = 6
@@ -56,6 +59,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     max_time_s: float | None = None
+    device: str = "auto"  # used where fit() is given no device
 
     def resolved_link(self) -> str:
         if self.link != "auto":
@@ -196,7 +200,7 @@ def fit(
     behavior: list[np.ndarray | None] | np.ndarray | None = None,
     config: TrainConfig = TrainConfig(),
     seed: int = 0,
-    device: str = "auto",
+    device: str | None = None,
     checkpoint: str | Path | None = None,
     init_from: str | Path | dict | None = None,
     progress_bar: bool = True,
@@ -245,7 +249,7 @@ def fit(
     if len(n_beh) > 1:
         raise InputError(f"behavior must have the same number of features in every session; got {sorted(n_beh)}.")
     check_fit_options(config, seed=seed)
-    device = pick_device(device)
+    device = pick_device(config.device if device is None else device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     c = config.context_steps
@@ -260,7 +264,8 @@ def fit(
                 None if s.behavior is None else torch.as_tensor(s.behavior, device=device)) for s in sessions]
     adj = list(model.adjacency.parameters())
     others = [p for n, p in model.named_parameters() if not n.startswith("adjacency")]
-    opt = torch.optim.Adam([{"params": others, "lr": config.lr}, {"params": adj, "lr": config.lr_adjacency}])
+    opt = torch.optim.Adam([{"params": others, "lr": config.learning_rate},
+                            {"params": adj, "lr": config.learning_rate_adjacency}])
     loss_fn = _loss_fn(config.loss)
     jobs = [(s, ch) for s, sess in enumerate(sessions) for ch in _chunks(0, sess.bounds[0], c, config.chunk_steps)]
     l1_w = [config.l1 / max(sess.bounds[0] - c, 1) / sess.x.shape[1] for sess in sessions]
@@ -315,27 +320,30 @@ def fit(
     return trained
 
 
-def save_checkpoint(trained: TrainedModel, path: str | Path) -> None:
-    """Save ``init``, ``state``, ``seed``, ``config`` and the per-session normalisation (plain types).
+#: The format of a connectivity checkpoint (:data:`nwbsyn._shared.checkpoint.FORMATS`).
+CHECKPOINT_FORMAT = "nwbsyn.connectivity.SynapsNet/1"
+#: Training settings of older files → today's names.
+_LEGACY_CONFIG = {"lr": "learning_rate", "lr_adjacency": "learning_rate_adjacency"}
+
+
+def save_checkpoint(trained: TrainedModel, path: str | Path) -> Path:
+    """Save a fit through :func:`nwbsyn._shared.checkpoint.save_checkpoint`: ``init``, ``state``,
+    ``seed``, ``config``, a model card and the per-session ``normalization`` (plain types).
 
     Written atomically: a temporary file beside ``path`` is renamed over it, so a crash never leaves
-    a half-written checkpoint (the CLI also checks and locks ``path`` before the fit).
+    a half-written checkpoint (the CLI also checks and locks ``path`` before the fit). The card
+    stays inside the checkpoint (no ``.card.json`` is written beside it).
     """
-    import os
-    import secrets
+    from nwbsyn import __version__
+    from nwbsyn._shared.checkpoint import save_checkpoint as save
 
-    import torch
-
-    path = Path(path)
     norm = [{"mean": s.mean.tolist(), "scale": s.scale.tolist()} for s in trained.sessions]
-    payload = {"init": trained.model.init_kwargs, "state": {k: v.cpu() for k, v in trained.model.state_dict().items()},
-               "seed": trained.seed, "config": asdict(trained.config), "normalization": norm}
-    tmp = path.with_name(f".{path.name[:120]}.nwbsyn-tmp-{os.getpid()}-{secrets.token_hex(3)}.pt")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    card = dict(name=Path(path).stem if isinstance(path, (str, Path)) else "SynapsNet",
+                method="SynapsNet (per-session adjacency, neuron embeddings, shared decoder)",
+                architecture=trained.model.init_kwargs, seed=trained.seed, nwbsyn_version=__version__,
+                metrics={"best_val_loss": trained.history.get("best_val_loss")})
+    return save(trained.model, path, format=CHECKPOINT_FORMAT, card=card, seed=trained.seed,
+                config=asdict(trained.config), extra={"normalization": norm}, write_card=False)
 
 
 def load_checkpoint(path: str | Path, *, device: str = "auto"):
@@ -366,7 +374,24 @@ def read_checkpoint(path: str | Path) -> dict:
     code, other formats), unknown or missing ``init``/``config`` entries, a model too large to
     build, weights whose names or shapes do not match, and NaN or infinite weights.
     """
-    from nwbsyn.connectivity._checkpoint import check_checkpoint, load_checkpoint_file
+    from nwbsyn._shared.checkpoint import load_checkpoint as load
+    from nwbsyn.connectivity._checkpoint import HOW, KIND, MAX_FILE_BYTES, check_checkpoint
 
     path = Path(path)
-    return check_checkpoint(load_checkpoint_file(path), path)
+    ckpt = load(path, expected_format=CHECKPOINT_FORMAT, legacy_format=CHECKPOINT_FORMAT, device="cpu", kind=KIND,
+                how=HOW, max_bytes=MAX_FILE_BYTES)
+    raw = dict(ckpt.extra, format=ckpt.format, init=ckpt.init, state=ckpt.state, seed=ckpt.seed, card=ckpt.card)
+    if ckpt.config is not None:
+        raw["config"] = _renamed_settings(ckpt.config)
+    return check_checkpoint(raw, path)
+
+
+def _renamed_settings(config):
+    """Training settings with the names of older files (``lr``) renamed (``learning_rate``)."""
+    if not isinstance(config, dict):
+        return config
+    out = {}
+    for key, value in config.items():
+        new = _LEGACY_CONFIG.get(key)
+        out[new if new and new not in config else key] = value
+    return out

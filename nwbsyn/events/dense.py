@@ -99,34 +99,44 @@ def block_range_normalise(x, *, window_samples: int = 600, stride_samples: int =
 DEFAULT_DENSE = Path(__file__).parent / "models" / "nwbsyn_events_dense.pt"
 
 
+#: The format of a scorer checkpoint (:data:`nwbsyn._shared.checkpoint.FORMATS`).
+DENSE_FORMAT = "nwbsyn.events.DenseScorer/1"
+
+
 def save_dense(scorer: DenseScorer, path, *, card: dict, teacher_sha256: str) -> Path:
-    """Write the scorer like a classifier checkpoint (``init``, ``state``, ``card``), card beside it.
+    """Write the scorer through the shared checkpoint contract (card beside it).
 
     ``teacher_sha256`` is the checkpoint of the classifier it reproduces; :func:`dense_for`
     only pairs the scorer with that classifier.
+
+    Examples
+    --------
+    >>> path = save_dense(DenseScorer(), "dense.pt", card={"name": "untrained"}, teacher_sha256="0" * 64)
+    >>> load_dense(path).teacher_sha256 == "0" * 64
+    True
     """
-    from nwbsyn.events.model import _plain, write_model_card
-    from nwbsyn.io.output import claim_or_replace
+    from nwbsyn._shared.checkpoint import save_checkpoint
 
-    card = dict(_plain(card), teacher_sha256=teacher_sha256)
-    ckpt = {"format": "nwbsyn-events-dense-1", "init": dict(scorer.init_kwargs),
-            "state": {k: v.detach().cpu().clone() for k, v in scorer.state_dict().items()}, "card": card}
-    with claim_or_replace(path, what="checkpoint") as claim:
-        with claim.temporary(suffix=".pt") as tmp:
-            torch.save(ckpt, tmp)
-        write_model_card(card, claim.path)
-    return Path(claim.path)
+    return save_checkpoint(scorer, path, format=DENSE_FORMAT, card=dict(card, teacher_sha256=teacher_sha256))
 
 
-def load_dense(path) -> DenseScorer:
-    """Read a scorer written by :func:`save_dense` (``weights_only``: no pickled code runs)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    init = ckpt["init"]
-    scorer = DenseScorer(channels=int(init["channels"]), dilations=[int(d) for d in init["dilations"]],
-                         stride_samples=int(init["stride_samples"]), window_samples=int(init["window_samples"]))
-    scorer.load_state_dict(ckpt["state"])
-    scorer.teacher_sha256 = str(ckpt["card"]["teacher_sha256"])
-    return scorer.eval()
+def load_dense(path, *, device: str = "cpu") -> DenseScorer:
+    """Read a scorer written by :func:`save_dense` (``weights_only``: no pickled code runs), checked."""
+    from nwbsyn._shared.checkpoint import check_state, load_checkpoint, refusal
+
+    kind, how = "nwbsyn events dense scorer", "pass a file written by 'python -m nwbsyn.events.distil'"
+    ckpt = load_checkpoint(path, expected_format=DENSE_FORMAT, device="cpu", kind=kind, how=how)
+    init = ckpt.init
+    try:
+        scorer = DenseScorer(channels=int(init["channels"]), dilations=[int(d) for d in init["dilations"]],
+                             stride_samples=int(init["stride_samples"]), window_samples=int(init["window_samples"]))
+        teacher = str((ckpt.card or {})["teacher_sha256"])
+    except (KeyError, TypeError, ValueError):
+        raise refusal(path, "its settings or its teacher are missing or malformed", kind=kind, how=how) from None
+    check_state(ckpt.state, scorer.state_dict(), refuse=lambda why: refusal(path, why, kind=kind, how=how))
+    scorer.load_state_dict(ckpt.state)
+    scorer.teacher_sha256 = teacher
+    return scorer.to(device).eval()
 
 
 def dense_for(teacher_sha256: str | None) -> DenseScorer | None:

@@ -5,13 +5,13 @@ The network reproduces miniML's Keras model layer for layer (O'Neill et al., eLi
 pooling, a bidirectional LSTM whose two directions are summed, and a small dense head.
 It scores one window of a trace (min-max scaled to [0, 1]) with P(window holds an event).
 
-Checkpoints are plain ``torch.save`` dicts of tensors and Python values (``init``,
-``state``, ``seed``, ``config``, ``card``) and are read with ``weights_only=True``.
+Checkpoints follow the one nwbsyn contract (:mod:`nwbsyn._shared.checkpoint`): ``torch.save``
+dicts of tensors and Python values (``format``, ``init``, ``state``, ``seed``, ``config``,
+``card``), read with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -19,7 +19,15 @@ import torch
 from torch import nn
 
 from nwbsyn._shared import InputError, pick_device, sha256_of_file
-from nwbsyn.io.output import claim_or_replace
+from nwbsyn._shared.checkpoint import (  # noqa: F401  (card_path_for, write_model_card: part of this module's API)
+    FORMATS_BY_NAME,
+    card_path_for,
+    check_state,
+    load_checkpoint,
+    refusal,
+    save_checkpoint,
+    write_model_card,
+)
 
 __all__ = [
     "EventClassifier",
@@ -37,7 +45,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
 ]
 
-CHECKPOINT_FORMAT = "nwbsyn.events.EventClassifier/1"
+CHECKPOINT_FORMAT = FORMATS_BY_NAME["events_classifier"]
 
 #: Pretrained miniML models, by name → path inside miniML's ``resources/models`` folder.
 MINIML_MODELS = {
@@ -317,7 +325,7 @@ def save_model(
     config: dict | None = None,
     card_path=None,
 ) -> Path:
-    """Write a checkpoint (``init``, ``state``, ``seed``, ``config``, ``card``) and its card.
+    """Write a checkpoint and its card (:func:`nwbsyn._shared.checkpoint.save_checkpoint`).
 
     Both files are written atomically (a temporary file renamed over the target), so a crash
     never leaves a half-written checkpoint.
@@ -329,7 +337,7 @@ def save_model(
         Checkpoint file, conventionally ``*.pt``; a path is replaced if it exists. The CLI
         passes an :class:`~nwbsyn.io.output.OutputClaim` taken before training.
     card : dict
-        Model card (name, architecture, training data, metrics, ...); JSON-serialisable.
+        Model card (:data:`~nwbsyn._shared.checkpoint.CARD_KEYS`); JSON-serialisable.
         Written into the checkpoint and, with the sha256 of the checkpoint added, next to
         it as ``<stem>.card.json`` (see :func:`write_model_card`).
     seed, config : optional
@@ -347,44 +355,8 @@ def save_model(
     >>> save_model(EventClassifier(), "events.pt", card={"name": "untrained"}).name
     'events.pt'
     """
-    card = _plain(card)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    ckpt = {
-        "format": CHECKPOINT_FORMAT,
-        "init": dict(model.init_kwargs),
-        "state": state,
-        "seed": seed,
-        "config": _plain(config) if config is not None else None,
-        "card": card,
-    }
-    with claim_or_replace(path, what="checkpoint") as claim:
-        with claim.temporary(suffix=".pt") as tmp:
-            torch.save(ckpt, tmp)
-        write_model_card(card, claim.path, card_path=card_path)
-    return Path(claim.path)
-
-
-def card_path_for(weights_path) -> Path:
-    """``<stem>.card.json`` beside a weights file."""
-    weights_path = Path(weights_path)
-    return weights_path.with_name(weights_path.stem + ".card.json")
-
-
-def write_model_card(card: dict, weights_path, *, card_path=None) -> Path:
-    """Write ``card`` as JSON next to ``weights_path``, adding the file's sha256.
-
-    Returns the path of the JSON file (``<stem>.card.json``, or ``card_path``: a path or an
-    OutputClaim).
-    """
-    weights_path = Path(weights_path)
-    if not weights_path.is_file():
-        raise InputError(f"Weights file {str(weights_path)!r} does not exist; save the model before its card.")
-    out = dict(_plain(card))
-    out["weights_file"] = weights_path.name
-    out["weights_sha256"] = sha256_of_file(weights_path)
-    with claim_or_replace(card_path if card_path is not None else card_path_for(weights_path), what="model card") as claim:
-        claim.write_bytes((json.dumps(out, indent=2, sort_keys=True) + "\n").encode())
-    return Path(claim.path)
+    return save_checkpoint(model, path, format=CHECKPOINT_FORMAT, card=card, seed=seed, config=config,
+                           card_path=card_path)
 
 
 def load_model(source: str | Path = "default", *, device: str = "auto") -> EventClassifier:
@@ -477,68 +449,30 @@ def resolve_model_path(source: str | Path = "default") -> Path:
     return path
 
 
+_KIND = "nwbsyn events checkpoint"
+_HOW = "pass a file written by 'nwbsyn events train' or 'nwbsyn events transfer'"
+
+
 def _load_checkpoint(path: Path) -> EventClassifier:
     """Read a checkpoint without running any pickled code (``weights_only``) and check it fully."""
-    _check_zip_checkpoint(path)
+    ckpt = load_checkpoint(path, expected_format=CHECKPOINT_FORMAT, legacy_format=CHECKPOINT_FORMAT, device="cpu",
+                           kind=_KIND, how=_HOW, max_bytes=MAX_MODEL_FILE_BYTES)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle / zip errors: not a checkpoint we can read safely
-        raise InputError(
-            f"{str(path)!r} is not a readable nwbsyn events checkpoint ({type(err).__name__}); "
-            "pass a file written by 'nwbsyn events train' or 'nwbsyn events transfer'."
-        ) from err
-    if not isinstance(ckpt, dict) or "init" not in ckpt or "state" not in ckpt:
-        raise InputError(f"{str(path)!r} holds no 'init'/'state' entries; pass a file written by 'nwbsyn events train'.")
-    try:
-        init = check_init_kwargs(ckpt["init"])
+        init = check_init_kwargs(ckpt.init)
     except InputError as err:
-        raise InputError(f"{str(path)!r} is not a usable checkpoint: {err}") from err
-    return load_state(EventClassifier(**init), ckpt["state"], source=path)
+        raise InputError(f"{path} is not a usable {_KIND}: {err}") from err
+    return load_state(EventClassifier(**init), ckpt.state, source=path)
 
 
 def load_state(model: EventClassifier, state, *, source) -> EventClassifier:
     """Load ``state`` into ``model`` after checking names, shapes and that every value is finite."""
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"{str(source)!r} has no table of weight tensors; it is not an nwbsyn checkpoint.")
-    expected = model.state_dict()
-    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != tuple(expected[k].shape))
-    if missing or extra or wrong:
-        what = ("lacks " + ", ".join(missing[:2]) if missing else "has unknown " + ", ".join(extra[:2]) if extra else
-                f"has {wrong[0]} of shape {tuple(state[wrong[0]].shape)} where the network needs "
-                f"{tuple(expected[wrong[0]].shape)}")
-        raise InputError(f"{str(source)!r} does not match the network it describes (it {what}); the file is damaged.")
-    for name, tensor in state.items():
-        if tensor.is_complex() or not (tensor.is_floating_point() or tensor.dtype == torch.int64):
-            raise InputError(f"{str(source)!r} holds {name} as {tensor.dtype}; weights must be real numbers.")
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise InputError(f"{str(source)!r} has NaN or infinite values in {name}; the model is broken "
-                             "(retrain it, e.g. with a lower --learning-rate).")
+    check_state(state, model.state_dict(), refuse=lambda why: refusal(source, why, kind=_KIND, how=_HOW))
     model.load_state_dict(state)
     return model
 
 
 #: Largest model file read (the default checkpoint is under 1 MB).
 MAX_MODEL_FILE_BYTES = 1 << 30
-
-
-def _check_zip_checkpoint(path: Path) -> None:
-    """Only torch's zip format is read: other files (plain pickles, legacy checkpoints) are refused
-    unread, and the archive's unpacked size is bounded before torch reads it."""
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        raise InputError(f"{str(path)!r} is not a checkpoint written by 'nwbsyn events train' (not a torch zip "
-                         "archive); nwbsyn never unpickles other files.")
-    try:
-        with zipfile.ZipFile(path) as z:
-            unpacked = sum(info.file_size for info in z.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise InputError(f"{str(path)!r} is a damaged checkpoint archive; pass a file written by "
-                         "'nwbsyn events train'.") from err
-    if unpacked > MAX_MODEL_FILE_BYTES:
-        raise InputError(f"{str(path)!r} unpacks to {unpacked / 2**30:,.1f} GiB, far more than an event classifier; "
-                         "the file is damaged or not an nwbsyn checkpoint.")
 
 
 def _check_model_file(path: Path) -> None:
@@ -583,21 +517,3 @@ def _miniml_model_dirs() -> list[Path]:
     repo_root = Path(__file__).resolve().parents[2]
     dirs.append(repo_root.parent / "shared" / "data" / "events" / "miniml" / "models")
     return dirs
-
-
-def _plain(obj):
-    """A copy of ``obj`` made only of dict/list/str/int/float/bool/None (JSON and weights_only safe)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if obj is None:
-        return None
-    for kind in (bool, str, int, float):  # also turns subclasses (np.float64, TorchVersion) into builtins
-        if isinstance(obj, kind):
-            return kind(obj)
-    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy / torch scalars
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise InputError(f"Model card/config value {obj!r} is not JSON-serialisable; use plain numbers, strings and lists.")

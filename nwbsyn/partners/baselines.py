@@ -74,8 +74,8 @@ def _patches(vol, cid, patch, centre, rng=None):
     return img, mask, seg
 
 
-def fit_mask_pruner(volumes, *, iterations: int = 600, batch_size: int = 8, patch_zyx=(8, 64, 64), lr: float = 1e-3,
-                    seed: int = 0, device: str = "auto", progress_bar: bool = True):
+def fit_mask_pruner(volumes, *, iterations: int = 600, batch_size: int = 8, patch_zyx=(8, 64, 64),
+                    learning_rate: float = 1e-3, seed: int = 0, device: str = "auto", progress_bar: bool = True):
     """Train the pair classifier on labelled volumes (half positive, half negative pairs per batch)."""
     from tqdm.auto import tqdm
 
@@ -86,7 +86,7 @@ def fit_mask_pruner(volumes, *, iterations: int = 600, batch_size: int = 8, patc
     torch.manual_seed(seed)
     rng = as_rng(seed)
     net = MaskPrunerNet().to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = torch.optim.Adam(net.parameters(), lr=learning_rate)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     for _ in tqdm(range(iterations), desc="train mask pruner", disable=not progress_bar):
         xs, ys = [], []
@@ -128,8 +128,8 @@ def train_mask_pruner_and_save(output, *, volumes=None, iterations: int = 600, s
     import json
 
     from nwbsyn import __version__
-    from nwbsyn._shared import sha256_of_file
     from nwbsyn.io.output import claim_output
+    from nwbsyn.partners.model import save_checkpoint
     from nwbsyn.partners.train import DEFAULT_RECIPE, card_path, labelled_volumes
 
     if int(iterations) < 1:
@@ -143,35 +143,29 @@ def train_mask_pruner_and_save(output, *, volumes=None, iterations: int = 600, s
                                        options=DEFAULT_RECIPE["options"], progress_bar=progress_bar)
             data_description = f"generator recipe {json.dumps(DEFAULT_RECIPE)}"
         net = fit_mask_pruner(volumes, iterations=iterations, seed=seed, device=device, progress_bar=progress_bar)
-        with model_claim.temporary(suffix=".pt") as tmp:
-            torch.save({"init": net.init_kwargs, "state": net.state_dict(), "task": "mask_pruner"}, tmp)
-            sha = sha256_of_file(tmp)
-        card = dict(model=output.name, task="mask_pruner", method="mask pruner baseline (pair classifier, 4 channels)",
-                    architecture=net.init_kwargs, nwbsyn_version=__version__, training_data=data_description,
-                    iterations=iterations, seed=seed, sha256=sha,
-                    weights_format="torch.save state_dict (weights_only=True)")
-        with card_claim.temporary(suffix=".json") as tmp:
-            tmp.write_text(json.dumps(card, indent=2) + "\n")
+        card = dict(name=output.stem, task="mask_pruner",
+                    method="mask pruner baseline (pair classifier, 4 channels)", architecture=net.init_kwargs,
+                    nwbsyn_version=__version__, training_data=data_description, iterations=iterations, seed=seed)
+        save_checkpoint(net, model_claim, task="mask_pruner", card=card, seed=seed,
+                        config=dict(iterations=iterations, seed=seed), card_path=card_claim)
     return output
 
 
 def load_mask_pruner(model="default", device: str = "cpu"):
-    """The pair classifier from ``"default"``, a path written by ``torch.save({"init", "state"})`` or a network.
+    """The pair classifier from ``"default"``, a checkpoint of ``nwbsyn partners train --task mask-pruner``
+    or a network.
 
     A file that is not such a checkpoint (pickled objects, other settings, misshapen or NaN weights)
     raises :class:`InputError`.
     """
-    from nwbsyn.partners.model import _check_state, _read_payload, _refuse
+    from nwbsyn.partners.model import MASK_PRUNER_FORMAT, _check_state, _refuse, read_checkpoint
 
     path = DEFAULT_PRUNER_MODEL if model in (None, "default") else model
     if hasattr(path, "forward"):
         return path.to(device).eval()
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"The model {path} is not a file; pass 'default' or a checkpoint from "
-                         "'nwbsyn partners train --task mask-pruner'.")
-    payload = _read_payload(path, device)
-    init = payload["init"]
+    ckpt = read_checkpoint(path, expected_format=MASK_PRUNER_FORMAT, device=device)
+    init = ckpt.init
     try:
         widths = [int(w) for w in init.get("widths", ())]
     except (TypeError, ValueError, OverflowError):
@@ -179,8 +173,8 @@ def load_mask_pruner(model="default", device: str = "cpu"):
     if set(init) != {"widths"} or not 1 <= len(widths) <= 8 or not all(1 <= w <= 1024 for w in widths):
         raise _refuse(path, "it is not a mask pruner network")
     net = MaskPrunerNet(widths=widths)
-    _check_state(net, payload["state"], path)
-    net.load_state_dict(payload["state"])
+    _check_state(net, ckpt.state, path)
+    net.load_state_dict(ckpt.state)
     return net.to(device).eval()
 
 

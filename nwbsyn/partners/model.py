@@ -15,11 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch import nn
 
 __all__ = ["ResidualUNet3d", "DEFAULT_WIDTHS", "PAPER_WIDTHS", "save_checkpoint", "load_checkpoint",
-           "count_weights", "check_init", "MODEL_DIR"]
+           "read_checkpoint", "count_weights", "check_init", "MODEL_DIR", "UNET_FORMAT", "MASK_PRUNER_FORMAT"]
 
 DEFAULT_WIDTHS = (12, 16, 24, 32)
 PAPER_WIDTHS = (28, 36, 48, 64, 80)
@@ -122,19 +121,33 @@ def count_weights(*, in_channels: int, out_channels: int, widths) -> int:
     return total
 
 
-def _payload(model: ResidualUNet3d, task: str, extra: dict | None) -> dict:
-    return {"init": model.init_kwargs, "state": model.state_dict(), "task": task, **(extra or {})}
+#: The formats of partners checkpoints (:data:`nwbsyn._shared.checkpoint.FORMATS`).
+UNET_FORMAT = "nwbsyn.partners.ResidualUNet3d/1"
+MASK_PRUNER_FORMAT = "nwbsyn.partners.MaskPrunerNet/1"
+_KIND = "nwbsyn partners checkpoint"
+_HOW = "pass 'default' or a checkpoint written by 'nwbsyn partners train'"
 
 
-def save_checkpoint(path, model: ResidualUNet3d, *, task: str, extra: dict | None = None) -> Path:
-    """Write ``{"init", "state", "task", ...}`` with ``torch.save`` (loadable with ``weights_only=True``).
+def save_checkpoint(model: nn.Module, path, *, task: str, card: dict | None = None, config: dict | None = None,
+                    seed: int | None = None, card_path=None, extra: dict | None = None) -> Path:
+    """Write a partners network through :func:`nwbsyn._shared.checkpoint.save_checkpoint`.
 
-    ``path`` is written directly: pass the temporary of an :class:`~nwbsyn.io.output.OutputClaim`
-    for an atomic write (``nwbsyn partners train`` does).
+    ``task`` is ``"cleft"``, ``"association"`` or ``"mask_pruner"`` (a :class:`MaskPrunerNet
+    <nwbsyn.partners.baselines.MaskPrunerNet>`). Written atomically; with a ``card`` the card
+    goes beside it as ``<stem>.card.json`` (``card_path``: a path or an OutputClaim).
+
+    Example
+    -------
+    >>> net = ResidualUNet3d(widths=(4, 6))
+    >>> path = save_checkpoint(net, "clefts.pt", task="cleft")
+    >>> load_checkpoint(path, task="cleft")[1]["task"]
+    'cleft'
     """
-    path = Path(path)
-    torch.save(_payload(model, task, extra), path)
-    return path
+    from nwbsyn._shared.checkpoint import save_checkpoint as save
+
+    fmt = MASK_PRUNER_FORMAT if task == "mask_pruner" else UNET_FORMAT
+    return save(model, path, format=fmt, card=card, seed=seed, config=config, card_path=card_path,
+                extra={**(extra or {}), "task": task})
 
 
 def _article(word: str) -> str:
@@ -142,25 +155,17 @@ def _article(word: str) -> str:
 
 
 def _refuse(path, why: str):
-    from nwbsyn._shared import InputError
+    from nwbsyn._shared.checkpoint import refusal
 
-    return InputError(f"{path} is not a usable nwbsyn partners checkpoint ({why}); pass 'default' or a "
-                      "checkpoint written by 'nwbsyn partners train'.")
+    return refusal(path, why, kind=_KIND, how=_HOW)
 
 
-def _read_payload(path: Path, device) -> dict:
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickles with code, truncated or foreign files all end here
-        lines = str(err).strip().splitlines()
-        why = "it holds Python objects other than weights" if "weights_only" in str(err) else \
-            ("it is empty" if path.stat().st_size == 0 else "it cannot be read as a torch checkpoint"
-             + (f": {lines[0][:80]}" if lines and "weights_only" not in lines[0] else ""))
-        raise _refuse(path, why) from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("init"), dict) \
-            or not isinstance(payload.get("state"), dict):
-        raise _refuse(path, "it lacks the network settings and weights")
-    return payload
+def read_checkpoint(path, *, expected_format: str = UNET_FORMAT, device="cpu"):
+    """The :class:`~nwbsyn._shared.checkpoint.Checkpoint` of a partners file, read safely, not yet checked."""
+    from nwbsyn._shared.checkpoint import load_checkpoint as load
+
+    return load(path, expected_format=expected_format, legacy_format=expected_format, device=device, kind=_KIND,
+                how=_HOW)
 
 
 def check_init(init: dict, *, path, task: str | None) -> dict:
@@ -187,17 +192,9 @@ def check_init(init: dict, *, path, task: str | None) -> dict:
 
 
 def _check_state(net: nn.Module, state: dict, path) -> None:
-    expected = net.state_dict()
-    if set(state) != set(expected):
-        missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        what = f"{len(missing)} weights missing" if missing else f"{len(extra)} unknown weights"
-        raise _refuse(path, f"{what} for its network settings")
-    for key, value in state.items():
-        if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(expected[key].shape):
-            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise _refuse(path, f"the weights {key} have shape {shape}, not {tuple(expected[key].shape)}")
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise _refuse(path, f"the weights {key} hold NaN or infinite values")
+    from nwbsyn._shared.checkpoint import check_state
+
+    check_state(state, net.state_dict(), refuse=lambda why: _refuse(path, why))
 
 
 def check_patch(config, *, path) -> tuple[int, int, int] | None:
@@ -219,29 +216,26 @@ def check_patch(config, *, path) -> tuple[int, int, int] | None:
 def load_checkpoint(path, *, task: str | None = None, device="cpu") -> tuple[ResidualUNet3d, dict]:
     """Rebuild a network from a checkpoint of :func:`save_checkpoint`; never unpickles arbitrary objects.
 
-    Refused with one sentence before building anything: a missing file or a folder, pickled
-    objects, an empty or foreign file, a network for another task, unknown or absurd settings
-    (sizes are counted from the settings first); after building: missing, extra or misshapen
-    weights and NaN or infinite weights.
+    Returns ``(net, info)``: the network in eval mode and the file's other entries (``format``,
+    ``init``, ``task``, ``config``, ``seed``, ``card`` where present). Refused with one sentence
+    before building anything: a missing file or a folder, pickled objects, an empty or foreign
+    file, a network for another task, unknown or absurd settings (sizes are counted from the
+    settings first); after building: missing, extra or misshapen weights and NaN or infinite weights.
     """
     from nwbsyn._shared import InputError
 
-    path = Path(path)
-    if not path.is_file():
-        what = "a folder" if path.is_dir() else "not a file"
-        raise InputError(f"The model {path} is {what}; pass 'default' or the path of a checkpoint from "
-                         "'nwbsyn partners train'.")
-    payload = _read_payload(path, device)
-    if task is not None and payload.get("task") != task:
-        found = str(payload.get("task"))
-        raise InputError(f"{path} holds {_article(found)} '{found}' network, not a '{task}' network; pass "
+    ckpt = read_checkpoint(path, device=device)
+    found = ckpt.extra.get("task")
+    if task is not None and found != task:
+        raise InputError(f"{path} holds {_article(str(found))} '{found}' network, not a '{task}' network; pass "
                          f"{_article(task)} {task} checkpoint.")
-    init = check_init(payload["init"], path=path, task=task)
-    check_patch(payload.get("config"), path=path)
+    init = check_init(ckpt.init, path=path, task=task)
+    check_patch(ckpt.config, path=path)
     net = ResidualUNet3d(**init)
-    _check_state(net, payload["state"], path)
+    _check_state(net, ckpt.state, path)
     try:
-        net.load_state_dict(payload["state"])
+        net.load_state_dict(ckpt.state)
     except (RuntimeError, ValueError, TypeError) as err:
         raise _refuse(path, f"its weights do not fit its settings: {str(err).splitlines()[0][:80]}") from None
-    return net.to(device).eval(), {k: v for k, v in payload.items() if k not in ("state",)}
+    info = dict(format=ckpt.format, init=ckpt.init, config=ckpt.config, seed=ckpt.seed, card=ckpt.card, **ckpt.extra)
+    return net.to(device).eval(), {k: v for k, v in info.items() if v is not None}

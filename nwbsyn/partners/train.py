@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nwbsyn._shared import InputError, as_rng, pick_device, sha256_of_file
+from nwbsyn._shared import InputError, as_rng, pick_device
 
 __all__ = ["TrainConfig", "LabelledVolume", "DEFAULT_RECIPE", "labelled_volumes", "fit", "train_and_save",
            "check_config", "check_init_from", "card_path", "estimate_memory_bytes"]
@@ -28,16 +28,21 @@ DEFAULT_RECIPE = dict(n_volumes=32, seed=1000, n_val_volumes=4, val_seed=2000,
                       options=dict(shape_zyx=(24, 192, 192), polyadic_fraction=0.4))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Options of :func:`fit`; the defaults train the shipped networks."""
+    """Options of :func:`fit`; the defaults train the shipped networks.
+
+    ``learning_rate``, ``seed`` and ``device`` mean what they mean in the other analyses'
+    ``TrainConfig``; training runs ``iterations`` steps of ``batch_size`` patches (there are
+    no epochs over a generator). Use :func:`dataclasses.replace` to change a field.
+    """
 
     task: str = "association"
     widths: tuple = (12, 16, 24, 32)
     patch_zyx: tuple = (8, 64, 64)
     batch_size: int = 4
     iterations: int = 1200
-    lr: float = 1e-3
+    learning_rate: float = 1e-3
     cleft_pos_weight: float = 3.0
     val_patches: int = 48
     val_every: int = 100
@@ -46,6 +51,7 @@ class TrainConfig:
     mask_dilation_prob: float = 0.0  # association: how often the cleft mask is dilated 1-2 px in-plane,
     # so that the network also sees masks as thick as detected clefts
     voxel_size_nm: tuple = (40.0, 8.0, 8.0)  # of the training volumes; inference resamples other volumes to it
+    device: str = "auto"  # used where fit() is given no device
 
 
 @dataclass
@@ -167,8 +173,8 @@ def check_config(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"the training setting {name} is {value}; it must be a whole number, 1 or more.")
-    if not (np.isfinite(cfg.lr) and cfg.lr > 0):
-        raise InputError(f"the learning rate {cfg.lr} must be a positive number.")
+    if not (np.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
+        raise InputError(f"the learning rate {cfg.learning_rate} must be a positive number.")
     if not (np.isfinite(cfg.mask_dilation_prob) and 0 <= cfg.mask_dilation_prob <= 1):
         raise InputError(f"the mask dilation share {cfg.mask_dilation_prob} must lie in [0, 1].")
     if not 0 <= int(cfg.seed) < 2**32:
@@ -198,7 +204,7 @@ class FitResult:
     seconds: float
 
 
-def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device: str = "auto",
+def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device: str | None = None,
         progress_bar: bool = True) -> FitResult:
     """Train a cleft detector or an association network; keeps the best validation state.
 
@@ -219,7 +225,7 @@ def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device:
     cfg = config or TrainConfig()
     check_config(cfg)
     _check(volumes, cfg.task, cfg.patch_zyx)
-    dev = pick_device(device)
+    dev = pick_device(cfg.device if device is None else device)
     check_init_from(cfg)
     torch.manual_seed(cfg.seed)
     rng = as_rng(cfg.seed)
@@ -230,7 +236,7 @@ def fit(volumes, *, config: TrainConfig | None = None, val_volumes=None, device:
 
         base, _ = load_checkpoint(cfg.init_from, task=cfg.task)
         net.load_state_dict(base.state_dict())
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     pos_weight = torch.tensor(cfg.cleft_pos_weight if cfg.task == "cleft" else 1.0, device=dev)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     val_x, val_y = _batch(val_volumes or volumes, cfg.task, cfg.patch_zyx, cfg.val_patches, as_rng(cfg.seed + 1),
@@ -271,7 +277,9 @@ def _val_loss(net, loss_fn, x, y, dev) -> float:
 
 def card_path(output) -> Path:
     """The model card written beside a checkpoint: ``MODEL.pt`` -> ``MODEL.card.json``."""
-    return Path(output).with_suffix(".card.json")
+    from nwbsyn._shared.checkpoint import card_path_for
+
+    return card_path_for(output)
 
 
 def estimate_memory_bytes(recipe: dict) -> float:
@@ -309,13 +317,10 @@ def train_and_save(output, *, config: TrainConfig, recipe: dict | None = None, v
             data_description = data_description or f"generator recipe {json.dumps(recipe)}"
         result = fit(volumes, config=config, val_volumes=val_volumes, device=device, progress_bar=progress_bar)
         card = _card(result, config, output=output, command=command, data_description=data_description)
-        with model_claim.temporary(suffix=".pt") as tmp:
-            from nwbsyn.partners.model import save_checkpoint
+        from nwbsyn.partners.model import save_checkpoint
 
-            save_checkpoint(tmp, result.model, task=config.task, extra={"config": _jsonable(asdict(config))})
-            card["sha256"] = sha256_of_file(tmp)
-        with card_claim.temporary(suffix=".json") as tmp:
-            tmp.write_text(json.dumps(card, indent=2) + "\n")
+        save_checkpoint(result.model, model_claim, task=config.task, card=card, config=_jsonable(asdict(config)),
+                        seed=config.seed, card_path=card_claim)
     return output
 
 
@@ -328,12 +333,11 @@ def _card(result: FitResult, config: TrainConfig, *, output: Path, command, data
     except (OSError, ValueError):
         continued = None  # a damaged card of the starting checkpoint is not worth losing a training run for
     return dict(
-        continued_from=continued, model=output.name, task=config.task, command=command,
+        name=output.stem, continued_from=continued, task=config.task, command=command,
         method="AVAN (Turner et al.): residual symmetric 3D U-Net", architecture=result.model.init_kwargs,
         nwbsyn_version=__version__, training_data=data_description, config=_jsonable(asdict(config)),
         best_val_loss=result.best_val_loss, history=result.history, train_seconds=round(result.seconds, 1),
-        weights_format="torch.save state_dict (weights_only=True)", sha256=None,
-        voxel_size_nm=[float(v) for v in config.voxel_size_nm],
+        seed=config.seed, voxel_size_nm=[float(v) for v in config.voxel_size_nm],
     )
 
 

@@ -47,7 +47,7 @@ def assets(tmp_path_factory):
     add_em_volume(bare, raw=sim.raw, neuron_ids=sim.neuron_ids, voxel_size_nm=sim.voxel_size_nm)
     noclefts = write_nwbfile(bare, folder / "noclefts.nwb")
     torch.manual_seed(0)
-    assoc = save_checkpoint(folder / "assoc.pt", ResidualUNet3d(in_channels=2, out_channels=2, widths=(4, 6)),
+    assoc = save_checkpoint(ResidualUNet3d(in_channels=2, out_channels=2, widths=(4, 6)), folder / "assoc.pt",
                             task="association")
     return {"sim": sim, "cremi": cremi, "em": em, "noclefts": noclefts, "assoc": assoc}
 
@@ -238,9 +238,10 @@ def test_train_on_a_full_disk_leaves_nothing(tmp_path, capsys, monkeypatch, exis
         out.write_bytes(b"the previous model")
         out.with_suffix(".card.json").write_text("{}")
 
-    def full_disk(path, *a, **kw):
-        Path(path).write_bytes(b"PK half a checkpoint")
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def full_disk(model, claim, *a, **kw):  # the disk fills up half-way through the checkpoint
+        with claim.temporary(suffix=".pt") as tmp:
+            tmp.write_bytes(b"PK half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(nwbsyn.partners.train, "labelled_volumes", lambda **kw: [])
     monkeypatch.setattr(nwbsyn.partners.train, "fit", _tiny_fit)
@@ -263,7 +264,7 @@ def test_train_writes_model_and_card_together(tmp_path, capsys, monkeypatch):
     run(capsys, ["partners", "train", "--task", "cleft", "-o", out, "--quiet"], inputs=[], folder=tmp_path, code=0,
         allow_new=("m.pt", "m.card.json"))
     card = json.loads(out.with_suffix(".card.json").read_text())
-    assert card["sha256"] == sha256_of_file(out) and card["model"] == "m.pt"
+    assert card["weights_sha256"] == sha256_of_file(out) and card["weights_file"] == "m.pt"
     load_checkpoint(out, task="cleft")
 
 

@@ -62,7 +62,7 @@ def test_model_provenance_references_weights_by_default(tmp_path):
     assert len(prov.model_card) > 64 * 1024  # a card past HDF5's attribute limit: a dataset holds it
     embedded = model_provenance(name="m", model_name="x", architecture="a", method="m", parameters={},
                                 weights_path=weights, embed_weights=True)
-    assert bytes(embedded.weights) == b"0123456789" and embedded.weights_format == "pt"
+    assert bytes(embedded.weights) == b"0123456789" and embedded.weights_format == "torch-state-dict"
 
 
 def test_a_large_model_card_writes(tmp_path):

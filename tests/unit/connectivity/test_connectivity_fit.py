@@ -96,7 +96,7 @@ def test_init_from_copies_the_shared_decoder(tmp_path):
     ckpt = read_checkpoint(tmp_path / "a.pt")
     assert ckpt["init"]["n_neurons"] == [5] and ckpt["n_parameters"] > 25
     other = simulate_network(n_neurons=7, n_steps=1200, observation="poisson", rng=5)
-    frozen = TrainConfig(max_epochs=1, chunk_steps=128, lr=0.0, lr_adjacency=0.0)
+    frozen = TrainConfig(max_epochs=1, chunk_steps=128, learning_rate=0.0, learning_rate_adjacency=0.0)
     second = fit(other.activity, config=frozen, progress_bar=False, init_from=tmp_path / "a.pt")
     for name, value in first.model.decoder.state_dict().items():
         np.testing.assert_array_equal(second.model.decoder.state_dict()[name].numpy(), value.numpy())

@@ -35,7 +35,7 @@ def test_paper_widths_build():
 
 def test_checkpoint_roundtrip_and_bad_files(tmp_path):
     net = ResidualUNet3d(in_channels=1, out_channels=1, widths=(4, 6)).eval()
-    path = save_checkpoint(tmp_path / "c.pt", net, task="cleft")
+    path = save_checkpoint(net, tmp_path / "c.pt", task="cleft")
     again, info = load_checkpoint(path, task="cleft")
     x = torch.randn(1, 1, 3, 16, 16)
     with torch.no_grad():
