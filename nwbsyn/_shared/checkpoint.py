@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,6 +87,8 @@ CARD_KEYS = {
 }
 #: Keys of older cards → the key they mean today (read by :func:`read_model_card`).
 _CARD_ALIASES = {"sha256": "weights_sha256", "model": "weights_file"}
+#: ``weights_format`` values of older cards → today's.
+_WEIGHTS_FORMAT_ALIASES = {"torch.save state_dict (weights_only=True)": "torch-state-dict"}
 
 MAX_FILE_BYTES = 4 << 30  # a 10,000-neuron connectivity session is 400 MB; anything far larger is not ours
 _STANDARD = ("format", "init", "state", "seed", "config", "card")
@@ -186,6 +187,8 @@ def read_model_card(weights_path) -> dict:
     for old, new in _CARD_ALIASES.items():
         if old in card and new not in card:
             card[new] = card[old]
+    if isinstance(card.get("weights_format"), str):
+        card["weights_format"] = _WEIGHTS_FORMAT_ALIASES.get(card["weights_format"], card["weights_format"])
     return card
 
 
@@ -365,8 +368,3 @@ def check_state(state, expected: dict, *, refuse) -> None:
             raise refuse(f"the weights {name} are of type {tensor.dtype}; weights must be real numbers")
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise refuse(f"the weights {name} hold NaN or infinite values; the model is broken - train it again")
-
-
-def parameter_count_of(state: dict) -> int:
-    """Number of values in a state dict."""
-    return sum(int(math.prod(v.shape)) for v in state.values())

@@ -110,9 +110,11 @@ def test_the_card_beside_a_checkpoint_has_one_schema(tmp_path):
 def test_older_cards_are_read_with_todays_keys(tmp_path):
     weights = tmp_path / "old.pt"
     weights.write_bytes(b"x")
-    card_path_for(weights).write_text(json.dumps({"model": "old.pt", "sha256": "abc"}))
+    card_path_for(weights).write_text(json.dumps({"model": "old.pt", "sha256": "abc",
+                                                  "weights_format": "torch.save state_dict (weights_only=True)"}))
     card = read_model_card(weights)
     assert card["weights_sha256"] == "abc" and card["weights_file"] == "old.pt"
+    assert card["weights_format"] == "torch-state-dict"
     card_path_for(weights).write_text("{damaged")
     assert read_model_card(weights) == {}
 
