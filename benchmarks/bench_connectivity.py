@@ -227,7 +227,7 @@ def run_one(mode: str, seed: int, a) -> list[dict]:
     common = dict(mode=mode, seed=seed, n_neurons=a.n_neurons, n_steps_native=a.n_steps, threads=a.threads, **info)
     t0 = time.perf_counter()
     if nwbfile is not None:  # default options, as the CLI
-        inp, res = run_on_nwbfile(nwbfile, seed=0, progress_bar=False, max_time_s=a.max_time_s)
+        inp, res = run_on_nwbfile(nwbfile, seed=0, progress_bar=False, max_time_s=a.max_time_s)[0]
         x, beh = inp.activity.astype(np.float64), inp.behavior
         common.update(bin_ms=round(inp.dt_s * 1e3, 3), behavior=inp.behavior_name, n_bins=len(x),
                       bin_choice=inp.bin_choice["bits_per_spike"] if inp.bin_choice else "given")

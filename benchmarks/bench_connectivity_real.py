@@ -131,7 +131,7 @@ def nwb_end_to_end(path: Path, a, *, source: str = "auto") -> dict:
         try:
             with io.edit_nwb(path, output=out) as nwbfile:
                 inp, res = connectivity.run_on_nwbfile(nwbfile, source=source, bin_ms=a.nwb_bin_ms,
-                                                       progress_bar=False)
+                                                       progress_bar=False)[0]
         except ValueError as err:  # refused input (e.g. an ambiguous ROI series): report the sentence
             return {"bench": "connectivity_real_nwb", "dataset": path.name, "refused": str(err)}
         seconds = time.perf_counter() - t0

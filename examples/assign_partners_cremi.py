@@ -29,7 +29,7 @@ def main() -> None:
         source = partners.write_cremi(args.out / "generated.hdf", sim)
     volume = partners.read_cremi(source)
     nwbfile = partners.nwbfile_from_cremi(volume, source=str(source))
-    inp, result = partners.run_on_nwbfile(nwbfile, clefts=args.clefts, progress_bar=False)
+    inp, result = partners.run_on_nwbfile(nwbfile, clefts=args.clefts, progress_bar=False)[0]
     output = io.default_output_path(args.out / Path(source).name)
     write_new_nwb(nwbfile, output, overwrite=True)
     partners.plot_synapses(inp, result, path=args.out / "synapses.png")

@@ -47,8 +47,9 @@ def main() -> None:
         sim = simulated_file(path)
     output = io.default_output_path(path)
     with io.edit_nwb(path, output=output, overwrite=True) as nwbfile:
-        inp, result = connectivity.run_on_nwbfile(nwbfile, source="units", bin_ms=args.bin_ms,
-                                                  max_epochs=args.max_epochs, overwrite=True, progress_bar=False)
+        run = connectivity.run_on_nwbfile(nwbfile, source="units", bin_ms=args.bin_ms,
+                                          max_epochs=args.max_epochs, overwrite=True, progress_bar=False)
+        inp, result = run[0]
         connectivity.plot_connectivity(result, path="connectivity.png", labels=[str(r) for r in inp.rows])
     with io.open_nwb(output) as nwbfile:
         ds = connectivity.to_xarray(nwbfile.processing["ecephys"]["functional_connectivity"])

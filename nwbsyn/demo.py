@@ -126,8 +126,8 @@ def _demo_events(out_dir: Path, size: dict, *, seed: int, progress_bar: bool) ->
     source = write_new_nwb(nwbfile, out_dir / "demo_events.nwb", overwrite=True)
     enriched = io.default_output_path(source)
     with io.edit_nwb(source, output=enriched, overwrite=True) as nwbfile:
-        pairs = events.run_on_nwbfile(nwbfile, overwrite=True, progress_bar=progress_bar)
-        found = np.sort(np.concatenate([inp.series.starting_time + res.onset_times_s for inp, res in pairs]))
+        run = events.run_on_nwbfile(nwbfile, overwrite=True, progress_bar=progress_bar)
+        found = np.sort(np.concatenate([inp.series.starting_time + res.onset_times_s for inp, res in run]))
     match = events.match_events(truth, found, tolerance_s=2e-3)
     report, valid = _finish(enriched, "demo_events", out_dir)
     duration = size["n_sweeps"] * size["sweep_s"]
@@ -157,9 +157,9 @@ def _demo_connectivity(out_dir: Path, size: dict, *, seed: int, progress_bar: bo
     source = write_new_nwb(nwbfile, out_dir / "demo_connectivity.nwb", overwrite=True)
     enriched = io.default_output_path(source)
     with io.edit_nwb(source, output=enriched, overwrite=True) as nwbfile:
-        _, result = connectivity.run_on_nwbfile(nwbfile, source="units", bin_ms=dt_s * 1e3, seed=seed,
-                                                max_epochs=size["max_epochs"], overwrite=True,
-                                                progress_bar=progress_bar)
+        run = connectivity.run_on_nwbfile(nwbfile, source="units", bin_ms=dt_s * 1e3, seed=seed,
+                                          max_epochs=size["max_epochs"], overwrite=True, progress_bar=progress_bar)
+    (result,) = run.results
     auroc = connectivity.connectivity_auroc(sim.weights, result.weights)
     r = float(result.metrics.get("forecast_correlation", float("nan")))
     report, valid = _finish(enriched, "demo_connectivity", out_dir)
@@ -185,7 +185,8 @@ def _demo_partners(out_dir: Path, size: dict | None = None, *, seed: int = 0, pr
     source = write_new_nwb(nwbfile, out_dir / "demo_em.nwb", overwrite=True)
     enriched = io.default_output_path(source)
     with io.edit_nwb(source, output=enriched, overwrite=True) as nwbfile:
-        _, result = partners.run_on_nwbfile(nwbfile, clefts="detect", polyadic=True, progress_bar=progress_bar)
+        (result,) = partners.run_on_nwbfile(nwbfile, clefts="detect", polyadic=True,
+                                            progress_bar=progress_bar).results
     edges = result.edges()
     score = partners.synapse_edge_f1(result.clefts.labels, edges, sim.clefts, sim.edges())
     given = partners.assign_partners(sim.raw, sim.neuron_ids, sim.clefts, device="cpu")  # assignment alone

@@ -7,6 +7,8 @@ import importlib
 
 import numpy as np
 
+from nwbsyn._shared.run import RunResult as RunResult  # the return type of every run_on_nwbfile
+
 __all__ = ["InputError", "MissingExtraError", "available_memory_bytes", "as_rng", "require", "ms_to_samples",
            "sha256_of_file", "pick_device", "Checkpoint", "save_checkpoint", "load_checkpoint"]
 

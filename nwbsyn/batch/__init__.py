@@ -80,7 +80,9 @@ def run(sources, *, analysis: str = "events", out_dir, glob: str | None = None, 
     **analysis_options
         Passed to the analysis' ``run_on_nwbfile`` (e.g. ``threshold=0.6``, ``max_epochs=50``). With
         ``analysis="auto"``, give them per analysis: ``events={"threshold": 0.6}``,
-        ``connectivity={"max_epochs": 50}`` (flat options then go to the analyses that name them).
+        ``connectivity={"max_epochs": 50}`` (flat options then go to the analyses that list them in
+        their ``RUN_OPTIONS``). Every analysis is called the same way: ``run_on_nwbfile(nwbfile,
+        progress_bar=False, embed_weights=False, **options)`` (see :mod:`nwbsyn._shared.run`).
 
     Returns
     -------

@@ -7,14 +7,13 @@ skipped (resume); outputs are written atomically by :func:`nwbsyn.io.edit_nwb`.
 
 from __future__ import annotations
 
-import inspect
-import math
 import time
 from pathlib import Path
 
 from nwbsyn._shared import InputError
 
-__all__ = ["ANALYSES", "COLUMNS", "process", "process_task", "has_results", "pick_analyses", "check_options"]
+__all__ = ["ANALYSES", "COLUMNS", "process", "process_task", "has_results", "pick_analyses", "check_options",
+           "options_for", "run_analysis", "run_options"]
 
 ANALYSES = ("events", "connectivity", "partners")
 # the summary's columns, in order; statistics that do not apply stay empty (NaN)
@@ -30,70 +29,50 @@ def runner_function(name: str):
     return importlib.import_module(f"nwbsyn.{name}").run_on_nwbfile
 
 
+def run_options(name: str) -> frozenset:
+    """Every option the ``run_on_nwbfile`` of analysis ``name`` takes (its ``RUN_OPTIONS``)."""
+    import importlib
+
+    return importlib.import_module(f"nwbsyn.{name}.nwb").RUN_OPTIONS
+
+
+def _split(options: dict) -> tuple[dict, dict]:
+    """(options for every analysis that takes them, {analysis: its own options})."""
+    nested = {k: v for k, v in options.items() if k in ANALYSES and isinstance(v, dict)}
+    return {k: v for k, v in options.items() if k not in nested}, nested
+
+
 def check_options(analysis: str, options: dict) -> None:
     """Refuse options that the chosen analysis does not take (before any task starts)."""
-    per_analysis = {k for k, v in options.items() if k in ANALYSES and isinstance(v, dict)}
-    flat = set(options) - per_analysis
-    names = ANALYSES if analysis == "auto" else (analysis,)
-    for name in names:
-        try:
-            params = inspect.signature(runner_function(name)).parameters
-        except (ImportError, AttributeError):
-            continue
-        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            continue
-        unknown = (set(options.get(name, {})) if name in per_analysis else set()) | (
-            flat - set(params) if analysis != "auto" else set())
+    flat, nested = _split(options)
+    for name in ANALYSES if analysis == "auto" else (analysis,):
+        known = run_options(name)
+        unknown = set(nested.get(name, {})) - known
+        if analysis != "auto":
+            unknown |= set(flat) - known
         if unknown:
             raise InputError(f"The {name} analysis has no option {', '.join(sorted(unknown))}; see "
                              f"help(nwbsyn.{name}.run_on_nwbfile).")
 
 
-def _call(name: str, nwbfile, options: dict, single: bool):
-    """Call ``run_on_nwbfile(nwbfile, progress_bar=False, ...)`` of ``name`` with the options meant for it.
+def options_for(name: str, options: dict) -> dict:
+    """The keyword arguments batch passes to ``run_on_nwbfile`` of ``name``, the same way for every analysis.
 
-    ``options[name]`` (a dict) goes to that analysis only; other options go to every analysis
-    that names them (and, when only one analysis runs, to one that takes ``**kwargs``).
+    ``options[name]`` (a dict) goes to that analysis only; other options go to every analysis that
+    takes them (:func:`run_options`). Batch outputs reference the weights (sha256 + origin) unless
+    ``embed_weights=True`` is given, and no task shows a progress bar.
     """
-    func = runner_function(name)
-    params = inspect.signature(func).parameters
-    flat = {k: v for k, v in options.items() if not (k in ANALYSES and isinstance(v, dict))}
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    accepted = {k: v for k, v in flat.items() if k in params or (single and takes_any)}
-    accepted.update(options.get(name, {}) if isinstance(options.get(name), dict) else {})
-    accepted.pop("progress_bar", None)
-    if "embed_weights" in params:  # batch outputs reference the weights (sha256 + origin) unless asked to embed
-        accepted.setdefault("embed_weights", False)
-    return func(nwbfile, progress_bar=False, **accepted)
+    flat, nested = _split(options)
+    known = run_options(name)
+    chosen = {k: v for k, v in flat.items() if k in known}
+    chosen.update(nested.get(name, {}))
+    return {"embed_weights": False, **chosen, "progress_bar": False}
 
 
-def _events(nwbfile, options: dict, single: bool) -> dict:
-    pairs = _call("events", nwbfile, options, single)
-    n_events = sum(len(result) for _, result in pairs)
-    duration_s = sum(result.statistics.duration_s for _, result in pairs)
-    amplitudes = [(len(r), r.statistics.summary()["mean_amplitude_pA"]) for _, r in pairs if len(r)]
-    mean_amplitude = sum(n * a for n, a in amplitudes) / n_events if n_events else math.nan
-    units = sorted({inp.unit for inp, _ in pairs})
-    return {"n_inputs": len(pairs), "n_events": n_events, "mean_amplitude": mean_amplitude,
-            "amplitude_unit": "/".join(units), "frequency_hz": n_events / duration_s if duration_s else math.nan}
-
-
-def _connectivity(nwbfile, options: dict, single: bool) -> dict:
-    inp, result = _call("connectivity", nwbfile, options, single)
-    r = result.metrics.get("forecast_correlation", math.nan)
-    return {"n_inputs": 1, "n_neurons": int(inp.activity.shape[1]), "forecast_r": float(r)}
-
-
-def _partners(nwbfile, options: dict, single: bool) -> dict:
-    import numpy as np
-
-    _, result = _call("partners", nwbfile, options, single)
-    edges = np.asarray(result.edges()).reshape(-1, 3)
-    n_clefts = len(result) if hasattr(result, "__len__") else len(np.unique(edges[:, 0]))
-    return {"n_inputs": 1, "n_clefts": int(n_clefts), "n_edges": int(len(edges))}
-
-
-_RUNNERS = {"events": _events, "connectivity": _connectivity, "partners": _partners}
+def run_analysis(name: str, nwbfile, options: dict) -> dict:
+    """Run analysis ``name`` on ``nwbfile`` with ``options``; its summary numbers (``RunResult.stats``)."""
+    run = runner_function(name)(nwbfile, **options_for(name, options))
+    return {k: v for k, v in run.stats.items() if k in COLUMNS}
 
 
 def pick_analyses(nwbfile) -> list[str]:
@@ -137,7 +116,7 @@ def _analyse(job, dest: Path, analysis: str, options: dict, overwrite: bool, val
     with edit_nwb(job.source, output=dest, overwrite=overwrite, dandi_api_url=job.api_url) as nwbfile:
         names = pick_analyses(nwbfile) if analysis == "auto" else [analysis]
         for name in names:
-            row.update(_RUNNERS[name](nwbfile, options, analysis != "auto"))
+            row.update(run_analysis(name, nwbfile, options))
         row["analysis"] = "+".join(names)
     if validate:
         from nwbsyn.io.validate import validate_nwb

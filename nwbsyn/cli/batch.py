@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from nwbsyn.cli.core import add_output_arguments, add_quiet_argument
+
 _EPILOG = """\
 examples:
   nwbsyn batch DANDI:000123 --analysis events --out results/          every NWB asset of a dandiset
@@ -35,7 +37,9 @@ def add_parsers(subparsers) -> None:
                         help="dandiset (000123, DANDI:000123[@version]), DANDI asset, URL, .nwb file or folder")
     parser.add_argument("--analysis", default="events", choices=["events", "connectivity", "partners", "auto"],
                         help="what to run (default: events; auto: chosen per file from its contents)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (mirrors the asset paths)")
+    add_output_arguments(parser, metavar="DIR", in_place=False, required=True, aliases=("--out",),
+                         help="output folder (mirrors the asset paths)",
+                         overwrite="re-run assets whose output exists (no resume)")
     parser.add_argument("--glob", metavar="PATTERN", help="only assets whose path matches, e.g. 'sub-*/*.nwb'")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N", help="local Dask workers (default: one per CPU core)")
@@ -45,16 +49,15 @@ def add_parsers(subparsers) -> None:
                         help="DANDI API URL (default: $NWBSYN_DANDI_API_URL or the DANDI archive)")
     parser.add_argument("--retries", type=int, default=2,
                         help="retries after transient network errors (0 to 10, default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="re-run assets whose output exists (no resume)")
     parser.add_argument("--no-validate", action="store_true", help="skip pynwb/nwbinspector checks of the outputs")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_argument(parser, help="no progress bar")
     parser.set_defaults(handler=_cmd_batch)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from nwbsyn import batch
 
-    summary = batch.run(args.sources, analysis=args.analysis, out_dir=args.out, glob=args.glob,
+    summary = batch.run(args.sources, analysis=args.analysis, out_dir=args.output, glob=args.glob,
                         n_workers=args.workers, scheduler=args.scheduler, retries=args.retries,
                         overwrite=args.overwrite, validate=not args.no_validate, dandi_api_url=args.dandi_api,
                         progress_bar=not args.quiet)
@@ -62,5 +65,5 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     print(shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}"))
     counts = summary["status"].value_counts().to_dict()
     print(", ".join(f"{n} {status}" for status, n in counts.items()) +
-          f" -> {args.out} (summary: {batch.SUMMARY_NAME}.csv, .parquet)")
+          f" -> {args.output} (summary: {batch.SUMMARY_NAME}.csv, .parquet)")
     return 1 if counts.get("failed") else 0

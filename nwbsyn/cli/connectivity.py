@@ -7,7 +7,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from nwbsyn.cli.events import add_output_arguments
+from nwbsyn.cli import core
 
 _EPILOG = """\
 examples:
@@ -50,15 +50,15 @@ def add_parsers(subparsers) -> None:
                           "processing['behavior'])")
     beh.add_argument("--no-behavior", dest="behavior", action="store_const", const=None,
                      help="fit without behaviour even when processing['behavior'] holds some")
-    add_output_arguments(fit)
+    core.add_output_arguments(fit)
     fit.add_argument("--seed", type=int, default=0, help="seed of initialisation and batch order (0 to 2**32 - 1)")
     fit.add_argument("--max-epochs", type=int, default=200, help="early stopping on a chronological validation block")
-    fit.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
+    core.add_device_argument(fit)
     fit.add_argument("--checkpoint", metavar="MODEL.pt", help="also save the fitted model here")
     fit.add_argument("--init", metavar="MODEL.pt",
                      help="start the shared decoder from a model saved with --checkpoint (same kind of data)")
-    fit.add_argument("--plot", metavar="FILE.png", help="also draw the weight matrix and strongest connections")
-    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    core.add_plot_argument(fit, help="also draw the weight matrix and strongest connections")
+    core.add_quiet_argument(fit, help="no progress bar")
     fit.set_defaults(handler=_cmd_fit)
 
 
@@ -79,40 +79,19 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.behavior is not None and args.behavior != "auto" and not args.behavior.strip():
         raise InputError("--behavior is empty; give the name of a TimeSeries.")
     args.device = pick_device(args.device)
-    if args.plot:
-        _check_figure_suffix(Path(args.plot))
+    core.check_plot_path(args.plot)
 
 
-def _check_figure_suffix(path: Path) -> None:
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    from nwbsyn._shared import InputError
-
-    known = FigureCanvasBase.get_supported_filetypes()
-    if path.suffix.lower().lstrip(".") not in known:
-        raise InputError(f"--plot {path} has no figure suffix nwbsyn can write; end the name in .png, .pdf or "
-                         f".svg (or one of {', '.join(sorted(known))}).")
-
-
-def _side_output(stack: ExitStack, path, *, args, others, what: str):
+def _side_output(stack: ExitStack, path, *, args, option: str, others, what: str):
     """Check and claim a second output (figure, checkpoint) before the fit; return its temporary path."""
-    from nwbsyn._shared import InputError
-    from nwbsyn.io.output import claim_output, same_file
-
-    if path is None:
-        return None
-    for option, other in others:
-        if other is not None and same_file(path, other):
-            raise InputError(f"The {what} {path} is also given as {option}; give each output its own file.")
-    claim = stack.enter_context(claim_output(path, inputs=[args.input, args.init], overwrite=args.overwrite,
-                                             what=what))
-    return stack.enter_context(claim.temporary(suffix=Path(path).suffix))
+    claim = core.claim_side_output(stack, path, option=option, what=what, others=others, inputs=[args.input, args.init],
+                              overwrite=args.overwrite)
+    return None if claim is None else stack.enter_context(claim.temporary(suffix=Path(path).suffix))
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     from nwbsyn import connectivity, io
     from nwbsyn._shared import InputError
-    from nwbsyn._shared.nwb import object_path
     from nwbsyn.io.output import same_file
 
     _check_arguments(args)
@@ -122,38 +101,23 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                          "path (inputs are never overwritten).")
     start = connectivity.read_checkpoint(args.init) if args.init else None
     with ExitStack() as stack:
-        plot_tmp = _side_output(stack, args.plot, args=args, others=[("the NWB output", nwb_out)], what="figure")
-        ckpt_tmp = _side_output(stack, args.checkpoint, args=args,
-                                others=[("the NWB output", nwb_out), ("--plot", args.plot)], what="checkpoint")
+        plot_tmp = _side_output(stack, args.plot, args=args, option="--plot", what="figure",
+                                others=[("the NWB output", nwb_out)])
+        ckpt_tmp = _side_output(stack, args.checkpoint, args=args, option="--checkpoint", what="checkpoint",
+                                others=[("the NWB output", nwb_out), ("--plot", args.plot)])
         with io.edit_nwb(args.input, output=args.output, in_place=args.in_place,
                          overwrite=args.overwrite) as nwbfile:
-            inp, result = connectivity.run_on_nwbfile(
+            run = connectivity.run_on_nwbfile(
                 nwbfile, source=args.source, bin_ms=args.bin_ms, behavior=args.behavior, seed=args.seed,
                 max_epochs=args.max_epochs, device=args.device, overwrite=args.overwrite,
                 progress_bar=not args.quiet, checkpoint=ckpt_tmp, init_from=start)
+            inp, result = run[0]
             if plot_tmp is not None:
                 from nwbsyn.connectivity.plot import id_labels
 
                 connectivity.plot_connectivity(result, path=plot_tmp, labels=id_labels(inp))
-    where = args.input if args.in_place else nwb_out
-    metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if isinstance(v, float))
-    origin = "" if inp.source_series is None else f" of {object_path(inp.source_series)}"
-    print(f"{inp.activity.shape[1]} {inp.kind}{origin} x {inp.activity.shape[0]} bins of {inp.dt_s * 1e3:g} ms "
-          f"-> {where}")
-    if inp.bin_choice is not None:
-        scores = ", ".join(f"{k} ms {v:.3f}" for k, v in inp.bin_choice["bits_per_spike"].items() if v is not None)
-        print(f"  bin {inp.dt_s * 1e3:g} ms chosen from the data (held-out forecast, bits/spike: {scores}); "
-              "--bin-ms to set it")
-    print(f"  behaviour: {inp.behavior_name or 'none'}")
+    print(run.summary(where=args.input if args.in_place else nwb_out))
     quality = result.metrics.get("fit_quality", {})
-    base = quality.get("baseline_forecast_r")
-    print(f"  held-out: {metrics}" + ("" if base is None else f" ({quality['baseline']}: {base:.3f})"))
-    sig = result.significance
-    if sig is not None:
-        n = result.n_neurons
-        print(f"  edges with p < 0.05: {int((sig.p_values < 0.05).sum())} of {n * (n - 1)} "
-              f"(held-out circular-shift surrogates, {sig.n_shifts} shifts; column p_value of "
-              "functional_connectivity_edges)")
     if quality.get("warning"):
         print(f"warning: {quality['warning']}", file=sys.stderr)
     return 0

@@ -1,8 +1,77 @@
-"""``nwbsyn info`` and ``nwbsyn validate``."""
+"""``nwbsyn info`` and ``nwbsyn validate``, and the options every command shares (defined here once).
+
+Shared options, one name per meaning: ``-o/--output`` (the file or folder written), ``--in-place``
+(add the results to the input itself), ``--overwrite`` (replace an existing output or earlier
+results), ``--device`` (torch device, ``auto`` by default), ``--quiet`` (no progress bars),
+``--plot`` (also draw a figure), ``--no-weights`` (reference the weights instead of embedding them).
+"""
 
 from __future__ import annotations
 
 import argparse
+
+_DEFAULT_OUTPUT = "<input>_nwbsyn.nwb beside the input"
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, metavar: str = "OUT.nwb", in_place: bool = True,
+                         required: bool = False, default: str | None = _DEFAULT_OUTPUT,
+                         help: str = "write the result here", aliases: tuple[str, ...] = (),
+                         overwrite: str | None = "replace an existing output file or earlier nwbsyn results") -> None:
+    """``-o/--output`` (with ``--in-place`` beside it when ``in_place``) and ``--overwrite`` (unless None)."""
+    text = f"{help} (default: {default})" if default and not required else help
+    target = parser.add_mutually_exclusive_group() if in_place else parser
+    target.add_argument("-o", "--output", *aliases, metavar=metavar, required=required, help=text)
+    if in_place:
+        target.add_argument("--in-place", action="store_true",
+                            help="add the results to the input file itself (atomic: temporary copy, then rename)")
+    if overwrite is not None:
+        parser.add_argument("--overwrite", action="store_true", help=overwrite)
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """``--device``: the torch device, ``auto`` (the GPU when one is visible) by default."""
+    parser.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
+
+
+def add_quiet_argument(parser: argparse.ArgumentParser, *, help: str = "no progress bars") -> None:
+    """``--quiet``: no progress bars (the library's ``progress_bar=False``)."""
+    parser.add_argument("--quiet", action="store_true", help=help)
+
+
+def add_plot_argument(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """``--plot FILE.png``: also draw the analysis' figure (the format follows the suffix)."""
+    parser.add_argument("--plot", metavar="FILE.png", help=help)
+
+
+def add_weights_argument(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """``--no-weights``: the library's ``embed_weights=False``."""
+    parser.add_argument("--no-weights", action="store_true", help=help)
+
+
+def check_plot_path(path) -> None:
+    """A ``--plot`` name matplotlib can write (its suffix), or InputError naming ``--plot``; None passes."""
+    if path:
+        from nwbsyn.events.plot import check_figure_path
+
+        check_figure_path(path, option="--plot")
+
+
+def claim_side_output(stack, path, *, option: str, what: str, others, inputs, overwrite: bool):
+    """Check and claim a second output (figure, checkpoint) before the analysis; the claim, or None.
+
+    ``others`` are ``(label, path)`` of the other outputs it may not be; ``inputs`` are never replaced.
+    """
+    from nwbsyn._shared import InputError
+    from nwbsyn.io.output import claim_output, same_file
+
+    if path is None:
+        return None
+    for label, other in others:
+        if other is not None and same_file(path, other):
+            raise InputError(f"The {what} {path} ({option}) is also given as {label}; give each output its own "
+                             "name.")
+    return stack.enter_context(claim_output(path, inputs=[i for i in inputs if i is not None], overwrite=overwrite,
+                                            what=f"{what} ({option})"))
 
 
 def add_parsers(subparsers) -> None:

@@ -6,7 +6,7 @@ import argparse
 from contextlib import contextmanager
 from pathlib import Path
 
-from nwbsyn.cli.core import add_subject_arguments, command_line, subject_from_arguments
+from nwbsyn.cli import core
 
 _EVOKED_DEFAULT_MS = 150  # nwbsyn.events.exclude.DEFAULT_EVOKED_WINDOW_MS (not imported: the CLI starts fast)
 
@@ -37,17 +37,6 @@ and 'synaptic_events_excluded' (TimeIntervals: every excluded window with its se
 """
 
 
-def add_output_arguments(parser: argparse.ArgumentParser) -> None:
-    """-o/--output, --in-place, --overwrite: shared by every command that writes results."""
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("-o", "--output", metavar="OUT.nwb",
-                       help="write the result here (default: <input>_nwbsyn.nwb beside the input)")
-    where.add_argument("--in-place", action="store_true",
-                       help="add the results to the input file itself (atomic: temporary copy, then rename)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing output file or earlier nwbsyn results")
-
-
 def add_parsers(subparsers) -> None:
     events = subparsers.add_parser("events", help="detect spontaneous synaptic events (miniML method)",
                                    description="Spontaneous synaptic event detection with a CNN + BiLSTM "
@@ -61,7 +50,7 @@ def add_parsers(subparsers) -> None:
     detect.add_argument("--series", nargs="+", metavar="NAME",
                         help="series to analyse, by name, path or glob pattern such as 'I2_*' (quote it; default: "
                              "every patch-clamp series)")
-    add_output_arguments(detect)
+    core.add_output_arguments(detect)
     detect.add_argument("--model", default="default",
                         help="'default' (shipped model), a checkpoint (.pt) or a miniML Keras model (.h5)")
     detect.add_argument("--threshold", type=float, default=0.5, help="minimum event score in [0, 1] (default 0.5)")
@@ -72,7 +61,7 @@ def add_parsers(subparsers) -> None:
                         help="fast: score only windows around candidate events (default); full: every window")
     detect.add_argument("--stride", type=int, default=20, metavar="SAMPLES",
                         help="window step at the model's 50 kHz (default 20; smaller = slower, finer)")
-    detect.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
+    core.add_device_argument(detect)
     detect.add_argument("--keep-transients", action="store_true",
                         help="keep events within 1 ms before / 10 ms after steps of the command waveform "
                              "(capacitive transients; dropped by default)")
@@ -85,10 +74,9 @@ def add_parsers(subparsers) -> None:
                              f"(default {_EVOKED_DEFAULT_MS} when the file has stimuli; 0 keeps evoked events)")
     detect.add_argument("--keep-action-potentials", action="store_true",
                         help="in current clamp, keep events on action potentials (dropped by default)")
-    detect.add_argument("--no-weights", action="store_true",
-                        help="do not store the model weights in the output file")
-    detect.add_argument("--plot", metavar="FILE.png", help="also draw the trace with detections and the average event")
-    detect.add_argument("--quiet", action="store_true", help="no progress bars")
+    core.add_weights_argument(detect, help="do not store the model weights in the output file")
+    core.add_plot_argument(detect, help="also draw the trace with detections and the average event")
+    core.add_quiet_argument(detect)
     detect.set_defaults(handler=_cmd_detect)
 
     train = sub.add_parser(
@@ -134,14 +122,14 @@ def add_parsers(subparsers) -> None:
                           epilog="example: nwbsyn convert abf cell1.abf -o cell1.nwb --subject-id m1 "
                                  "--species 'Mus musculus' --sex F --age P30D")
     abf.add_argument("input", metavar="IN.abf")
-    abf.add_argument("-o", "--output", metavar="OUT.nwb", help="default: IN.nwb beside the input")
-    abf.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    core.add_output_arguments(abf, in_place=False, help="NWB file to write", default="IN.nwb beside the input",
+                         overwrite="replace an existing output file")
     abf.add_argument("--clamp-mode", choices=["voltage", "current"],
                      help="override the mode read from the command's unit (mV: voltage clamp, pA: current clamp)")
     abf.add_argument("--channel", nargs="+", metavar="NAME|INDEX",
                      help="ADC channel(s) to analyse, by name or index (default: the currents in voltage clamp and "
                           "two-electrode clamp, the voltages in current clamp); the others are kept as plain series")
-    add_subject_arguments(abf)
+    core.add_subject_arguments(abf)
     abf.set_defaults(handler=_cmd_convert_abf)
 
 
@@ -165,7 +153,7 @@ def _add_review_parser(sub) -> None:
                                         "reject each, add missed ones, save the curated table and training windows.",
                             epilog=_REVIEW_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     review.add_argument("input", metavar="IN.nwb", help="NWB file with events from 'nwbsyn events detect'")
-    add_output_arguments(review)
+    core.add_output_arguments(review)
     review.add_argument("--windows", metavar="OUT.h5",
                         help="labelled windows for 'nwbsyn events transfer --data' (default: "
                              "<output>_review_windows.h5 beside the output)")
@@ -200,18 +188,19 @@ def _cmd_review(args: argparse.Namespace) -> int:
 
 
 def _training_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", required=True, metavar="MODEL.pt",
-                        help="checkpoint to write (.pt; its card goes to MODEL.card.json beside it)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint and card")
+    core.add_output_arguments(parser, metavar="MODEL.pt", in_place=False, required=True,
+                         help="checkpoint to write (.pt; its card goes to MODEL.card.json beside it)",
+                         overwrite="replace an existing checkpoint and card")
     parser.add_argument("--seed", type=int, default=0, help="seed of data split, initialisation and order")
-    parser.add_argument("--epochs", type=int, default=100, help="maximum epochs (early stopping, patience 8)")
+    parser.add_argument("--max-epochs", "--epochs", dest="epochs", type=int, default=100,
+                        help="maximum epochs (early stopping, patience 8)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam (AMSGrad) step size")
     parser.add_argument("--unclear", choices=["raise", "drop"], default="raise",
                         help="what to do with windows scored 2 ('unclear') in miniML files")
     parser.add_argument("--polarity", choices=["negative", "positive"], default="negative",
                         help="direction of the events in the --data windows (positive ones are inverted)")
-    parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    core.add_device_argument(parser)
+    core.add_quiet_argument(parser)
 
 
 def _positive_int(value, option: str, *, high: int | None = None) -> None:
@@ -285,7 +274,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = train.TrainConfig(learning_rate=args.learning_rate, max_epochs=args.epochs, device=device)
         result = train.fit(data.windows, data.labels, config=config, seed=args.seed, checkpoint=claim, card_path=card,
                            init_from=args.base, freeze_conv=args.freeze_conv, name=output.stem,
-                           data_description=data.source, command=command_line(), progress_bar=not args.quiet)
+                           data_description=data.source, command=core.command_line(), progress_bar=not args.quiet)
     print(f"{result.checkpoint}: best epoch {result.best_epoch}, validation accuracy "
           f"{result.best_val_accuracy:.4f}, loss {result.best_val_loss:.4f} ({len(data.labels)} windows)")
     return 0
@@ -317,21 +306,12 @@ def _check_exclusion_options(args: argparse.Namespace) -> None:
                          f"got {args.evoked_window}.")
 
 
-def _claim_plot(args: argparse.Namespace, output):
+def _claim_plot(stack, args: argparse.Namespace, output):
     """Check and lock the --plot file before the analysis: a known suffix, not an input, writable."""
-    from contextlib import nullcontext
-
-    from nwbsyn._shared import InputError
-    from nwbsyn.events.plot import check_figure_path
-    from nwbsyn.io.output import claim_output, same_file
-
-    if not args.plot:
-        return nullcontext(None)
-    check_figure_path(args.plot)
-    if same_file(args.plot, output):
-        raise InputError(f"The figure {args.plot} (--plot) is the NWB output {output}; give the figure its own name.")
+    core.check_plot_path(args.plot)
     inputs = [args.input] + ([args.model] if args.model != "default" else [])
-    return claim_output(args.plot, inputs=inputs, overwrite=args.overwrite, what="figure (--plot)")
+    return core.claim_side_output(stack, args.plot, option="--plot", what="figure",
+                             others=[(f"the NWB output {output}", output)], inputs=inputs, overwrite=args.overwrite)
 
 
 @contextmanager
@@ -350,15 +330,18 @@ def _schema_errors(source):
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
     from nwbsyn import events, io
 
     device, network = _check_detect_options(args)
     polarity = {"negative": -1, "positive": 1, "both": "both", "auto": None}[args.polarity]
     output = args.output
     where = args.input if args.in_place else (output or io.default_output_path(args.input))
-    with _claim_plot(args, where) as plot, _schema_errors(args.input):
+    with ExitStack() as stack, _schema_errors(args.input):
+        plot = _claim_plot(stack, args, where)
         with io.edit_nwb(args.input, output=output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
-            pairs = events.run_on_nwbfile(
+            run = events.run_on_nwbfile(
                 nwbfile, series=args.series, model=args.model, threshold=args.threshold, mode=args.mode,
                 polarity=polarity, stride_samples=args.stride, device=device, embed_weights=not args.no_weights,
                 keep_transients=args.keep_transients, overwrite=args.overwrite, progress_bar=not args.quiet,
@@ -366,7 +349,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                 evoked_window_ms=args.evoked_window, drop_action_potentials=not args.keep_action_potentials,
                 announce=print,
             )
-            figure = events.plot_detections(pairs) if plot is not None else None
+            figure = events.plot_detections(run) if plot is not None else None
         if figure is not None:  # saved once the NWB file is written: a failed run leaves no figure
             import matplotlib.pyplot as plt
 
@@ -374,43 +357,15 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
             save_figure(figure, plot)
             plt.close(figure)
-    total = sum(len(r) for _, r in pairs)
-    table = "processing/icephys/synaptic_events" if total else "score traces only"
-    print(f"{total} events in {len(pairs)} trace(s) -> {where} ({table})")
-    for inp, res in pairs:
-        s = res.statistics.summary()
-        amplitude = f", mean amplitude {s['mean_amplitude_pA']:.2f} {inp.unit}" if len(res) else ""
-        ex = res.params.get("exclusion", {})
-        dropped = "".join(f", {n} dropped ({reason})" for reason, n in ex.get("dropped", {}).items())
-        print(f"  {inp.series.name}: {len(res)} events, {s['frequency_hz']:.2f} Hz in {ex.get('analysed_s', 0):.2f} s "
-              f"analysed{amplitude}{dropped}")
-    _print_exclusion(pairs)
+    print(run.summary(where=where))
     return 0
-
-
-def _print_exclusion(pairs) -> None:
-    """One line: the excluded windows by reason, the events dropped and the action potentials."""
-    ex = [res.params.get("exclusion", {}) for _, res in pairs]
-    n_windows, excluded = sum(e.get("windows", 0) for e in ex), sum(e.get("excluded_s", 0.0) for e in ex)
-    if not n_windows:
-        return
-    dropped: dict[str, int] = {}
-    for e in ex:
-        for reason, n in e.get("dropped", {}).items():
-            dropped[reason] = dropped.get(reason, 0) + n
-    aps = sum(e.get("action_potentials", 0) for e in ex)
-    text = f"excluded {n_windows} windows ({excluded:.2f} s, processing/icephys/synaptic_events_excluded)"
-    text += "; dropped " + (", ".join(f"{n} events ({r})" for r, n in dropped.items()) if dropped else "no event")
-    if aps:
-        text += f"; {aps} action potential{'s' if aps > 1 else ''} found"
-    print(text)
 
 
 def _cmd_convert_abf(args: argparse.Namespace) -> int:
     from nwbsyn.io.abf import convert_abf
 
     output = args.output or Path(args.input).with_suffix(".nwb")
-    result = convert_abf(args.input, output=output, overwrite=args.overwrite, subject=subject_from_arguments(args),
+    result = convert_abf(args.input, output=output, overwrite=args.overwrite, subject=core.subject_from_arguments(args),
                          clamp_mode=args.clamp_mode, channels=args.channel)
     stimuli = f", {result.n_stimuli} stimuli (intervals/stimuli)" if result.n_stimuli else ""
     print(f"{result.output}: {result.mode}, {result.n_sweeps} sweeps, {len(result.series)} series{stimuli}")

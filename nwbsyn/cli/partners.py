@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nwbsyn.cli.core import add_subject_arguments, command_line, subject_from_arguments
-from nwbsyn.cli.events import add_output_arguments
+from nwbsyn.cli import core
 
 _ASSIGN_EPILOG = """\
 examples:
@@ -39,7 +38,7 @@ def add_parsers(subparsers) -> None:
                                         "and postsynaptic segments; writes the cleft and partner tables as NWB.",
                             epilog=_ASSIGN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     assign.add_argument("input", metavar="IN", help="NWB file with an EM volume + segmentation, or a CREMI .hdf")
-    add_output_arguments(assign)
+    core.add_output_arguments(assign)
     assign.add_argument("--clefts", choices=["detect", "given"], default="detect",
                         help="detect clefts with the cleft network (default) or use the file's cleft labels")
     assign.add_argument("--polyadic", action=argparse.BooleanOptionalAction, default=True,
@@ -57,11 +56,11 @@ def add_parsers(subparsers) -> None:
                              "training grid (default: tuned on validation volumes for the cleft network used)")
     assign.add_argument("--cleft-model", default="default", help="'default' or a checkpoint from 'partners train'")
     assign.add_argument("--association-model", default="default", help="'default' or a checkpoint")
-    assign.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda, ...")
-    assign.add_argument("--no-weights", action="store_true", help="do not store the network weights in the output")
-    assign.add_argument("--plot", metavar="FILE.png", help="also draw a few synapses: EM slice, cleft, pre/post")
-    assign.add_argument("--quiet", action="store_true", help="no progress bars")
-    add_subject_arguments(assign, when=" of a CREMI input")
+    core.add_device_argument(assign)
+    core.add_weights_argument(assign, help="do not store the network weights in the output")
+    core.add_plot_argument(assign, help="also draw a few synapses: EM slice, cleft, pre/post")
+    core.add_quiet_argument(assign)
+    core.add_subject_arguments(assign, when=" of a CREMI input")
     assign.set_defaults(handler=_cmd_assign)
 
     train = sub.add_parser(
@@ -73,8 +72,8 @@ def add_parsers(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--task", choices=["cleft", "association", "mask-pruner"], required=True,
                        help="cleft detector, association network, or the mask pruner baseline's pair classifier")
-    train.add_argument("-o", "--output", required=True, metavar="MODEL.pt")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing MODEL.pt and its card")
+    core.add_output_arguments(train, metavar="MODEL.pt", in_place=False, required=True, help="checkpoint to write",
+                         overwrite="replace an existing MODEL.pt and its card")
     train.add_argument("--data", nargs="+", metavar="FILE.hdf",
                        help="CREMI files with raw, neuron_ids, clefts and partner annotations (default: generator)")
     train.add_argument("--iterations", type=int, default=1200, help="training steps of 4 patches (default 1200)")
@@ -90,8 +89,8 @@ def add_parsers(subparsers) -> None:
     train.add_argument("--voxel-size-nm", nargs=3, type=float, default=[40.0, 8.0, 8.0], metavar=("Z", "Y", "X"),
                        help="voxel size of the generated training volumes (default 40 8 8, the shipped networks'); "
                             "recorded in the model card, inference resamples other volumes to it")
-    train.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, ...")
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    core.add_device_argument(train)
+    core.add_quiet_argument(train)
     train.set_defaults(handler=_cmd_train)
 
     score = sub.add_parser(
@@ -120,7 +119,8 @@ def add_parsers(subparsers) -> None:
         epilog="example: nwbsyn partners export volume_nwbsyn.nwb -o volume_ng",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("result", metavar="RESULT.nwb", help="output of 'nwbsyn partners assign'")
-    export.add_argument("-o", "--output", required=True, metavar="DIR", help="a new folder (an existing one is refused)")
+    core.add_output_arguments(export, metavar="DIR", in_place=False, required=True,
+                         help="a new folder (an existing one is refused)", overwrite=None)
     export.add_argument("--url-prefix", default="http://127.0.0.1:9000",
                         help="where DIR's parent will be served; the state's sources start with it "
                              "(default http://127.0.0.1:9000)")
@@ -133,16 +133,13 @@ def add_parsers(subparsers) -> None:
                     "and imaging artefacts. Written in the CREMI layout with neuron ids, cleft labels and "
                     "partner annotations.",
         epilog="example: nwbsyn partners simulate -o volume.hdf --shape 32 256 256 --seed 3")
-    simulate.add_argument("-o", "--output", required=True, metavar="VOL.hdf")
+    core.add_output_arguments(simulate, metavar="VOL.hdf", in_place=False, required=True, help="CREMI file to write",
+                         overwrite="replace an existing output file")
     simulate.add_argument("--shape", nargs=3, type=int, default=[32, 256, 256], metavar=("Z", "Y", "X"))
     simulate.add_argument("--voxel-size-nm", nargs=3, type=float, default=[40.0, 8.0, 8.0], metavar=("Z", "Y", "X"))
     simulate.add_argument("--polyadic-fraction", type=float, default=0.3, help="share of polyadic synapses")
     simulate.add_argument("--seed", type=int, default=0)
-    simulate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     simulate.set_defaults(handler=_cmd_simulate)
-
-
-PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
 
 def _check_assign_options(args: argparse.Namespace) -> None:
@@ -160,21 +157,13 @@ def _check_assign_options(args: argparse.Namespace) -> None:
         if value is not None and value < 0:
             raise InputError(f"{option} {value} must be 0 or more (voxels).")
     pick_device(args.device)
-    if args.plot and Path(args.plot).suffix.lower() not in PLOT_SUFFIXES:
-        raise InputError(f"--plot {args.plot} has no known figure suffix; end the name in "
-                         f"{', '.join(PLOT_SUFFIXES[:-1])} or {PLOT_SUFFIXES[-1]}.")
+    core.check_plot_path(args.plot)
 
 
-def _claim_plot(args: argparse.Namespace, *, output: Path):
+def _claim_plot(stack, args: argparse.Namespace, *, output: Path):
     """Check and lock the --plot file (never an input or the NWB output), or None without --plot."""
-    from nwbsyn._shared import InputError
-    from nwbsyn.io.output import claim_output, same_file
-
-    if not args.plot:
-        return None
-    if same_file(args.plot, output):
-        raise InputError(f"--plot {args.plot} is the NWB output; give the figure its own name.")
-    return claim_output(args.plot, inputs=[args.input], overwrite=args.overwrite, what="figure (--plot)")
+    return core.claim_side_output(stack, args.plot, option="--plot", what="figure", others=[("the NWB output", output)],
+                             inputs=[args.input], overwrite=args.overwrite)
 
 
 def _check_not_a_model(args: argparse.Namespace, *, output: Path) -> None:
@@ -213,9 +202,9 @@ def _save_plot(claim, figure) -> None:
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
-    from nwbsyn import partners
-    from nwbsyn.io.remote import is_remote
-    from nwbsyn.partners.cremi import is_cremi
+    import sys
+
+    from nwbsyn.io.cremi import is_cremi_input
 
     _check_assign_options(args)
     options = dict(image=args.image, segmentation=args.segmentation, clefts=args.clefts, polyadic=args.polyadic,
@@ -224,16 +213,10 @@ def _cmd_assign(args: argparse.Namespace) -> int:
                    overwrite=args.overwrite, progress_bar=not args.quiet)
     options.update({k: getattr(args, k) for k in ("min_voxels", "post_threshold", "min_contact_voxels")
                     if getattr(args, k) is not None})  # unset: the library's tuned defaults
-    local = not is_remote(args.input)
-    if local and Path(args.input).is_file() and is_cremi(args.input):
-        where, result = _assign_cremi(args, options)
-    else:
-        where, result = _assign_nwb(args, options)
-    import sys
-
-    for note in result.notes:
+    where, run = (_assign_cremi if is_cremi_input(args.input) else _assign_nwb)(args, options)
+    for note in run.results[0].notes:
         print(f"note: {note}", file=sys.stderr)
-    print(partners.summary_line(result, clefts=args.clefts, where=where))
+    print(run.summary(where=where))
     return 0
 
 
@@ -241,45 +224,25 @@ def _assign_nwb(args: argparse.Namespace, options: dict):
     from contextlib import ExitStack
 
     from nwbsyn import io, partners
+    from nwbsyn.io.cremi import check_em_input
     from nwbsyn.io.nwb import check_nwb_path
     from nwbsyn.io.remote import is_remote
 
     if not is_remote(args.input):
-        _check_local_input(Path(args.input))
+        check_em_input(args.input)
         check_nwb_path(args.input)
     where = Path(args.input if args.in_place else (args.output or io.default_output_path(args.input)))
     _check_not_a_model(args, output=where)
     figure = None
     with ExitStack() as stack:
-        plot_claim = _claim_plot(args, output=where)
-        if plot_claim is not None:
-            stack.enter_context(plot_claim)
+        plot_claim = _claim_plot(stack, args, output=where)
         with io.edit_nwb(args.input, output=args.output, in_place=args.in_place, overwrite=args.overwrite) as nwbfile:
             _check_models(args)
-            inp, result = partners.run_on_nwbfile(nwbfile, **options)
+            run = partners.run_on_nwbfile(nwbfile, **options)
             if plot_claim is not None:  # drawn while the input is open; saved once the NWB file is written
-                figure = partners.plot_synapses(inp, result)
+                figure = partners.plot_synapses(*run[0])
         _save_plot(plot_claim, figure)
-    return where, result
-
-
-def _check_local_input(path: Path) -> None:
-    import h5py
-
-    from nwbsyn._shared import InputError
-
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; give an NWB file with an EM volume or a CREMI .hdf file.")
-    if path.exists() and not path.is_file():  # a pipe or a device would block the first read
-        raise InputError(f"{path} is not a regular file; give an NWB file with an EM volume or a CREMI .hdf file.")
-    if path.is_file():
-        try:
-            hdf5 = h5py.is_hdf5(path)
-        except OSError:
-            return  # check_nwb_path says why it cannot be read
-        if not hdf5:
-            raise InputError(f"{path} is neither an NWB file nor a CREMI HDF5 file; give an NWB file with an EM "
-                             "volume or a CREMI .hdf file.")
+    return where, run
 
 
 def _assign_cremi(args: argparse.Namespace, options: dict):
@@ -287,6 +250,7 @@ def _assign_cremi(args: argparse.Namespace, options: dict):
 
     from nwbsyn import io, partners
     from nwbsyn._shared import InputError
+    from nwbsyn.io.cremi import check_cremi_layout, nwbfile_from_cremi_file
     from nwbsyn.io.nwb import write_new_nwb
     from nwbsyn.io.output import claim_output
 
@@ -297,32 +261,16 @@ def _assign_cremi(args: argparse.Namespace, options: dict):
     _check_not_a_model(args, output=where)
     with ExitStack() as stack:
         claim = stack.enter_context(claim_output(where, inputs=[args.input], overwrite=args.overwrite))
-        plot_claim = _claim_plot(args, output=where)
-        if plot_claim is not None:
-            stack.enter_context(plot_claim)
-        subject = subject_from_arguments(args)
-        _check_cremi_layout(args)
+        plot_claim = _claim_plot(stack, args, output=where)
+        subject = core.subject_from_arguments(args)
+        check_cremi_layout(args.input, clefts=args.clefts)
         _check_models(args)
-        nwbfile = partners.nwbfile_from_cremi(partners.read_cremi(args.input), source=args.input, subject=subject)
-        inp, result = partners.run_on_nwbfile(nwbfile, **options)
-        figure = partners.plot_synapses(inp, result) if plot_claim is not None else None
+        nwbfile = nwbfile_from_cremi_file(args.input, subject=subject, clefts=args.clefts)
+        run = partners.run_on_nwbfile(nwbfile, **options)
+        figure = partners.plot_synapses(*run[0]) if plot_claim is not None else None
         write_new_nwb(nwbfile, where, claim=claim)
         _save_plot(plot_claim, figure)
-    return where, result
-
-
-def _check_cremi_layout(args: argparse.Namespace) -> None:
-    """What --clefts needs from a CREMI file, from its layout alone (no volume is read)."""
-    from nwbsyn import partners
-    from nwbsyn._shared import InputError
-
-    with partners.read_cremi(args.input, lazy=True) as peek:
-        if peek.neuron_ids is None:
-            raise InputError(f"{args.input} has no /volumes/labels/neuron_ids; partner assignment needs a "
-                             "segmentation.")
-        if args.clefts == "given" and peek.clefts is None:
-            raise InputError(f"{args.input} has no /volumes/labels/clefts; --clefts given needs the file's cleft "
-                             "labels there, so use --clefts detect.")
+    return where, run
 
 
 def _check_train_options(args: argparse.Namespace) -> None:
@@ -389,7 +337,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                          progress_bar=not args.quiet, overwrite=args.overwrite, inputs=inputs)
     else:
         out = train.train_and_save(args.output, config=config, recipe=recipe, volumes=volumes, val_volumes=val,
-                                   data_description=description, command=command_line(), device=args.device,
+                                   data_description=description, command=core.command_line(), device=args.device,
                                    progress_bar=not args.quiet, overwrite=args.overwrite, inputs=inputs)
     print(f"{out} and {train.card_path(out).name} written")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from nwbsyn.cli.core import add_output_arguments, add_quiet_argument
+
 _REPORT_EPILOG = """\
 examples:
   nwbsyn report cell1_nwbsyn.nwb                     -> cell1_nwbsyn_report.html beside the file
@@ -47,9 +49,8 @@ def add_parsers(subparsers) -> None:
                     "EM synaptic partners) into one self-contained HTML page for quality control.",
         epilog=_REPORT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("input", metavar="FILE.nwb", help="NWB file with nwbsyn results (see 'nwbsyn info')")
-    report.add_argument("-o", "--output", metavar="REPORT.html",
-                        help="where to write the page (default: <input stem>_report.html beside the input)")
-    report.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    add_output_arguments(report, metavar="REPORT.html", in_place=False, help="where to write the page",
+                         default="<input stem>_report.html beside the input", overwrite="replace an existing report")
     report.set_defaults(handler=_cmd_report)
 
     export = subparsers.add_parser(
@@ -62,9 +63,8 @@ def add_parsers(subparsers) -> None:
                "  nwbsyn export cell1_nwbsyn.nwb -o cell1_tables --overwrite --no-parquet",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("input", metavar="FILE.nwb", help="NWB file with nwbsyn results")
-    export.add_argument("-o", "--output", metavar="DIR",
-                        help="folder to create (default: <input stem>_tables beside the input)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing folder's tables")
+    add_output_arguments(export, metavar="DIR", in_place=False, help="folder to create",
+                         default="<input stem>_tables beside the input", overwrite="replace an existing folder's tables")
     export.add_argument("--no-parquet", action="store_true", help="CSV only, even when pyarrow is installed")
     export.set_defaults(handler=_cmd_export)
 
@@ -75,19 +75,19 @@ def add_parsers(subparsers) -> None:
                     "dyadic and polyadic synapses), run every analysis with the shipped models, write and "
                     "validate the enriched files and their HTML reports, and print planted vs found.",
         epilog=_DEMO_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--out", default="nwbsyn_demo", metavar="DIR", help="output folder (default: %(default)s)")
+    add_output_arguments(demo, metavar="DIR", in_place=False, help="output folder", default="nwbsyn_demo",
+                         aliases=("--out",), overwrite=None)
+    demo.set_defaults(output="nwbsyn_demo")
     demo.add_argument("--quick", action="store_true", help="tiny datasets (seconds; noisier scores)")
     demo.add_argument("--seed", type=int, default=0, help="seed of every simulation and fit (default 0)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars or step messages")
+    add_quiet_argument(demo, help="no progress bars or step messages")
     demo.set_defaults(handler=_cmd_demo)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from nwbsyn.report import write_report
 
-    source = Path(args.input)
-    output = Path(args.output) if args.output else source.with_name(f"{source.stem}_report.html")
-    path = write_report(source, output_path=output, overwrite=args.overwrite)
+    path = write_report(args.input, output_path=args.output, overwrite=args.overwrite)
     print(f"{path} ({path.stat().st_size / 1e6:.1f} MB): open it in a web browser")
     return 0
 
@@ -109,7 +109,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.quiet:
         logger.setLevel(logging.WARNING)
     try:
-        summary = run_demo(out_dir=args.out, progress_bar=not args.quiet, quick=args.quick, seed=args.seed)
+        summary = run_demo(out_dir=args.output, progress_bar=not args.quiet, quick=args.quick, seed=args.seed)
     finally:
         logger.setLevel(level)
     print(summary.format())

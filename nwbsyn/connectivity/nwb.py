@@ -22,10 +22,11 @@ from nwbsyn._shared.nwb import (
     series_rate_hz,
 )
 from nwbsyn._shared.provenance import model_provenance
+from nwbsyn._shared.run import SHARED_RUN_OPTIONS, RunResult
 from nwbsyn.connectivity._checks import check_numeric_dtype, check_size, check_time_base
 
-__all__ = ["ActivityInput", "load_inputs", "add_results", "run_on_nwbfile", "to_xarray", "behavior_series",
-           "RESULT_NAME", "EDGES_NAME"]
+__all__ = ["ActivityInput", "load_inputs", "add_results", "run_on_nwbfile", "summarize", "to_xarray",
+           "behavior_series", "RESULT_NAME", "EDGES_NAME", "RUN_OPTIONS"]
 
 RESULT_NAME = "functional_connectivity"
 log = logging.getLogger("nwbsyn")
@@ -226,8 +227,10 @@ def _roi_input(nwbfile, source: str, bin_ms: float | None) -> dict:
 
 
 def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
-                behavior: str | None = "auto", min_bins: int | None = None) -> ActivityInput:
+                behavior: str | None = "auto", min_bins: int | None = None) -> list[ActivityInput]:
     """Population activity of ``nwbfile``: binned ``Units`` spike counts or a RoiResponseSeries.
+
+    Returns a list of one :class:`ActivityInput` (a list, as ``load_inputs`` of every analysis).
 
     Parameters
     ----------
@@ -249,9 +252,13 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
     Example
     -------
     >>> from nwbsyn.testing import mock_ecephys_nwbfile
-    >>> load_inputs(mock_ecephys_nwbfile(n_units=4), bin_ms=50).activity.shape[1]
+    >>> load_inputs(mock_ecephys_nwbfile(n_units=4), bin_ms=50)[0].activity.shape[1]
     4
     """
+    return [_load_input(nwbfile, source=source, bin_ms=bin_ms, behavior=behavior, min_bins=min_bins)]
+
+
+def _load_input(nwbfile, *, source, bin_ms, behavior, min_bins) -> ActivityInput:
     if bin_ms is not None and not (np.isfinite(bin_ms) and bin_ms > 0):
         raise InputError(f"--bin-ms must be a positive number of milliseconds; got {bin_ms}.")
     use_units = source == "units" or (source == "auto" and nwbfile.units is not None and len(nwbfile.units) > 0)
@@ -304,14 +311,26 @@ def load_inputs(nwbfile, *, source: str = "auto", bin_ms: float | None = None,
                          bin_choice=choice)
 
 
-def add_results(nwbfile, inp: ActivityInput, result, *, provenance: dict, overwrite: bool = False):
-    """Write the FunctionalConnectivity (and, for Units, the binned counts it was fitted on)."""
+def add_results(nwbfile, inputs: list, results: list, *, provenance: dict, module: str | None = None,
+                overwrite: bool = False):
+    """Write the FunctionalConnectivity (and, for Units, the binned counts it was fitted on).
+
+    ``inputs`` and ``results``: one :class:`ActivityInput` and its ConnectivityResult.
+    ``provenance`` holds the keyword arguments of :func:`nwbsyn._shared.provenance.model_provenance`
+    except ``name``. ``module`` defaults to ``"ecephys"`` for Units and ``"ophys"`` for ROIs (the
+    contract is the same in every analysis: :mod:`nwbsyn._shared.run`). Returns the
+    FunctionalConnectivity.
+    """
     from hdmf.common import DynamicTableRegion
     from pynwb import TimeSeries
 
     from nwbsyn.types import FunctionalConnectivity
 
-    module = get_or_create_module(nwbfile, "ecephys" if inp.kind == "units" else "ophys")
+    if len(inputs) != 1 or len(results) != 1:
+        raise InputError(f"Connectivity results are written for one population at a time; got {len(inputs)} "
+                         f"inputs and {len(results)} results.")
+    (inp,), (result,) = inputs, results
+    module = get_or_create_module(nwbfile, module or _module_name(inp))
     source = inp.source_series
     if inp.kind == "units":
         source = TimeSeries(name="binned_spike_counts", data=inp.activity, unit="spikes", rate=1.0 / inp.dt_s,
@@ -367,18 +386,24 @@ def _edges_table(inp: ActivityInput, result, *, region_table):
 
 
 def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None, behavior: str | None = "auto",
-                   seed: int = 0, device: str = "auto", overwrite: bool = False, progress_bar: bool = True,
-                   **fit_kwargs):
+                   seed: int = 0, device: str = "auto", module: str | None = None, embed_weights: bool = False,
+                   overwrite: bool = False, progress_bar: bool = True, **fit_kwargs) -> RunResult:
     """Fit SynapsNet on the population activity of ``nwbfile`` and add the result to it.
 
     ``fit_kwargs`` go to :func:`~nwbsyn.connectivity.infer.fit_connectivity` (e.g. ``max_epochs``,
     ``checkpoint`` to also save the model, ``init_from`` to start from an earlier fit).
-    Returns ``(ActivityInput, ConnectivityResult)``.
+    ``device``, ``progress_bar``, ``overwrite``, ``module`` (default ``"ecephys"`` for Units,
+    ``"ophys"`` for ROIs) and ``embed_weights`` are the run options shared by every analysis
+    (:mod:`nwbsyn._shared.run`); ``embed_weights`` changes nothing here: the model is fitted on
+    the file itself, so there is no weights file to embed (save it with ``checkpoint``).
+
+    Returns a :class:`~nwbsyn._shared.run.RunResult` with one ActivityInput and its
+    ConnectivityResult (``inp, res = run[0]``).
 
     Example
     -------
     >>> from nwbsyn.testing import mock_ecephys_nwbfile
-    >>> inp, res = run_on_nwbfile(mock_ecephys_nwbfile(), bin_ms=50, progress_bar=False)  # doctest: +SKIP
+    >>> inp, res = run_on_nwbfile(mock_ecephys_nwbfile(), bin_ms=50, progress_bar=False)[0]  # doctest: +SKIP
     """
     from nwbsyn.connectivity.infer import fit_connectivity
 
@@ -386,9 +411,9 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
 
     start = fit_kwargs.get("init_from")
     context = (start["config"] if isinstance(start, dict) else fit_kwargs).get("context_steps", 10)
-    inp = load_inputs(nwbfile, source=source, bin_ms=bin_ms, behavior=behavior,
-                      min_bins=min_steps(TrainConfig(context_steps=context)))
-    if module_has_result(nwbfile, inp) and not overwrite:
+    (inp,) = load_inputs(nwbfile, source=source, bin_ms=bin_ms, behavior=behavior,
+                         min_bins=min_steps(TrainConfig(context_steps=context)))
+    if module_has_result(nwbfile, inp, module=module) and not overwrite:
         raise InputError(f"The file already holds nwbsyn connectivity results ({RESULT_NAME}); pass --overwrite "
                          "to replace them.")
     _check_length(inp, context_steps=context)
@@ -406,8 +431,49 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
                      "the input current", parameters=params,
         training_recipe=f"fitted on this file's {inp.kind} activity, seed {seed}",
     )
-    add_results(nwbfile, inp, result, provenance=provenance, overwrite=overwrite)
-    return inp, result
+    add_results(nwbfile, [inp], [result], provenance=provenance, module=module, overwrite=overwrite)
+    r = result.metrics.get("forecast_correlation", float("nan"))
+    return RunResult(inputs=[inp], results=[result], analysis="connectivity",
+                     stats={"n_inputs": 1, "n_neurons": int(inp.activity.shape[1]), "forecast_r": float(r)})
+
+
+def _run_options() -> frozenset:
+    from dataclasses import fields
+
+    from nwbsyn.connectivity.train import TrainConfig
+
+    fit = {"context_steps", "l1", "max_epochs", "checkpoint", "init_from", "significance"}
+    return frozenset({"source", "bin_ms", "behavior", "seed", *fit, *(f.name for f in fields(TrainConfig)),
+                      *SHARED_RUN_OPTIONS} - {"loss"})  # the loss follows the data (Units: poisson, ROIs: mse)
+
+
+#: Every option :func:`run_on_nwbfile` takes, with the TrainConfig fields (checked by :mod:`nwbsyn.batch`).
+RUN_OPTIONS = _run_options()
+
+
+def summarize(run: RunResult, *, where=None) -> str:
+    """The lines ``nwbsyn connectivity fit`` prints: data, bin, behaviour, held-out forecast, edges."""
+    (inp, result), = run
+    metrics = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items() if isinstance(v, float))
+    origin = "" if inp.source_series is None else f" of {object_path(inp.source_series)}"
+    target = f" -> {where}" if where is not None else ""
+    lines = [f"{inp.activity.shape[1]} {inp.kind}{origin} x {inp.activity.shape[0]} bins of {inp.dt_s * 1e3:g} ms"
+             f"{target}"]
+    if inp.bin_choice is not None:
+        scores = ", ".join(f"{k} ms {v:.3f}" for k, v in inp.bin_choice["bits_per_spike"].items() if v is not None)
+        lines.append(f"  bin {inp.dt_s * 1e3:g} ms chosen from the data (held-out forecast, bits/spike: {scores}); "
+                     "--bin-ms to set it")
+    lines.append(f"  behaviour: {inp.behavior_name or 'none'}")
+    quality = result.metrics.get("fit_quality", {})
+    base = quality.get("baseline_forecast_r")
+    lines.append(f"  held-out: {metrics}" + ("" if base is None else f" ({quality['baseline']}: {base:.3f})"))
+    sig = result.significance
+    if sig is not None:
+        n = result.n_neurons
+        lines.append(f"  edges with p < 0.05: {int((sig.p_values < 0.05).sum())} of {n * (n - 1)} "
+                     f"(held-out circular-shift surrogates, {sig.n_shifts} shifts; column p_value of "
+                     "functional_connectivity_edges)")
+    return "\n".join(lines)
 
 
 def _check_length(inp: ActivityInput, *, context_steps: int) -> None:
@@ -421,8 +487,12 @@ def _check_length(inp: ActivityInput, *, context_steps: int) -> None:
                          f"{needed}; {fix}.")
 
 
-def module_has_result(nwbfile, inp: ActivityInput) -> bool:
-    name = "ecephys" if inp.kind == "units" else "ophys"
+def _module_name(inp: ActivityInput) -> str:
+    return "ecephys" if inp.kind == "units" else "ophys"
+
+
+def module_has_result(nwbfile, inp: ActivityInput, *, module: str | None = None) -> bool:
+    name = module or _module_name(inp)
     return name in nwbfile.processing and RESULT_NAME in nwbfile.processing[name].data_interfaces
 
 

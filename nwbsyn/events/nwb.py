@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from nwbsyn._shared import InputError, available_memory_bytes
+from nwbsyn._shared.run import SHARED_RUN_OPTIONS, RunResult
 from nwbsyn._shared.nwb import (
     get_or_create_module,
     make_provenance,
@@ -21,9 +22,10 @@ from nwbsyn._shared.nwb import (
 from nwbsyn.events.select import select_series
 
 __all__ = ["TraceInput", "check_detection_options", "check_memory", "load_inputs", "select_series", "add_results",
-           "drop_command_transients", "run_on_nwbfile", "RESULT_NAME"]
+           "drop_command_transients", "run_on_nwbfile", "summarize", "RESULT_NAME", "MODULE", "RUN_OPTIONS"]
 
 RESULT_NAME = "synaptic_events"
+MODULE = "icephys"  # where the results go unless ``module`` says otherwise
 _TO_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}  # SI → the unit the detector works in
 
 
@@ -334,7 +336,7 @@ def _score_series(inp, res):
     )
 
 
-def check_results_free(nwbfile, inputs: list[TraceInput], *, module: str = "icephys", overwrite: bool = False):
+def check_results_free(nwbfile, inputs: list[TraceInput], *, module: str = MODULE, overwrite: bool = False):
     """Refuse (before any work) to replace earlier event results unless ``overwrite``."""
     if module not in nwbfile.processing:
         return
@@ -348,16 +350,16 @@ def check_results_free(nwbfile, inputs: list[TraceInput], *, module: str = "icep
                          "--overwrite to replace them.")
 
 
-def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance: dict, module: str = "icephys",
-                overwrite: bool = False, excluded=None):
-    """Write one SynapticEventsTable, one score series per trace, the model provenance and ``excluded``.
-
-    ``excluded`` is the TimeIntervals of excluded windows (:func:`nwbsyn.events.exclude.excluded_table`).
+def add_results(nwbfile, inputs: list, results: list, *, provenance: dict, module: str | None = None,
+                overwrite: bool = False):
+    """Write one SynapticEventsTable, one score series per trace and the model provenance.
 
     ``provenance`` holds the keyword arguments of :func:`nwbsyn._shared.nwb.make_provenance`
-    except ``name``. Returns the events table (None when no event was found: NWB best
-    practice forbids empty tables, so only the scores and provenance are written).
+    except ``name``; ``module`` defaults to ``"icephys"`` (the contract is the same in every
+    analysis: :mod:`nwbsyn._shared.run`). Returns the events table (None when no event was
+    found: NWB best practice forbids empty tables, so only the scores and provenance are written).
     """
+    module = module or MODULE
     check_results_free(nwbfile, inputs, module=module, overwrite=overwrite)
     mod = get_or_create_module(nwbfile, module)
     model = make_provenance(name=f"{RESULT_NAME}_model", **provenance)
@@ -374,8 +376,6 @@ def add_results(nwbfile, inputs: list[TraceInput], results: list, *, provenance:
                                          "without an events table.")
     for inp, res in zip(inputs, results):
         put_result(mod, _score_series(inp, res), overwrite=overwrite)
-    if excluded is not None:
-        put_result(mod, excluded, overwrite=overwrite)
     return table
 
 
@@ -461,10 +461,10 @@ def check_detection_options(*, threshold, stride_samples, mode: str = "fast", po
 def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default", threshold: float = 0.5,
                    mode: str = "fast",
                    polarity: int | None = None, stride_samples: int = 20, device: str = "auto",
-                   module: str = "icephys", embed_weights: bool = True, keep_transients: bool = False,
+                   module: str | None = None, embed_weights: bool = True, keep_transients: bool = False,
                    exclude=None, exclude_session=None, evoked_window_ms: float | None = None,
                    drop_action_potentials: bool = True, announce=None,
-                   overwrite: bool = False, progress_bar: bool = True, network=None):
+                   overwrite: bool = False, progress_bar: bool = True, network=None) -> RunResult:
     """Detect events in traces of ``nwbfile`` and add the results to ``processing[module]``.
 
     Parameters
@@ -498,19 +498,26 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
         ``model`` already loaded (the CLI loads it before opening the input, so that a bad
         model file fails at once); ``model`` still names it in the provenance.
 
+    device, progress_bar, overwrite, module
+        The run options shared by every analysis (:mod:`nwbsyn._shared.run`); ``module``
+        defaults to ``"icephys"``.
+
     Every excluded window goes to ``processing[module]['synaptic_events_excluded']`` and is
     left out of the analysed time; each result's ``params["exclusion"]`` counts the windows,
     the analysed seconds and the events dropped per reason.
 
     Returns
     -------
-    list of (TraceInput, EventDetectionResult)
+    RunResult
+        ``inputs`` (TraceInput) and ``results`` (EventDetectionResult), one per trace;
+        ``for inp, res in run`` gives the pairs.
 
     Example
     -------
     >>> from nwbsyn.testing import mock_icephys_nwbfile
     >>> nwbfile = mock_icephys_nwbfile()
-    >>> pairs = run_on_nwbfile(nwbfile, exclude="0:0.1", progress_bar=False)      # doctest: +SKIP
+    >>> run = run_on_nwbfile(nwbfile, exclude="0:0.1", progress_bar=False)      # doctest: +SKIP
+    >>> print(run.summary())                                                    # doctest: +SKIP
     """
     from pathlib import Path
 
@@ -520,6 +527,7 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     from nwbsyn.events.infer import detect_events
     from nwbsyn.events.model import load_model
 
+    module = module or MODULE
     check_detection_options(threshold=threshold, stride_samples=stride_samples, mode=mode, polarity=polarity)
     objects, why = select_series(nwbfile, series=series)
     inputs = [_to_trace(obj, nwbfile) for obj in objects]
@@ -561,9 +569,65 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     params.pop("dropped_command_transients", None)
     params["polarity"] = sorted({r.params["polarity"] for r in results})
     add_results(nwbfile, inputs, results, module=module, overwrite=overwrite,
-                provenance=_model_provenance(model, params, embed_weights=embed_weights),
-                excluded=exclusion.excluded_table(inputs, windows))
-    return list(zip(inputs, results))
+                provenance=_model_provenance(model, params, embed_weights=embed_weights))
+    excluded = exclusion.excluded_table(inputs, windows)
+    if excluded is not None:
+        put_result(nwbfile.processing[module], excluded, overwrite=overwrite)
+    return RunResult(inputs=inputs, results=results, analysis="events", stats=_stats(inputs, results))
+
+
+#: Every option :func:`run_on_nwbfile` takes (checked by :mod:`nwbsyn.batch`).
+RUN_OPTIONS = frozenset({"series", "model", "threshold", "mode", "polarity", "stride_samples", "keep_transients",
+                         "exclude", "exclude_session", "evoked_window_ms", "drop_action_potentials", "announce",
+                         "network", *SHARED_RUN_OPTIONS})
+
+
+def _stats(inputs, results) -> dict:
+    """The numbers of a run for tables: events, mean amplitude (weighted by events), frequency."""
+    import math
+
+    n_events = sum(len(r) for r in results)
+    duration_s = sum(r.statistics.duration_s for r in results)
+    amplitudes = [(len(r), r.statistics.summary()["mean_amplitude_pA"]) for r in results if len(r)]
+    return {"n_inputs": len(inputs), "n_events": n_events,
+            "mean_amplitude": sum(n * a for n, a in amplitudes) / n_events if n_events else math.nan,
+            "amplitude_unit": "/".join(sorted({inp.unit for inp in inputs})),
+            "frequency_hz": n_events / duration_s if duration_s else math.nan}
+
+
+def summarize(run: RunResult, *, where=None) -> str:
+    """The lines ``nwbsyn events detect`` prints: events per trace, and what was excluded."""
+    total = sum(len(r) for r in run.results)
+    table = "processing/icephys/synaptic_events" if total else "score traces only"
+    target = f" -> {where}" if where is not None else ""
+    lines = [f"{total} events in {len(run)} trace(s){target} ({table})"]
+    for inp, res in run:
+        s = res.statistics.summary()
+        amplitude = f", mean amplitude {s['mean_amplitude_pA']:.2f} {inp.unit}" if len(res) else ""
+        ex = res.params.get("exclusion", {})
+        dropped = "".join(f", {n} dropped ({reason})" for reason, n in ex.get("dropped", {}).items())
+        lines.append(f"  {inp.series.name}: {len(res)} events, {s['frequency_hz']:.2f} Hz in "
+                     f"{ex.get('analysed_s', 0):.2f} s analysed{amplitude}{dropped}")
+    excluded = _exclusion_line(run.results)
+    return "\n".join(lines + ([excluded] if excluded else []))
+
+
+def _exclusion_line(results) -> str | None:
+    """One line: the excluded windows by reason, the events dropped and the action potentials."""
+    ex = [res.params.get("exclusion", {}) for res in results]
+    n_windows, excluded = sum(e.get("windows", 0) for e in ex), sum(e.get("excluded_s", 0.0) for e in ex)
+    if not n_windows:
+        return None
+    dropped: dict[str, int] = {}
+    for e in ex:
+        for reason, n in e.get("dropped", {}).items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    aps = sum(e.get("action_potentials", 0) for e in ex)
+    text = f"excluded {n_windows} windows ({excluded:.2f} s, processing/icephys/synaptic_events_excluded)"
+    text += "; dropped " + (", ".join(f"{n} events ({r})" for r, n in dropped.items()) if dropped else "no event")
+    if aps:
+        text += f"; {aps} action potential{'s' if aps > 1 else ''} found"
+    return text
 
 
 def _source_name(nwbfile) -> str:

@@ -21,10 +21,11 @@ import numpy as np
 from nwbsyn._shared import InputError
 from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, put_result
 from nwbsyn._shared.provenance import model_provenance
+from nwbsyn._shared.run import SHARED_RUN_OPTIONS, RunResult
 from nwbsyn.partners.infer import MIN_CLEFT_VOXELS, MIN_CONTACT_VOXELS, POST_THRESHOLD
 
 __all__ = ["PartnerInput", "add_em_volume", "nwbfile_from_cremi", "load_inputs", "add_results", "run_on_nwbfile",
-           "MODULE", "RESULT_NAMES"]
+           "summarize", "MODULE", "RESULT_NAMES", "RUN_OPTIONS"]
 
 MODULE = "misc"
 RESULT_NAMES = ("cleft_labels", "synaptic_clefts", "synaptic_partners", "cleft_model", "association_model")
@@ -141,8 +142,15 @@ def _objects(nwbfile, kind: str) -> list[tuple[str, object]]:
 
 
 def load_inputs(nwbfile, *, image: str | None = None, segmentation: str | None = None,
-                cleft_volume: str | None = None) -> PartnerInput:
-    """Find the EM image, its segmentation and (when named or unambiguous) a given cleft label volume."""
+                cleft_volume: str | None = None) -> list[PartnerInput]:
+    """The EM image, its segmentation and (when named or unambiguous) a given cleft label volume.
+
+    Returns a list of one :class:`PartnerInput` (a list, as ``load_inputs`` of every analysis).
+    """
+    return [_load_input(nwbfile, image=image, segmentation=segmentation, cleft_volume=cleft_volume)]
+
+
+def _load_input(nwbfile, *, image, segmentation, cleft_volume) -> PartnerInput:
     images = _objects(nwbfile, "em_volume")
     if image is not None:
         img = find_object(nwbfile, image, kinds=("em_volume",))
@@ -187,42 +195,53 @@ def _check_volumes(img, seg, clefts) -> None:
     _check_memory(img)
 
 
-def _provenance(name: str, info: dict, params: dict, *, embed_weights: bool, method: str):
+_METHOD = "AVAN (Turner et al.): cleft mask as attention, residual symmetric 3D U-Net"
+
+
+def _provenance(info: dict, params: dict, *, embed_weights: bool) -> dict:
+    """The keyword arguments of :func:`model_provenance` (except ``name``) for one network."""
     path = Path(info["path"]) if info.get("path") else None
     card_path = path.with_suffix(".card.json") if path else None
     card = json.loads(card_path.read_text()) if card_path and card_path.is_file() else {}
     card.pop("history", None)
     recipe = card.get("training_data")
-    return model_provenance(
-        name=name, model_name=path.stem if path else "in-memory network", method=method,
+    return dict(
+        model_name=path.stem if path else "in-memory network", method=_METHOD,
         architecture=json.dumps(info.get("init", {})), parameters=params, weights_path=path,
         training_recipe=recipe if recipe is None or isinstance(recipe, str) else json.dumps(recipe, default=str),
         model_card=card or None, embed_weights=embed_weights,
         weights_format="torch.save state_dict (weights_only=True)")
 
 
-def add_results(nwbfile, inp: PartnerInput, result, *, models: dict, params: dict, module: str = MODULE,
-                embed_weights: bool = False, overwrite: bool = False):
+def add_results(nwbfile, inputs: list, results: list, *, provenance: dict, module: str | None = None,
+                overwrite: bool = False):
     """Write cleft labels, the cleft table, the partner table and provenance into ``processing[module]``.
 
-    ``embed_weights``: also store the networks' weights bytes (otherwise sha256 + origin only).
+    ``inputs`` and ``results``: one :class:`PartnerInput` and its ``PartnerResult``.
+    ``provenance`` maps each network that ran (``"cleft"``, ``"association"``) to the keyword
+    arguments of :func:`nwbsyn._shared.provenance.model_provenance` except ``name``; when their
+    ``parameters`` say ``clefts="given"``, the file's cleft volume is referenced instead of
+    writing ``cleft_labels``. ``module`` defaults to ``"misc"`` (the contract is the same in
+    every analysis: :mod:`nwbsyn._shared.run`). Returns the cleft and partner tables.
     """
-
     from nwbsyn.types import EMLabelVolume, SynapticCleftTable, SynapticPartnerTable, smallest_unsigned
 
+    if len(inputs) != 1 or len(results) != 1:
+        raise InputError(f"Partner results are written for one EM volume at a time; got {len(inputs)} inputs and "
+                         f"{len(results)} results.")
+    (inp,), (result,), module = inputs, results, module or MODULE
     mod = get_or_create_module(nwbfile, module)
     taken = [n for n in RESULT_NAMES if n in mod.data_interfaces]
     if taken and not overwrite:
         raise InputError(f"processing/{module} already holds nwbsyn partner results ({', '.join(taken)}); pass "
                          "--overwrite to replace them.")
-    method = "AVAN (Turner et al.): cleft mask as attention, residual symmetric 3D U-Net"
-    prov = {k: _provenance(f"{k}_model", info, params, embed_weights=embed_weights, method=method)
-            for k, info in models.items()}
+    prov = {k: model_provenance(name=f"{k}_model", **kwargs) for k, kwargs in provenance.items()}
     for p in prov.values():
         put_result(mod, p, overwrite=overwrite)
+    given = any((kwargs.get("parameters") or {}).get("clefts") == "given" for kwargs in provenance.values())
     det = result.clefts
     common = dict(_lengths_m(inp.voxel_size_nm, inp.offset_nm), image_volume=inp.image)
-    if inp.cleft_volume is not None and params.get("clefts") == "given":
+    if inp.cleft_volume is not None and given:
         cleft_volume = inp.cleft_volume
     else:
         cleft_volume = EMLabelVolume(name="cleft_labels", description="Synaptic clefts detected by nwbsyn.",
@@ -295,11 +314,15 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
                    cleft_volume: str | None = None, polyadic: bool = True, threshold: float = 0.5,
                    min_voxels: int | None = None, post_threshold: float | None = None,
                    min_contact_voxels: int | None = None, cleft_model="default", association_model="default",
-                   device: str = "auto", module: str = MODULE, embed_weights: bool = False, overwrite: bool = False,
-                   progress_bar: bool = True):
+                   device: str = "auto", module: str | None = None, embed_weights: bool = False,
+                   overwrite: bool = False, progress_bar: bool = True) -> RunResult:
     """Detect clefts (or take the given ones), assign partners and add the results to ``nwbfile``.
 
-    Returns ``(PartnerInput, PartnerResult)``; ``result.clefts`` is the cleft table used.
+    ``device``, ``progress_bar``, ``overwrite``, ``module`` (default ``"misc"``) and
+    ``embed_weights`` are the run options shared by every analysis (:mod:`nwbsyn._shared.run`).
+
+    Returns a :class:`~nwbsyn._shared.run.RunResult` with one PartnerInput and its
+    PartnerResult (``inp, result = run[0]``); ``result.clefts`` is the cleft table used.
 
     Example
     -------
@@ -308,7 +331,7 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
     >>> vol = simulate_volume(shape_zyx=(16, 128, 128), rng=0)
     >>> nwbfile = mock_nwbfile()
     >>> _ = add_em_volume(nwbfile, raw=vol.raw, neuron_ids=vol.neuron_ids, voxel_size_nm=vol.voxel_size_nm)
-    >>> inp, result = run_on_nwbfile(nwbfile, progress_bar=False)  # doctest: +SKIP
+    >>> inp, result = run_on_nwbfile(nwbfile, progress_bar=False)[0]  # doctest: +SKIP
     >>> result.edges()[:2]  # (cleft, pre, post)  # doctest: +SKIP
     """
     from nwbsyn.partners.infer import (assign_partners, check_assignment_options, clefts_from_labels, detect_clefts,
@@ -319,7 +342,8 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
     check_assignment_options(post_threshold=POST_THRESHOLD if post_threshold is None else post_threshold,
                              min_contact_voxels=MIN_CONTACT_VOXELS if min_contact_voxels is None
                              else min_contact_voxels)  # before detection
-    inp = load_inputs(nwbfile, image=image, segmentation=segmentation, cleft_volume=cleft_volume)
+    module = module or MODULE
+    (inp,) = load_inputs(nwbfile, image=image, segmentation=segmentation, cleft_volume=cleft_volume)
     mod = nwbfile.processing.get(module)
     if mod is not None and not overwrite and any(n in mod.data_interfaces for n in RESULT_NAMES):
         raise InputError(f"processing/{module} already holds nwbsyn partner results; pass --overwrite to replace them.")
@@ -354,6 +378,23 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
                   voxel_size_nm=[float(v) for v in inp.voxel_size_nm],
                   calibrated_confidence=bool(result.confidence.calibrated),
                   low_confidence_below=float(result.confidence.low_confidence))
-    add_results(nwbfile, inp, result, models=models, params=params, module=module, embed_weights=embed_weights,
-                overwrite=overwrite)
-    return inp, result
+    provenance = {task: _provenance(info, params, embed_weights=embed_weights) for task, info in models.items()}
+    add_results(nwbfile, [inp], [result], provenance=provenance, module=module, overwrite=overwrite)
+    edges = np.asarray(result.edges()).reshape(-1, 3)
+    return RunResult(inputs=[inp], results=[result], analysis="partners",
+                     stats={"n_inputs": 1, "n_clefts": int(len(result)), "n_edges": int(len(edges)),
+                            "clefts": clefts})
+
+
+#: Every option :func:`run_on_nwbfile` takes (checked by :mod:`nwbsyn.batch`).
+RUN_OPTIONS = frozenset({"image", "segmentation", "clefts", "cleft_volume", "polyadic", "threshold", "min_voxels",
+                         "post_threshold", "min_contact_voxels", "cleft_model", "association_model",
+                         *SHARED_RUN_OPTIONS})
+
+
+def summarize(run: RunResult, *, where=None) -> str:
+    """The line ``nwbsyn partners assign`` prints: clefts, edges, dyadic/polyadic counts."""
+    from nwbsyn.partners.infer import summary_line
+
+    (_, result), = run
+    return summary_line(result, clefts=run.stats.get("clefts", "detect"), where="the file" if where is None else where)

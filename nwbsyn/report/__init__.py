@@ -5,6 +5,6 @@ connectivity, EM synaptic partners) and writes one HTML page with embedded figur
 Importing this package does not import matplotlib; drawing does.
 """
 
-from nwbsyn.report._page import ReportContents, build_report, find_results, write_report
+from nwbsyn.report._page import ReportContents, build_report, default_report_path, find_results, write_report
 
-__all__ = ["ReportContents", "build_report", "find_results", "write_report"]
+__all__ = ["ReportContents", "build_report", "default_report_path", "find_results", "write_report"]

@@ -173,7 +173,19 @@ def _traces(table) -> list:
     return list(seen.values())
 
 
-def write_report(nwbfile_or_path, *, output_path, overwrite: bool = True) -> Path:
+def default_report_path(source) -> Path:
+    """Where ``nwbsyn report`` writes the page of ``source``: ``<stem>_report.html`` beside it.
+
+    Example
+    -------
+    >>> default_report_path("data/cell1_nwbsyn.nwb").as_posix()
+    'data/cell1_nwbsyn_report.html'
+    """
+    source = Path(source)
+    return source.with_name(f"{source.stem}_report.html")
+
+
+def write_report(nwbfile_or_path, *, output_path=None, overwrite: bool = True) -> Path:
     """Write a self-contained HTML QC report of the nwbsyn results in an NWB file.
 
     One page, no external assets: figures are embedded PNGs and the style sheet is inline,
@@ -188,8 +200,9 @@ def write_report(nwbfile_or_path, *, output_path, overwrite: bool = True) -> Pat
     ----------
     nwbfile_or_path : pynwb.NWBFile, str or Path
         An open file, or the path of one.
-    output_path : str or Path
-        The HTML file to write; never the input file, and never an ``.nwb`` name.
+    output_path : str or Path, optional
+        The HTML file to write; never the input file, and never an ``.nwb`` name. Default for a
+        path: :func:`default_report_path` (``<stem>_report.html`` beside it).
     overwrite : bool, default: True
         Replace an existing page (False: refuse, as the CLI does without ``--overwrite``).
 
@@ -204,8 +217,13 @@ def write_report(nwbfile_or_path, *, output_path, overwrite: bool = True) -> Pat
     >>> write_report("cell1_nwbsyn.nwb", output_path="cell1_report.html")   # doctest: +SKIP
     PosixPath('cell1_report.html')
     """
-    output_path = Path(output_path)
     source = nwbfile_or_path if isinstance(nwbfile_or_path, (str, Path)) else None
+    if output_path is None:
+        if source is None:
+            raise InputError("write_report of an open NWBFile needs output_path (the HTML file to write); pass "
+                             "output_path='report.html'.")
+        output_path = default_report_path(source)
+    output_path = Path(output_path)
     with claim_output(output_path, inputs=[source], overwrite=overwrite, what="report") as claim:
         if output_path.suffix.lower() in (".nwb", ".h5", ".hdf5", ".hdf"):
             raise InputError(f"The report {output_path} has an HDF5/NWB name; give it an .html name.")

@@ -44,7 +44,7 @@ def test_summary_table_lists_planted_and_found(summary):
 
 def test_cli_parses_demo_options():
     args = build_parser().parse_args(["demo", "--out", "d", "--quick", "--quiet", "--seed", "3"])
-    assert (args.out, args.quick, args.quiet, args.seed) == ("d", True, True, 3)
+    assert (args.output, args.quick, args.quiet, args.seed) == ("d", True, True, 3)  # --out: -o/--output
 
 
 def test_cli_prints_the_table_and_fails_when_a_file_is_invalid(monkeypatch, capsys, summary):

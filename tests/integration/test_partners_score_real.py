@@ -36,7 +36,7 @@ def test_a_result_holding_the_annotated_pairs_scores_every_pair_correct(tmp_path
                            post_ids=tuple(partners[c][1] for c in ids), pre_scores=np.ones(len(ids)),
                            post_scores=tuple((1.0,) for _ in ids), clefts=table)
     nwbfile = nwbfile_from_cremi(vol, source="crop")
-    add_results(nwbfile, load_inputs(nwbfile), result, models={}, params={"clefts": "detect"})
+    add_results(nwbfile, load_inputs(nwbfile), [result], provenance={})
     path = write_nwbfile(nwbfile, tmp_path / "res.nwb")
     assert main(["partners", "score", str(FAKE), str(path)]) == 0
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -58,7 +58,7 @@ def result_file(tmp_path_factory):
     n_edges = len(result.edges())
     result.confidence = Confidence(clefts=np.linspace(0.2, 0.9, len(ids)), edges=np.linspace(0.1, 0.95, n_edges),
                                    low_confidence=0.5, calibrated=True)
-    add_results(nwbfile, inp, result, models={}, params={"clefts": "detect"})
+    add_results(nwbfile, inp, [result], provenance={})
     path = write_nwbfile(nwbfile, tmp_path_factory.mktemp("export") / "res.nwb")
     return path, sim, result
 

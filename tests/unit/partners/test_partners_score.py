@@ -28,7 +28,7 @@ def _result_file(path, cremi_path, partners: dict, labels):
     result = PartnerResult(cleft_ids=np.array(ids, np.uint64), pre_ids=np.array([partners[c][0] for c in ids], np.uint64),
                            post_ids=tuple(tuple(partners[c][1]) for c in ids), pre_scores=np.ones(len(ids)),
                            post_scores=tuple(tuple(1.0 for _ in partners[c][1]) for c in ids), clefts=table)
-    add_results(nwbfile, inp, result, models={}, params={"clefts": "detect"})
+    add_results(nwbfile, inp, [result], provenance={})
     return write_nwbfile(nwbfile, path)
 
 
