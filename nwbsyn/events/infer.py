@@ -41,7 +41,8 @@ from tqdm.auto import tqdm
 
 from nwbsyn._shared import InputError
 from nwbsyn.events.locate import CANDIDATE_SHAPES, _candidate_kernel, _locate, candidate_trace, locate_events
-from nwbsyn.events.stats import EventStatistics, TraceReader, event_statistics
+from nwbsyn.events.stats import EventStatistics, event_statistics
+from nwbsyn.events.trace import TraceReader
 
 __all__ = ["EventDetectionResult", "detect_events", "score_trace", "locate_events", "candidate_trace"]
 
@@ -228,11 +229,11 @@ class _ModelRateReader:
             ratio = Fraction(model_rate_hz / fs).limit_denominator(1000)
             self.up, self.down = ratio.numerator, ratio.denominator
         self.fs_m = fs * self.up / self.down
-        self.n = -(-reader.size * self.up // self.down)
+        self.size = -(-reader.size * self.up // self.down)
         self.margin = 10 * max(self.up, self.down) // self.up + 64  # FIR half-length + slack, input samples
 
     def read(self, a: int, b: int) -> np.ndarray:
-        a, b = max(0, int(a)), min(self.n, int(b))
+        a, b = max(0, int(a)), min(self.size, int(b))
         if self.up == self.down == 1:
             return self.sign * self.reader.read(a, b)
         o0 = max(0, a * self.down // self.up - self.margin) // self.down * self.down
@@ -252,7 +253,7 @@ def _candidate_windows(xr, chunks, *, stride, window, n_win, threshold_sd) -> np
     A position is a candidate where any of the candidate filters (:data:`CANDIDATE_SHAPES`)
     exceeds ``threshold_sd`` robust SDs of its own response.
     """
-    n_blocks = -(-xr.n // stride)
+    n_blocks = -(-xr.size // stride)
     hit = np.zeros(n_blocks, dtype=bool)
     for shape in CANDIDATE_SHAPES:
         hit |= _candidate_blocks(xr, chunks, stride=stride, threshold_sd=threshold_sd, shape=shape, n_blocks=n_blocks)
@@ -270,7 +271,7 @@ def _candidate_blocks(xr, chunks, *, stride, threshold_sd, shape, n_blocks) -> n
     """Which stride blocks hold a response of one candidate filter above ``threshold_sd`` robust SDs."""
     kernel, n_pre = _candidate_kernel(xr.fs_m, shape)
     block_max = np.full(n_blocks, -np.inf, dtype=np.float32)
-    sd_step = max(1, xr.n // 2_000_000)
+    sd_step = max(1, xr.size // 2_000_000)
     sub = []
     for a, b in chunks:  # a is a multiple of stride
         lo = max(0, a - n_pre)
@@ -370,15 +371,15 @@ def _dense_scores(xr, chunks, scorer, *, n_win, stride, window, device) -> np.nd
     from nwbsyn.events.dense import HALO_SAMPLES, block_range_normalise
 
     step = scorer.init_kwargs["stride_samples"]
-    n_grid = -(-xr.n // step)
+    n_grid = -(-xr.size // step)
     grid = np.zeros(n_grid, dtype=np.float32)  # score of the window starting at step * j
     h = HALO_SAMPLES
     off = scorer.window_offset + h // step
     scorer = scorer.to(device)
     for a, b in chunks:  # a is a multiple of the stride grid
         lo, hi = a - h, b + h
-        x = xr.read(max(0, lo), min(xr.n, hi))
-        x = np.pad(x, (max(0, -lo), max(0, hi - xr.n)), mode="edge")
+        x = xr.read(max(0, lo), min(xr.size, hi))
+        x = np.pad(x, (max(0, -lo), max(0, hi - xr.size)), mode="edge")
         x = block_range_normalise(x, window_samples=window, stride_samples=step)
         with torch.inference_mode():
             out = torch.sigmoid(scorer(torch.from_numpy(x).to(device)[None]))[0].float().cpu().numpy()
@@ -532,7 +533,7 @@ def detect_events(
         )
     run, dev, model_id = _resolve_model(model, device)
     xr = _ModelRateReader(reader, fs, float(model_rate_hz), sign=-polarity)  # events point down, as in training
-    fs_m, n_m, stride, window = xr.fs_m, xr.n, int(stride_samples), int(window_samples)
+    fs_m, n_m, stride, window = xr.fs_m, xr.size, int(stride_samples), int(window_samples)
     n_win = max(1, (n_m - window) // stride + 1)
     grid = stride * xr.up // math.gcd(stride, xr.up)  # chunk starts map to whole input samples and windows
     size = n_m if chunk_s is None else max(4 * window, int(round(chunk_s * fs_m)))

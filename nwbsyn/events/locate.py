@@ -14,6 +14,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
+from nwbsyn.events.trace import TraceReader
 
 __all__ = ["candidate_trace", "locate_events"]
 
@@ -172,7 +173,7 @@ def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0,
         blocks = [(max(a, j * sd_block), min(b, (j + 1) * sd_block))
                   for j in range(a // sd_block, -(-b // sd_block)) if j % sd_every == 0]
         spans = [tuple(regions[r]) for r in mine] + blocks
-        for lo, hi in _merge_spans(spans, halo, xr.n):
+        for lo, hi in _merge_spans(spans, halo, xr.size):
             raw = xr.read(lo, hi)
             slope, slow = _slope(raw, fs), None
             for p0, p1 in blocks:
@@ -216,14 +217,6 @@ def _locate(xr, regions, chunks, *, fs, halo, sd_block, sd_every, merge_ms=10.0,
                         min_fraction=merge_fraction)
 
 
-class _ArrayReader:
-    def __init__(self, x):
-        self.x, self.n = x, x.size
-
-    def read(self, a, b):
-        return self.x[max(0, a) : min(self.n, b)]
-
-
 def locate_events(
     trace_neg,
     regions: np.ndarray,
@@ -250,8 +243,8 @@ def locate_events(
     -------
     positions : (n,) int64 and region_index : (n,) int64
     """
-    x = np.asarray(trace_neg, dtype=float)
+    x = TraceReader(np.asarray(trace_neg, dtype=float), sampling_rate_hz=sampling_rate_hz, min_samples=1)
     regions = np.asarray(regions, dtype=np.int64).reshape(-1, 2)
-    return _locate(_ArrayReader(x), regions, [(0, x.size)], fs=float(sampling_rate_hz), halo=0,
+    return _locate(x, regions, [(0, x.size)], fs=float(sampling_rate_hz), halo=0,
                    sd_block=max(1, x.size), sd_every=1, min_separation_samples=min_separation_samples,
                    relative_prominence=relative_prominence, sd_factor=sd_factor)

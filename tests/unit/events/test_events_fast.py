@@ -74,8 +74,8 @@ def test_fast_mode_scores_a_coarse_grid_of_candidate_windows_and_refines_ambiguo
     xr = infer._ModelRateReader(infer.TraceReader(sim.trace_pA, sampling_rate_hz=FS), FS, FS, sign=1.0)
     run = infer._resolve_model(TemplateScorer(), "cpu")[0]
     kw = dict(stride=20, window=600, n_win=mask.size, batch_size=512, progress_bar=False)
-    low, n_low = infer._score_windows(xr, [(0, xr.n)], run, mask, threshold=0.99, **kw)
-    high, n_high = infer._score_windows(xr, [(0, xr.n)], run, mask, threshold=2.0, **kw)  # no bump is near 2
+    low, n_low = infer._score_windows(xr, [(0, xr.size)], run, mask, threshold=0.99, **kw)
+    high, n_high = infer._score_windows(xr, [(0, xr.size)], run, mask, threshold=2.0, **kw)  # no bump is near 2
     assert n_low > n_high
     assert np.abs(low - every.score_trace).max() <= np.abs(high - every.score_trace).max()
 

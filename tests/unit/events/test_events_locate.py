@@ -3,7 +3,8 @@
 import numpy as np
 
 from nwbsyn.events import biexponential_event
-from nwbsyn.events.locate import _ArrayReader, _locate, locate_events
+from nwbsyn.events.locate import _locate, locate_events
+from nwbsyn.events.trace import TraceReader
 
 FS = 50_000.0
 
@@ -35,7 +36,7 @@ def test_two_slope_peaks_on_one_rise_are_one_event():
     x, _ = _trace([event])
     regions = _regions((27.0, 36.0))
     pos, _ = locate_events(x, regions, sampling_rate_hz=FS)
-    unmerged, _ = _locate(_ArrayReader(x), regions, [(0, x.size)], fs=FS, halo=0, sd_block=x.size, sd_every=1,
+    unmerged, _ = _locate(TraceReader(x, sampling_rate_hz=FS), regions, [(0, x.size)], fs=FS, halo=0, sd_block=x.size, sd_every=1,
                           merge_ms=0.0, min_separation_samples=6, relative_prominence=0.25, sd_factor=4.0)
     assert unmerged.size == 2  # without the merge these are the duplicates the issue reports
     assert pos.size == 1
@@ -73,7 +74,7 @@ def test_dip_within_the_noise_between_two_detections_is_one_event():
 
     x, _ = _trace([bounced])
     regions = _regions((27.0, 36.0))
-    unmerged, _ = _locate(_ArrayReader(x), regions, [(0, x.size)], fs=FS, halo=0, sd_block=x.size, sd_every=1,
+    unmerged, _ = _locate(TraceReader(x, sampling_rate_hz=FS), regions, [(0, x.size)], fs=FS, halo=0, sd_block=x.size, sd_every=1,
                           merge_ms=0.0, min_separation_samples=6, relative_prominence=0.0, sd_factor=4.0)
     pos, _ = locate_events(x, regions, sampling_rate_hz=FS, relative_prominence=0.0)
     assert unmerged.size == 2 and pos.size == 1
