@@ -195,7 +195,7 @@ def score_trace(
     *,
     window_samples: int = 600,
     stride_samples: int = 20,
-    batch_size: int = 512,
+    batch_size: int = 64,
     progress_bar: bool = True,
 ) -> np.ndarray:
     """Classifier score of every window ``trace[i*stride : i*stride + window]`` (miniML's full scan).
@@ -436,7 +436,7 @@ def detect_events(
     model_rate_hz: float | None = 50_000.0,
     polarity: int = -1,
     chunk_s: float | None = 60.0,
-    batch_size: int = 512,
+    batch_size: int | None = None,
     device: str = "auto",
     progress_bar: bool = True,
 ) -> EventDetectionResult:
@@ -479,7 +479,9 @@ def detect_events(
         Process the trace in chunks of this duration (with a halo), so that memory stays
         bounded for long recordings; None processes it in one piece. The events do not
         depend on it (up to floating-point rounding).
-    batch_size : int, default: 512
+    batch_size : int or None, default: None
+        Windows per classifier call; None: 64 on CPU (a batch whose activations stay in the
+        cache runs ~1.6x faster than 512) and 4096 on a GPU.
     device : str, default: "auto"
         Torch device for an nn.Module (``"auto"``: the module's own device).
     progress_bar : bool, default: True
@@ -513,7 +515,8 @@ def detect_events(
                          f"distilled scorer); got {mode!r}.")
     if not (np.isscalar(candidate_threshold_sd) and candidate_threshold_sd > 0):
         raise InputError(f"candidate_threshold_sd must be a positive number; got {candidate_threshold_sd!r}.")
-    for name, value in (("stride_samples", stride_samples), ("window_samples", window_samples), ("batch_size", batch_size)):
+    for name, value in (("stride_samples", stride_samples), ("window_samples", window_samples),
+                        ("batch_size", 1 if batch_size is None else batch_size)):
         if not (isinstance(value, (int, np.integer)) and value >= 1):
             raise InputError(f"{name} must be a positive integer; got {value!r}.")
     if stride_samples > window_samples:
@@ -532,6 +535,8 @@ def detect_events(
             f"{needed} at {fs:g} Hz. Pass a longer sweep."
         )
     run, dev, model_id = _resolve_model(model, device)
+    if batch_size is None:
+        batch_size = 4096 if dev is not None and dev.startswith("cuda") else 64
     xr = _ModelRateReader(reader, fs, float(model_rate_hz), sign=-polarity)  # events point down, as in training
     fs_m, n_m, stride, window = xr.fs_m, xr.size, int(stride_samples), int(window_samples)
     n_win = max(1, (n_m - window) // stride + 1)
