@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,8 @@ class TrainConfig:
     predictions, whichever is fewer, so large recordings are checked often enough.
     ``learning_rate`` is the Adam step of the decoder and embeddings, ``learning_rate_adjacency``
     that of ``A``; ``learning_rate``, ``max_epochs`` and ``device`` mean what they mean in the other
-    analyses. Files written before these names (``lr``, ``lr_adjacency``) are read with them renamed.
+    analyses, as ``seed`` does. Files written before these names (``lr``, ``lr_adjacency``) are read
+    with them renamed.
     """
 
     loss: str = "poisson"
@@ -60,6 +61,7 @@ class TrainConfig:
     test_fraction: float = 0.2
     max_time_s: float | None = None
     device: str = "auto"  # used where fit() is given no device
+    seed: int = 0  # used where fit() is given no seed
 
     def resolved_link(self) -> str:
         if self.link != "auto":
@@ -199,7 +201,7 @@ def fit(
     *,
     behavior: list[np.ndarray | None] | np.ndarray | None = None,
     config: TrainConfig = TrainConfig(),
-    seed: int = 0,
+    seed: int | None = None,
     device: str | None = None,
     checkpoint: str | Path | None = None,
     init_from: str | Path | dict | None = None,
@@ -214,8 +216,10 @@ def fit(
     behavior : (T, B) array, list of them, or None
         Behaviour per session; B must be the same for every session.
     config : TrainConfig
-    seed : int
-        Seeds torch and the chunk order; the same seed gives the same fit.
+    seed : int, optional
+        Seeds torch and the chunk order; the same seed gives the same fit (default: ``config.seed``).
+    device : str, optional
+        Torch device (default: ``config.device``, ``"auto"``).
     checkpoint : str or Path, optional
         Where to save the best model (see :func:`save_checkpoint`).
     init_from : str, Path or dict, optional
@@ -248,7 +252,9 @@ def fit(
     n_beh = {0 if s.behavior is None else s.behavior.shape[1] for s in sessions}
     if len(n_beh) > 1:
         raise InputError(f"behavior must have the same number of features in every session; got {sorted(n_beh)}.")
+    seed = config.seed if seed is None else seed
     check_fit_options(config, seed=seed)
+    config = replace(config, seed=int(seed))
     device = pick_device(config.device if device is None else device)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,10 @@ class TrainConfig:
         to settle: on a few hundred windows it leaves validation at chance level.
     recalibration_windows : int, default: 4096
     device : str, default: "auto"
+    seed : int, default: 0
+        Seeds the validation split, the batch order, the initial weights and dropout; the
+        ``seed`` argument of :func:`fit` overrides it. ``learning_rate``, ``max_epochs``,
+        ``seed`` and ``device`` mean the same in the partners and connectivity ``TrainConfig``.
     """
 
     learning_rate: float = 1e-3
@@ -90,6 +94,7 @@ class TrainConfig:
     recalibrate_bn: bool = True
     recalibration_windows: int = 4096
     device: str = "auto"
+    seed: int = 0
 
     def __post_init__(self):
         checks = {
@@ -127,7 +132,7 @@ def fit(
     labels: np.ndarray,
     *,
     config: TrainConfig | None = None,
-    seed: int,
+    seed: int | None = None,
     init_from=None,
     freeze_conv: bool = False,
     checkpoint=None,
@@ -147,8 +152,9 @@ def fit(
     labels : (n_windows,) array of 0/1
         1 when the window holds an event.
     config : TrainConfig, optional
-    seed : int
-        Seeds the validation split, the batch order, the initial weights and dropout.
+    seed : int, optional
+        Seeds the validation split, the batch order, the initial weights and dropout
+        (default: ``config.seed``); recorded in the returned config.
     init_from : None, str, Path or EventClassifier
         Start from these weights ("default", a miniML model name, a checkpoint or a Keras
         file; see :func:`~nwbsyn.events.model.load_model`) instead of a random network.
@@ -179,9 +185,11 @@ def fit(
     import torch
 
     config = config or TrainConfig()
+    seed = config.seed if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise InputError(f"The seed (--seed) must be a whole number from 0 to 4294967295; got {seed!r}.")
     seed = int(seed)
+    config = replace(config, seed=seed)
     x, y = _check_data(windows, labels, config)
     rng = np.random.default_rng(seed)
     train_idx, val_idx = _split(y, config.validation_fraction, rng)

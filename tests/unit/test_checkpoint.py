@@ -237,10 +237,22 @@ def test_the_three_train_configs_share_names():
 
     for config in (Events(), Partners(), Connectivity()):
         names = {f.name for f in dataclasses.fields(config)}
-        assert {"learning_rate", "device"} <= names and "lr" not in names and config.device == "auto"
+        assert {"learning_rate", "seed", "device"} <= names and "lr" not in names and config.device == "auto"
         with pytest.raises(dataclasses.FrozenInstanceError):
             config.learning_rate = 1.0
     assert "max_epochs" in {f.name for f in dataclasses.fields(Events)} & {f.name for f in dataclasses.fields(Connectivity)}
+
+
+def test_fit_records_the_seed_it_used_in_its_config():
+    from nwbsyn.connectivity import simulate_network
+    from nwbsyn.connectivity.train import TrainConfig, fit
+
+    sim = simulate_network(n_neurons=4, n_steps=400, observation="rate", rng=0)
+    config = TrainConfig(loss="mse", max_epochs=1, chunk_steps=128, seed=3)
+    a = fit(sim.activity, config=config, progress_bar=False, device="cpu")
+    b = fit(sim.activity, config=dataclasses.replace(config, seed=0), seed=3, progress_bar=False, device="cpu")
+    assert a.seed == b.seed == a.config.seed == b.config.seed == 3
+    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
 
 
 def test_provenance_from_a_card(tmp_path):
