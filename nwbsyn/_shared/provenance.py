@@ -2,8 +2,8 @@
 
 The model card goes into a text dataset (no 64 KiB attribute limit). Writers call
 :func:`model_provenance` instead of :func:`nwbsyn._shared.nwb.make_provenance` (which still works),
-and :func:`provenance_from_card` where a model card exists: the one place a card
-(:data:`nwbsyn._shared.checkpoint.CARD_KEYS`) becomes provenance.
+and :func:`card_provenance` / :func:`provenance_from_card` where a model card exists: the one place
+a card (:data:`nwbsyn._shared.checkpoint.CARD_KEYS`) becomes provenance.
 
 Example
 -------
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["model_provenance", "provenance_from_card", "weights_origin"]
+__all__ = ["model_provenance", "card_provenance", "provenance_from_card", "weights_origin"]
 
 
 def weights_origin(path) -> str:
@@ -71,22 +71,21 @@ def _text(value):
     return value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
-def provenance_from_card(*, name: str, method: str, parameters: dict, weights_path=None, card: dict | None = None,
-                         model_name: str | None = None, architecture: str | None = None,
-                         training_recipe: str | None = None, embed_weights: bool = False):
-    """A :class:`~nwbsyn.types.ModelProvenance` from a model card and its weights file.
+def card_provenance(*, method: str, parameters: dict, weights_path=None, card: dict | None = None,
+                    model_name: str | None = None, architecture: str | None = None,
+                    training_recipe: str | None = None, embed_weights: bool = False) -> dict:
+    """The keyword arguments of :func:`model_provenance` (all but ``name``) from a model card.
 
-    ``card`` defaults to the ``<stem>.card.json`` beside ``weights_path`` (a missing or damaged
-    card is left out). The card's ``name``, ``architecture`` (text) and ``training_recipe`` (or
-    ``training_data``) win over the arguments, which are the fallbacks; the card is stored without
-    its training ``history``.
+    What every analysis's ``add_results(..., provenance=...)`` takes. ``card`` defaults to the
+    ``<stem>.card.json`` beside ``weights_path`` (a missing or damaged card is left out). The
+    card's ``name``, ``architecture`` (text) and ``training_recipe`` (or ``training_data``) win
+    over the arguments, which are the fallbacks; the card is kept without its training ``history``.
 
     Example
     -------
-    >>> prov = provenance_from_card(name="m", method="test", parameters={}, model_name="fitted",
-    ...                             card={"name": "demo", "architecture": "MLP", "history": [1, 2]})
-    >>> prov.model_name, prov.architecture, "history" in prov.model_card
-    ('demo', 'MLP', False)
+    >>> kw = card_provenance(method="test", parameters={}, model_name="fitted", card={"architecture": "MLP"})
+    >>> kw["model_name"], kw["architecture"]
+    ('fitted', 'MLP')
     """
     from nwbsyn._shared.checkpoint import read_model_card
 
@@ -95,10 +94,24 @@ def provenance_from_card(*, name: str, method: str, parameters: dict, weights_pa
     card.pop("history", None)
     card_name, card_arch = card.get("name"), card.get("architecture")
     recipe = card.get("training_recipe", card.get("training_data"))
-    return model_provenance(
-        name=name, method=method, parameters=parameters, weights_path=path, model_card=card or None,
+    return dict(
+        method=method, parameters=parameters, weights_path=path, model_card=card or None, embed_weights=embed_weights,
         model_name=card_name if isinstance(card_name, str) and card_name else
         model_name or (path.stem if path is not None else "in-memory network"),
         architecture=card_arch if isinstance(card_arch, str) and card_arch else
         architecture or _text(card_arch) or "unknown",
-        training_recipe=_text(recipe) if recipe is not None else training_recipe, embed_weights=embed_weights)
+        training_recipe=_text(recipe) if recipe is not None else training_recipe)
+
+
+def provenance_from_card(*, name: str, **kwargs):
+    """A :class:`~nwbsyn.types.ModelProvenance` named ``name`` from a card: :func:`card_provenance`'s
+    arguments, then :func:`model_provenance`.
+
+    Example
+    -------
+    >>> prov = provenance_from_card(name="m", method="test", parameters={}, model_name="fitted",
+    ...                             card={"name": "demo", "architecture": "MLP", "history": [1, 2]})
+    >>> prov.model_name, prov.architecture, "history" in prov.model_card
+    ('demo', 'MLP', False)
+    """
+    return model_provenance(name=name, **card_provenance(**kwargs))

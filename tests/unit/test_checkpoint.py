@@ -265,3 +265,16 @@ def test_provenance_from_a_card(tmp_path):
     assert json.loads(prov.model_card)["weights_file"] == "unet.pt" and prov.architecture == "U-Net"
     embedded = provenance_from_card(name="m", method="AVAN", parameters={}, weights_path=path, embed_weights=True)
     assert embedded.weights_format == "torch-state-dict"
+
+
+def test_card_provenance_of_the_shipped_networks():
+    from nwbsyn._shared.provenance import card_provenance
+    from nwbsyn.events.model import DEFAULT_MODEL
+    from nwbsyn.partners.model import MODEL_DIR
+
+    kw = card_provenance(method="AVAN", parameters={}, weights_path=MODEL_DIR / "avan_cleft.pt", architecture="{}")
+    assert kw["model_name"] == "avan_cleft" and kw["training_recipe"].startswith("generator recipe")
+    assert "history" not in kw["model_card"] and kw["model_card"]["weights_format"] == "torch-state-dict"
+    kw = card_provenance(method="miniML", parameters={}, weights_path=DEFAULT_MODEL, architecture="CNN")
+    assert kw["model_name"] == "nwbsyn_events_default" and kw["architecture"].startswith("miniML CNN-BiLSTM")
+    assert json.loads(kw["training_recipe"]) == kw["model_card"]["training_recipe"]
