@@ -411,7 +411,8 @@ def load_keras_model(path: str | Path) -> EventClassifier:
     except InputError as err:
         raise InputError(f"{str(path)!r} cannot be imported: {err}") from err
     state = {k: torch.as_tensor(v) for k, v in keras.state.items()}
-    return load_state(EventClassifier(**init_kwargs), state, source=path).eval()
+    return load_state(EventClassifier(**init_kwargs), state, source=path, kind="miniML Keras model",
+                      how="pass a miniML model file (.h5 or .keras) or an nwbsyn checkpoint (.pt)").eval()
 
 
 def weights_fingerprint(model: nn.Module) -> float:
@@ -464,9 +465,12 @@ def _load_checkpoint(path: Path) -> EventClassifier:
     return load_state(EventClassifier(**init), ckpt.state, source=path)
 
 
-def load_state(model: EventClassifier, state, *, source) -> EventClassifier:
-    """Load ``state`` into ``model`` after checking names, shapes and that every value is finite."""
-    check_state(state, model.state_dict(), refuse=lambda why: refusal(source, why, kind=_KIND, how=_HOW))
+def load_state(model: EventClassifier, state, *, source, kind: str = _KIND, how: str = _HOW) -> EventClassifier:
+    """Load ``state`` into ``model`` after checking names, shapes and that every value is finite.
+
+    A refusal reads ``"<source> is not a usable <kind> (<why>); <how>."``.
+    """
+    check_state(state, model.state_dict(), refuse=lambda why: refusal(source, why, kind=kind, how=how))
     model.load_state_dict(state)
     return model
 
