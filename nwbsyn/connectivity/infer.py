@@ -52,7 +52,7 @@ def predict_next(
     start: int | None = None,
     stop: int | None = None,
     chunk_steps: int = 4096,
-    progress_bar: bool = False,
+    progress_bar: bool = True,
 ) -> np.ndarray:
     """One-step forecasts for target steps ``[start, stop)`` of a training session, in original units.
 
@@ -176,7 +176,7 @@ def result_from_trained(trained: TrainedModel, *, session: int = 0) -> Connectiv
     from nwbsyn.connectivity.metrics import forecast_correlation, pc_forecast_correlation
 
     model, sess = trained.model, trained.sessions[session]
-    pred = predict_next(trained, session=session)
+    pred = predict_next(trained, session=session, progress_bar=False)
     target = sess.x[sess.bounds[1]:].astype(np.float64) * sess.scale + sess.mean
     metrics = {}
     if len(target) > 2:

@@ -73,13 +73,15 @@ def _closest_default(task: str, voxel_size_nm) -> Path:
     return best
 
 
-def load_network(model, *, task: str, device: str = "cpu", voxel_size_nm=None):
+def load_network(model, *, task: str, device: str = "auto", voxel_size_nm=None):
     """``(net, info)`` from ``"default"``, a checkpoint path or an already built network.
 
     ``"default"`` with ``voxel_size_nm``: the shipped network trained nearest that voxel size.
+    ``device="auto"``: a GPU when there is one, else the CPU.
     """
     from nwbsyn.partners.model import load_checkpoint
 
+    device = pick_device(device)
     if hasattr(model, "forward"):
         return model.to(device).eval(), {"init": getattr(model, "init_kwargs", {}), "task": task}
     path = _closest_default(task, voxel_size_nm) if model in (None, "default") else Path(model)
@@ -115,20 +117,24 @@ def _forward(net, x: np.ndarray, device: str) -> np.ndarray:
     return out.cpu().numpy()[..., :y, :xx]
 
 
-def predict_blockwise(net, raw, *, block_zyx=(32, 256, 256), halo_zyx=(4, 32, 32), device: str = "cpu",
-                      out=None, progress_bar: bool = False, resampling=None) -> np.ndarray:
+def predict_blockwise(net, raw, *, block_zyx=(32, 256, 256), halo_zyx=(4, 32, 32), device: str = "auto",
+                      out=None, progress_bar: bool = True, resampling=None) -> np.ndarray:
     """Run a 1-input network over ``raw`` in overlapping blocks; returns uint8 probabilities (0-255).
 
     ``raw`` is read one block (plus halo) at a time; ``out`` may be any writable array of
     the volume's shape (e.g. an HDF5 dataset) to keep the result out of memory as well.
     ``resampling`` (:class:`~nwbsyn.partners.resample.Resampling`): each block is resampled to
     the network's grid, and the probabilities mapped back to the input grid (linear);
-    ``block_zyx`` is in input voxels, ``halo_zyx`` in network voxels.
+    ``block_zyx`` is in input voxels, ``halo_zyx`` in network voxels. ``device="auto"``: the
+    network's own device.
     """
     from tqdm.auto import tqdm
 
     from nwbsyn.partners.resample import Resampling
 
+    if device == "auto":
+        first = next(iter(net.parameters()), None) if hasattr(net, "parameters") else None
+        device = str(first.device) if first is not None else "cpu"
     shape = _check_volume(raw)
     rs = resampling or Resampling(input_nm=(1, 1, 1), network_nm=(1, 1, 1), shape_in=shape)
     out = np.zeros(shape, np.uint8) if out is None else out
@@ -209,7 +215,7 @@ def _compact_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def detect_clefts(raw, *, model="default", threshold: float = 0.5, min_voxels: int | None = None,
                   min_score: float | None = None, block_zyx=(32, 256, 256), workspace=None, device: str = "auto",
-                  progress_bar: bool = False, voxel_size_nm=None) -> CleftDetection:
+                  progress_bar: bool = True, voxel_size_nm=None) -> CleftDetection:
     """Detect synaptic clefts in an EM volume, block by block.
 
     Parameters
@@ -384,7 +390,7 @@ def assign_partners(raw, neuron_ids, clefts, *, model="default", polyadic: bool 
                     post_threshold: float | None = None, mask_threshold: float | None = None,
                     patch_zyx=None, candidate_dilation_zyx=(0, 1, 1), score_dilation_zyx=(1, 5, 5),
                     min_contact_voxels: int | None = None,
-                    batch_size: int = 8, device: str = "auto", progress_bar: bool = False,
+                    batch_size: int = 8, device: str = "auto", progress_bar: bool = True,
                     voxel_size_nm=None) -> PartnerResult:
     """Assign presynaptic and postsynaptic segments to each cleft.
 
