@@ -13,9 +13,17 @@ The folder is built beside the target and renamed into place, so a failure leave
 
 Example
 -------
+>>> import os, tempfile
+>>> from nwbsyn.io.nwb import write_new_nwb
 >>> from nwbsyn.io.export import export_tables
->>> export_tables("cell1_nwbsyn.nwb", out_dir="cell1_tables")          # doctest: +SKIP
-ExportResult(out_dir=PosixPath('cell1_tables'), files=(...))
+>>> from nwbsyn.testing import mock_icephys_nwbfile, mock_SynapticEventsTable
+>>> folder = tempfile.mkdtemp()
+>>> nwbfile = mock_icephys_nwbfile(n_sweeps=1)
+>>> _ = mock_SynapticEventsTable(nwbfile=nwbfile)
+>>> path = write_new_nwb(nwbfile, os.path.join(folder, "cell1_nwbsyn.nwb"))
+>>> result = export_tables(path, out_dir=os.path.join(folder, "cell1_tables"))
+>>> [f.name for f in result.files if f.suffix == ".csv"]
+['icephys_synaptic_events.csv', 'icephys_synaptic_events_per_trace.csv']
 """
 
 from __future__ import annotations

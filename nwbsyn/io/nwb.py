@@ -5,9 +5,19 @@ DANDI assets (streamed through :mod:`nwbsyn.io.remote`).
 
 Example
 -------
->>> from nwbsyn.io import edit_nwb                                   # doctest: +SKIP
->>> with edit_nwb("in.nwb", output="out.nwb") as nwbfile:            # doctest: +SKIP
-...     events.run_on_nwbfile(nwbfile)
+>>> import os, tempfile
+>>> from nwbsyn.io.nwb import edit_nwb, open_nwb, write_new_nwb
+>>> from nwbsyn.testing import mock_icephys_nwbfile, mock_SynapticEventsTable
+>>> folder = tempfile.mkdtemp()
+>>> source = write_new_nwb(mock_icephys_nwbfile(n_sweeps=1), os.path.join(folder, "in.nwb"))
+>>> with edit_nwb(source, output=os.path.join(folder, "out.nwb")) as nwbfile:
+...     table = mock_SynapticEventsTable(nwbfile=nwbfile)   # in place of events.run_on_nwbfile(nwbfile)
+>>> with open_nwb(os.path.join(folder, "out.nwb")) as nwbfile:
+...     len(nwbfile.processing["icephys"]["synaptic_events"])
+5
+>>> with open_nwb(source) as nwbfile:       # the input is untouched
+...     "icephys" in nwbfile.processing
+False
 """
 
 from __future__ import annotations

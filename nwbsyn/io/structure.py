@@ -12,9 +12,19 @@ is read, apart from a sample of reference datasets) and returns
 
 Example
 -------
->>> problems = scan_structure("session.nwb")      # doctest: +SKIP
->>> problems                                       # doctest: +SKIP
-["/acquisition/sweep_0/electrode links to /general/intracellular_ephys/elec0, which does not exist."]
+>>> import os, tempfile
+>>> import h5py
+>>> from nwbsyn.io.nwb import write_new_nwb
+>>> from nwbsyn.testing import mock_icephys_nwbfile
+>>> path = write_new_nwb(mock_icephys_nwbfile(n_sweeps=1), os.path.join(tempfile.mkdtemp(), "session.nwb"))
+>>> scan_structure(path)
+[]
+>>> with h5py.File(path, "a") as f:           # break the file: remove the electrode
+...     del f["general/intracellular_ephys/elec0"]
+>>> for problem in scan_structure(path):
+...     print(problem)
+/acquisition/sweep_0/electrode links to /general/intracellular_ephys/elec0, which does not exist (a dangling link).
+/general/intracellular_ephys/intracellular_recordings/electrodes/electrode has 1 reference(s) to objects that ...
 """
 
 from __future__ import annotations

@@ -2,9 +2,19 @@
 
 Example
 -------
->>> report = validate_nwb("session_nwbsyn.nwb")                  # doctest: +SKIP
->>> report.ok, len(report.inspector_messages)                    # doctest: +SKIP
-(True, 0)
+>>> import os, tempfile
+>>> from nwbsyn.io.nwb import write_new_nwb
+>>> from nwbsyn.testing import mock_icephys_nwbfile, mock_SynapticEventsTable
+>>> nwbfile = mock_icephys_nwbfile(n_sweeps=1)
+>>> _ = mock_SynapticEventsTable(nwbfile=nwbfile)
+>>> path = write_new_nwb(nwbfile, os.path.join(tempfile.mkdtemp(), "session_nwbsyn.nwb"))
+>>> report = validate_nwb(path)
+>>> report.ok, report.schema_errors, report.failures
+(True, [], [])
+>>> print(report.format())
+/.../session_nwbsyn.nwb: OK
+  NWB schema and file structure (pynwb, nwbsyn): 0 error(s)
+  Best practices (nwbinspector, DANDI config): ... message(s)...
 """
 
 from __future__ import annotations

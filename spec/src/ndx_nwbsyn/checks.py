@@ -4,9 +4,15 @@ Needs nwbinspector (``pip install 'ndx-nwbsyn[inspector]'``); ``import ndx_nwbsy
 
 Example
 -------
->>> import ndx_nwbsyn.checks                                             # doctest: +SKIP
->>> from nwbinspector import inspect_nwbfile
->>> messages = list(inspect_nwbfile(nwbfile_path="session.nwb"))         # doctest: +SKIP
+>>> import numpy as np
+>>> import ndx_nwbsyn.checks
+>>> from nwbinspector import inspect_nwbfile_object
+>>> from pynwb.testing.mock.file import mock_NWBFile
+>>> from ndx_nwbsyn.testing.mock import mock_SynapticEventScoreSeries
+>>> nwbfile = mock_NWBFile()
+>>> _ = mock_SynapticEventScoreSeries(data=np.array([0.2, 1.5], dtype=np.float32), nwbfile=nwbfile)
+>>> [m.message for m in inspect_nwbfile_object(nwbfile) if m.check_function_name.startswith("check_event_scores")]
+['SynapticEventScoreSeries values must lie in [0, 1].']
 """
 
 from __future__ import annotations

@@ -2,11 +2,23 @@
 
 Example
 -------
->>> import h5py                                                           # doctest: +SKIP
->>> with h5py.File("session.nwb", "r") as f:                               # doctest: +SKIP
+>>> import os, tempfile
+>>> import h5py
+>>> from pynwb import NWBHDF5IO
+>>> from pynwb.testing.mock.file import mock_NWBFile
+>>> from ndx_nwbsyn.testing.mock import mock_SynapticEventScoreSeries
+>>> nwbfile = mock_NWBFile()
+>>> _ = mock_SynapticEventScoreSeries(nwbfile=nwbfile)
+>>> path = os.path.join(tempfile.mkdtemp(), "session.nwb")
+>>> with NWBHDF5IO(path, "w") as io:
+...     io.write(nwbfile)
+>>> with h5py.File(path, "r") as f:
 ...     problem = check_cached_schema(f)
->>> problem is None                                                        # doctest: +SKIP
+...     too_old = check_cached_schema(f, installed="0.0.1")
+>>> problem is None
 True
+>>> too_old
+"the file was written with ndx-nwbsyn ..., newer than the installed 0.0.1; upgrade it with: pip install -U ..."
 """
 
 from __future__ import annotations
