@@ -33,9 +33,27 @@ class Watchdog:
 
     Example
     -------
+    A server on 127.0.0.1 that sends one byte every 0.2 s is cut off after 0.5 s:
+
+    >>> import os, tempfile
+    >>> import requests
+    >>> from nwbsyn.testing.servers import RangeFileServer
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "blob.bin"), "wb") as f:
+    ...     _ = f.write(bytes(100))
     >>> dog = Watchdog()
-    >>> with dog.deadline(5.0):       # doctest: +SKIP
-    ...     session.get(url)          # a session whose adapter is ``dog.adapter()``
+    >>> session = session_with_deadlines(dog)   # its adapter is ``dog.adapter()``
+    >>> with RangeFileServer(folder) as server:
+    ...     with dog.deadline(5.0):
+    ...         print(session.get(server.url("blob.bin"), timeout=5).status_code, dog.fired)
+    ...     _ = server.inject(kind="trickle", seconds=0.2)
+    ...     with dog.deadline(0.5):
+    ...         try:
+    ...             session.get(server.url("blob.bin"), timeout=5).content
+    ...         except requests.RequestException:
+    ...             print("cut off:", dog.fired)
+    200 False
+    cut off: True
     """
 
     def __init__(self):

@@ -298,7 +298,14 @@ def list_assets(dandiset_id: str, *, version: str | None = None, glob: str | Non
 
     Example
     -------
-    >>> [str(a) for a in list_assets("000123", api_url=archive.api_url)]       # doctest: +SKIP
+    A local stand-in for the DANDI archive (:class:`nwbsyn.testing.servers.FakeDandiArchive`):
+
+    >>> import tempfile
+    >>> from nwbsyn.testing import mock_icephys_nwbfile
+    >>> from nwbsyn.testing.servers import FakeDandiArchive
+    >>> with FakeDandiArchive(tempfile.mkdtemp()) as archive:
+    ...     _ = archive.add_asset("000123", "sub-1/sub-1_ses-1.nwb", mock_icephys_nwbfile(n_sweeps=1))
+    ...     [str(a) for a in list_assets("000123", api_url=archive.api_url)]
     ['DANDI:000123/sub-1/sub-1_ses-1.nwb@draft']
     """
     import fnmatch
@@ -446,8 +453,21 @@ def open_remote(source, *, api_url: str | None = None, timeout_s: float | None =
 
     Example
     -------
-    >>> with open_remote("https://example.org/session.nwb") as handle:        # doctest: +SKIP
-    ...     list(handle.h5["acquisition"])
+    A file served with byte ranges on 127.0.0.1 (:class:`nwbsyn.testing.servers.RangeFileServer`)
+    stands in for ``https://.../session.nwb`` here:
+
+    >>> import os, tempfile
+    >>> from nwbsyn.io.nwb import write_new_nwb
+    >>> from nwbsyn.testing import mock_icephys_nwbfile
+    >>> from nwbsyn.testing.servers import RangeFileServer
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = write_new_nwb(mock_icephys_nwbfile(n_sweeps=1), os.path.join(folder, "session.nwb"))
+    >>> with RangeFileServer(folder) as server:
+    ...     with open_remote(server.url("session.nwb")) as handle:
+    ...         print(list(handle.h5["acquisition"]))
+    ...     print({status for _, _, status in server.requests})   # byte ranges only
+    ['sweep_0']
+    {206}
     """
     remfile = require("remfile")
     src = source if isinstance(source, RemoteSource) else parse_source(source, api_url=api_url)

@@ -12,10 +12,14 @@ Both listen on 127.0.0.1 only and run in daemon threads.
 
 Example
 -------
+>>> import tempfile
+>>> from nwbsyn import io
 >>> from nwbsyn.testing import mock_icephys_nwbfile
->>> with FakeDandiArchive(tmp_dir) as archive:                                  # doctest: +SKIP
-...     archive.add_asset("000123", "sub-1/sub-1_ses-1.nwb", mock_icephys_nwbfile())
-...     io.open_nwb("DANDI:000123/sub-1/sub-1_ses-1.nwb", dandi_api_url=archive.api_url)
+>>> with FakeDandiArchive(tempfile.mkdtemp()) as archive:
+...     _ = archive.add_asset("000123", "sub-1/sub-1_ses-1.nwb", mock_icephys_nwbfile(n_sweeps=1))
+...     with io.open_nwb("DANDI:000123/sub-1/sub-1_ses-1.nwb", dandi_api_url=archive.api_url) as nwbfile:
+...         sorted(nwbfile.acquisition)
+['sweep_0']
 """
 
 from __future__ import annotations
@@ -253,10 +257,18 @@ class RangeFileServer(_Base):
 
     Example
     -------
-    >>> with RangeFileServer(tmp_dir) as server:                                # doctest: +SKIP
-    ...     url = server.url("session.nwb")
-    ...     ...
-    ...     print(server.bytes_served)
+    >>> import os, tempfile
+    >>> import requests
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "session.nwb"), "wb") as f:
+    ...     _ = f.write(bytes(range(100)))
+    >>> with RangeFileServer(folder) as server:
+    ...     answer = requests.get(server.url("session.nwb"), headers={"Range": "bytes=10-19"}, timeout=5)
+    ...     print(answer.status_code, list(answer.content), server.bytes_served)
+    ...     _ = server.inject(kind="status", status=503, times=1)   # the next request fails once
+    ...     print([requests.get(server.url("session.nwb"), timeout=5).status_code for _ in range(2)])
+    206 [10, 11, 12, 13, 14, 15, 16, 17, 18, 19] 10
+    [503, 200]
     """
 
     def __init__(self, directory):
