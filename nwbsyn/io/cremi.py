@@ -133,9 +133,14 @@ def read_cremi(path: str | Path, *, lazy: bool = False) -> CremiVolume:
 
     Examples
     --------
-    >>> vol = read_cremi("sample_A.hdf")  # doctest: +SKIP
-    >>> vol.raw.shape, vol.resolution_nm  # doctest: +SKIP
-    ((125, 1250, 1250), (40.0, 4.0, 4.0))
+    >>> import os, tempfile
+    >>> from nwbsyn.partners import simulate_volume
+    >>> sim = simulate_volume(shape_zyx=(8, 64, 64), n_synapses=2, rng=0)
+    >>> vol = read_cremi(write_cremi(os.path.join(tempfile.mkdtemp(), "sample_A.hdf"), sim))
+    >>> vol.raw.shape, vol.resolution_nm
+    ((8, 64, 64), (40.0, 8.0, 8.0))
+    >>> bool((vol.clefts == sim.clefts).all() and (vol.neuron_ids == sim.neuron_ids).all())
+    True
     """
     import h5py
 
@@ -313,8 +318,15 @@ def write_cremi(path: str | Path, volume, *, compression: str | None = "gzip") -
 
     Examples
     --------
+    >>> import os, tempfile
+    >>> import h5py
     >>> from nwbsyn.partners import simulate_volume
-    >>> write_cremi("vol.hdf", simulate_volume(shape_zyx=(8, 64, 64), rng=0))  # doctest: +SKIP
+    >>> path = write_cremi(os.path.join(tempfile.mkdtemp(), "vol.hdf"), simulate_volume(shape_zyx=(8, 64, 64), rng=0))
+    >>> with h5py.File(path, "r") as f:
+    ...     print(f["volumes/raw"].shape, f["volumes/raw"].attrs["resolution"].tolist())
+    ...     print(int(f["volumes/labels/clefts"][0, 0, 0]) == 2**64 - 1)   # no cleft
+    (8, 64, 64) [40.0, 8.0, 8.0]
+    True
     """
     import h5py
 

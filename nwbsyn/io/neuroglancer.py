@@ -171,8 +171,16 @@ def export_neuroglancer(result_path, output, *, url_prefix: str = DEFAULT_URL_PR
 
     Example
     -------
-    >>> export_neuroglancer("volume_nwbsyn.nwb", "volume_ng").layers  # doctest: +SKIP
-    ('image', 'segmentation', 'clefts', 'cleft_points', 'partner_edges')
+    >>> import os, tempfile
+    >>> from nwbsyn.io.nwb import write_new_nwb
+    >>> from nwbsyn.testing import mock_em_nwbfile, mock_SynapticPartnerTable
+    >>> folder = tempfile.mkdtemp()
+    >>> nwbfile = mock_em_nwbfile()
+    >>> _ = mock_SynapticPartnerTable(nwbfile=nwbfile)   # 2 clefts, 3 partner edges
+    >>> path = write_new_nwb(nwbfile, os.path.join(folder, "volume_nwbsyn.nwb"))
+    >>> result = export_neuroglancer(path, os.path.join(folder, "volume_ng"))
+    >>> result.layers, result.n_points, result.n_lines
+    (('image', 'segmentation', 'clefts', 'cleft_points', 'partner_edges'), 2, 3)
     """
     from nwbsyn.io import open_nwb
     from nwbsyn.partners.nwb import result_tables

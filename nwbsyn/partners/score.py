@@ -295,7 +295,17 @@ def score_files(volume, result, **options) -> PartnerScore:
 
     Example
     -------
-    >>> print(score_files("sample_A.hdf", "sample_A.nwb").json_line())  # doctest: +SKIP
+    A result file (here a mock partner table) scored against itself is perfect:
+
+    >>> import os, tempfile
+    >>> from nwbsyn.io.nwb import write_new_nwb
+    >>> from nwbsyn.testing import mock_em_nwbfile, mock_SynapticPartnerTable
+    >>> nwbfile = mock_em_nwbfile()
+    >>> _ = mock_SynapticPartnerTable(nwbfile=nwbfile)
+    >>> path = write_new_nwb(nwbfile, os.path.join(tempfile.mkdtemp(), "sample_A.nwb"))
+    >>> score = score_files(path, path)
+    >>> score.edge_f1, score.n_true_positive_edges, score.adgt_nm
+    (1.0, 3, 0.0)
     """
     truth = read_truth(volume)
     return score_result(read_result(result), truth, **options)
