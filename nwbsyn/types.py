@@ -15,28 +15,11 @@ Example
 from __future__ import annotations
 
 import numpy as np
-from ndx_nwbsyn.types import (
-    EMImageVolume,
-    EMLabelVolume,
-    FunctionalConnectivity,
-    ModelProvenance,
-    QuantityVectorData,
-    SynapticCleftTable,
-    SynapticEventScoreSeries,
-    SynapticEventsTable,
-    SynapticPartnerTable,
-)
+from ndx_nwbsyn import types as _ndx_types
+from ndx_nwbsyn.types import *  # noqa: F401,F403 (the extension's classes, defined by ndx-nwbsyn)
 
 __all__ = [
-    "QuantityVectorData",
-    "SynapticEventsTable",
-    "SynapticEventScoreSeries",
-    "ModelProvenance",
-    "EMImageVolume",
-    "EMLabelVolume",
-    "SynapticCleftTable",
-    "SynapticPartnerTable",
-    "FunctionalConnectivity",
+    *_ndx_types.__all__,
     "event_timestamps",
     "smallest_unsigned",
     "cleft_centroids_nm",

@@ -76,16 +76,11 @@ def check_size(n_steps: float, n_neurons: int, *, what: str, fix: str) -> None:
 
 def check_numeric_dtype(dtype, *, what: str) -> None:
     """Refuse boolean, complex, text and compound data (``what`` names the object)."""
-    import numpy as np
+    from nwbsyn._shared.dtypes import dtype_words, holds_real_numbers
 
-    try:
-        kind = np.dtype(dtype).kind if dtype is not None else "O"
-    except TypeError:  # hdmf describes compound types as lists of fields
-        kind = "V"
-    names = {"b": "boolean", "c": "complex", "S": "text", "U": "text", "O": "text or object", "V": "compound",
-             "M": "date", "m": "time-delta"}
-    if kind not in "iuf":
-        raise InputError(f"{what} holds {names.get(kind, kind)} values; connectivity needs real numbers "
+    if dtype is None or not holds_real_numbers(dtype):
+        words = "text or objects" if dtype is None else dtype_words(dtype)
+        raise InputError(f"{what} holds {words}; connectivity needs real numbers "
                          "(store the traces as float or integer data).")
 
 

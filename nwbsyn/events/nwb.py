@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from nwbsyn._shared import InputError, available_memory_bytes
+from nwbsyn._shared.dtypes import dtype_words, holds_real_numbers
 from nwbsyn._shared.run import SHARED_RUN_OPTIONS, RunResult
 from nwbsyn._shared.nwb import (
     get_or_create_module,
@@ -128,25 +129,11 @@ MAX_RATE_HZ = 10_000_000.0
 
 def _check_dtype(series) -> None:
     dtype = getattr(series.data, "dtype", None)
-    if isinstance(dtype, (list, tuple)):  # hdmf's view of a compound (table) dataset
-        raise InputError(f"{series.name} holds compound records, not a trace of numbers; choose another series "
-                         "with --series.")
-    try:
-        dtype = np.dtype(dtype) if dtype is not None else np.asarray(series.data[:0]).dtype
-    except TypeError as err:
-        raise InputError(f"{series.name} holds values of type {dtype}, not numbers; choose another series "
-                         "with --series.") from err
-    if dtype.names is not None:
-        raise InputError(f"{series.name} holds compound records ({', '.join(dtype.names[:3])}); event detection "
-                         "needs a trace of numbers.")
-    if dtype.kind == "b":
-        raise InputError(f"{series.name} holds true/false values, not a recorded trace; choose another series "
-                         "with --series.")
-    if dtype.kind == "c":
-        raise InputError(f"{series.name} holds complex numbers; event detection needs a real-valued trace.")
-    if dtype.kind not in "iuf":
-        raise InputError(f"{series.name} holds {dtype} values (text or objects), not numbers; choose another series "
-                         "with --series.")
+    if dtype is None:
+        dtype = np.asarray(series.data[:0]).dtype
+    if not holds_real_numbers(dtype):
+        raise InputError(f"{series.name} holds {dtype_words(dtype)}, not numbers; event detection needs a recorded "
+                         "trace: choose another series with --series.")
 
 
 def _check_scale(series) -> tuple[float, float]:

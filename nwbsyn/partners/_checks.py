@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from nwbsyn._shared import InputError, available_memory_bytes
+from nwbsyn._shared.dtypes import dtype_words
 
 __all__ = ["available_memory_bytes", "format_bytes", "check_memory", "check_image_dtype", "check_label_dtype",
            "check_voxel_size", "check_volume_shape", "check_seed", "check_fraction", "SIMULATE_BYTES_PER_VOXEL",
@@ -53,19 +54,11 @@ def check_volume_shape(shape, *, name: str) -> tuple[int, ...]:
     return shape
 
 
-def _dtype_words(dtype) -> str:
-    dtype = np.dtype(dtype)
-    if dtype.names:
-        return "a compound type"
-    return {"b": "bool", "c": "complex numbers", "S": "byte strings", "U": "strings", "O": "objects",
-            "V": "raw bytes", "f": f"floats ({dtype})", "M": "dates", "m": "time spans"}.get(dtype.kind, str(dtype))
-
-
 def check_image_dtype(dtype, *, name: str) -> None:
     """An EM image holds integer grey levels (uint8, or integers that fit 0-255)."""
     dtype = np.dtype(dtype)
     if dtype.names or dtype.kind not in "ui":
-        raise InputError(f"{name} holds {_dtype_words(dtype)}; an EM image must hold uint8 grey levels (0-255) - "
+        raise InputError(f"{name} holds {dtype_words(dtype)}; an EM image must hold uint8 grey levels (0-255) - "
                          "convert it to uint8.")
 
 
@@ -81,7 +74,7 @@ def check_label_dtype(dtype, *, name: str) -> None:
     """A label volume holds integer ids."""
     dtype = np.dtype(dtype)
     if dtype.names or dtype.kind not in "ui":
-        raise InputError(f"{name} holds {_dtype_words(dtype)}; a label volume must hold integer ids (uint64, "
+        raise InputError(f"{name} holds {dtype_words(dtype)}; a label volume must hold integer ids (uint64, "
                          "0 = none) - relabel it.")
 
 
