@@ -193,8 +193,18 @@ def convert_abf(path, *, output, overwrite: bool = False, subject: dict | None =
 
     Example
     -------
-    >>> convert_abf("19911002-2.abf", output="nmj.nwb", channels=["I2"],
-    ...             subject={"subject_id": "m1", "species": "Mus musculus", "sex": "M", "age": "P30D"})  # doctest: +SKIP
+    A small recording written with pyabf (3 sweeps of 0.5 s in pA) stands in for a real ``.abf``:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from pyabf.abfWriter import writeABF1
+    >>> folder = tempfile.mkdtemp()
+    >>> data_pA = np.random.default_rng(0).normal(-20.0, 2.0, size=(3, 5000)).astype(np.float32)
+    >>> writeABF1(data_pA, os.path.join(folder, "cell.abf"), 10_000, units="pA")
+    >>> result = convert_abf(os.path.join(folder, "cell.abf"), output=os.path.join(folder, "cell.nwb"),
+    ...                      subject={"subject_id": "m1", "species": "Mus musculus", "sex": "M", "age": "P30D"})
+    >>> result.mode, result.n_sweeps, result.series, result.missing_metadata
+    ('voltage clamp', 3, ['sweep_000', 'sweep_001', 'sweep_002'], [])
     """
     from nwbsyn.io.nwb import write_new_nwb
     from nwbsyn.io.output import claim_output

@@ -96,9 +96,26 @@ def channel_roles(abf, path, *, clamp_mode: str | None = None, channels: list | 
 
     Example
     -------
-    >>> import pyabf                                                  # doctest: +SKIP
-    >>> [c.role for c in channel_roles(pyabf.ABF("19911002-2.abf"), "19911002-2.abf")]  # doctest: +SKIP
-    ['monitor', 'analysed']
+    A two-electrode clamp header (a stand-in for ``pyabf.ABF(path)``, which has the same fields):
+    the current is analysed, the voltage beside it is its monitor, 'Trig' is a trigger channel.
+
+    >>> from types import SimpleNamespace
+    >>> abf = SimpleNamespace(adcNames=["Vm1", "I2", "Trig"], adcUnits=["mV", "nA", "V"], dacUnits=["V", "mV"])
+    >>> [c.role for c in channel_roles(abf, "tevc.abf")]
+    ['monitor', 'analysed', 'trigger']
+    >>> [c.role for c in channel_roles(abf, "tevc.abf", channels=["Vm1"])]
+    ['analysed', 'monitor', 'trigger']
+
+    A file written by pyabf (one current channel):
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import pyabf
+    >>> from pyabf.abfWriter import writeABF1
+    >>> path = os.path.join(tempfile.mkdtemp(), "cell.abf")
+    >>> writeABF1(np.zeros((2, 1000), np.float32), path, 10_000, units="pA")
+    >>> [(c.name, c.unit, c.role) for c in channel_roles(pyabf.ABF(path), path)]
+    [('...', 'pA', 'analysed')]
     """
     table = adc_channels(abf)
     if channels:
