@@ -403,7 +403,16 @@ def run_on_nwbfile(nwbfile, *, source: str = "auto", bin_ms: float | None = None
     Example
     -------
     >>> from nwbsyn.testing import mock_ecephys_nwbfile
-    >>> inp, res = run_on_nwbfile(mock_ecephys_nwbfile(), bin_ms=50, progress_bar=False)[0]  # doctest: +SKIP
+    >>> nwbfile = mock_ecephys_nwbfile()          # 6 units, 30 s
+    >>> run = run_on_nwbfile(nwbfile, bin_ms=50, max_epochs=3, progress_bar=False)
+    >>> inp, res = run[0]
+    >>> res.weights.shape
+    (6, 6)
+    >>> print(run.summary())
+    6 units x 600 bins of 50 ms
+    ...
+    >>> "functional_connectivity" in nwbfile.processing["ecephys"].data_interfaces
+    True
     """
     from nwbsyn.connectivity.infer import fit_connectivity
 
@@ -504,8 +513,15 @@ def to_xarray(connectivity):
 
     Example
     -------
-    >>> ds = to_xarray(nwbfile.processing["ecephys"]["functional_connectivity"])   # doctest: +SKIP
-    >>> ds.weights.sel(presynaptic=3, postsynaptic=7)                             # doctest: +SKIP
+    >>> from nwbsyn.testing import mock_ecephys_nwbfile
+    >>> nwbfile = mock_ecephys_nwbfile()
+    >>> inp, res = run_on_nwbfile(nwbfile, bin_ms=50, max_epochs=3, progress_bar=False)[0]
+    >>> ds = to_xarray(nwbfile.processing["ecephys"]["functional_connectivity"])
+    >>> dict(ds.weights.sizes)
+    {'presynaptic': 6, 'postsynaptic': 6}
+    >>> # res.weights is [post, pre]; the dataset is indexed by unit id
+    >>> bool(abs(float(ds.weights.sel(presynaptic=3, postsynaptic=1)) - res.weights[1, 3]) < 1e-6)
+    True
     """
     import xarray as xr
 

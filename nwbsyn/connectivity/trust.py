@@ -77,8 +77,14 @@ def edge_significance(trained, *, session: int = 0, n_shifts: int | None = None,
 
     Example
     -------
-    >>> sig = edge_significance(trained)                    # doctest: +SKIP
-    >>> (sig.p_values < 0.05).sum()                         # doctest: +SKIP
+    >>> import numpy as np
+    >>> from nwbsyn.connectivity import simulate_network
+    >>> from nwbsyn.connectivity.train import TrainConfig, fit
+    >>> sim = simulate_network(n_neurons=8, n_steps=2000, rng=0)
+    >>> trained = fit(sim.activity, config=TrainConfig(max_epochs=3), progress_bar=False)
+    >>> sig = edge_significance(trained, n_shifts=19)
+    >>> sig.p_values.shape, bool(sig.p_values.min() >= 1 / 20), np.diag(sig.p_values).tolist() == [1.0] * 8
+    ((8, 8), True, True)
     """
     import torch
 
@@ -126,7 +132,16 @@ def fit_quality(result, activity: np.ndarray, behavior: np.ndarray | None = None
 
     Example
     -------
-    >>> fit_quality(result, activity)["ok"]    # doctest: +SKIP
+    >>> from nwbsyn.connectivity import simulate_network
+    >>> from nwbsyn.connectivity.infer import fit_connectivity
+    >>> sim = simulate_network(n_neurons=8, n_steps=2000, rng=0)
+    >>> result = fit_connectivity(sim.activity, max_epochs=3, significance=False, progress_bar=False)
+    >>> quality = fit_quality(result, sim.activity)
+    >>> sorted(quality), quality["baseline"]
+    (['baseline', 'baseline_forecast_r', 'forecast_r', 'ok', 'warning'], 'ridge VAR(3)')
+    >>> quality["ok"] == (quality["forecast_r"] > max(quality["baseline_forecast_r"], 0.0))
+    True
+    >>> quality["ok"] or quality["warning"].startswith("The connectivity fit is not trustworthy")
     True
     """
     from nwbsyn.connectivity.baselines import ridge_var
