@@ -328,11 +328,15 @@ def run_on_nwbfile(nwbfile, *, image: str | None = None, segmentation: str | Non
     -------
     >>> from nwbsyn.partners import simulate_volume, add_em_volume, run_on_nwbfile
     >>> from nwbsyn.testing import mock_nwbfile
-    >>> vol = simulate_volume(shape_zyx=(16, 128, 128), rng=0)
+    >>> vol = simulate_volume(shape_zyx=(8, 64, 64), n_synapses=3, rng=0)
     >>> nwbfile = mock_nwbfile()
-    >>> _ = add_em_volume(nwbfile, raw=vol.raw, neuron_ids=vol.neuron_ids, voxel_size_nm=vol.voxel_size_nm)
-    >>> inp, result = run_on_nwbfile(nwbfile, progress_bar=False)[0]  # doctest: +SKIP
-    >>> result.edges()[:2]  # (cleft, pre, post)  # doctest: +SKIP
+    >>> _ = add_em_volume(nwbfile, raw=vol.raw, neuron_ids=vol.neuron_ids, voxel_size_nm=vol.voxel_size_nm,
+    ...                   clefts=vol.clefts)
+    >>> inp, result = run_on_nwbfile(nwbfile, clefts="given", progress_bar=False)[0]
+    >>> result.edges().tolist() == vol.edges().tolist()  # (cleft, pre, post): the planted partners
+    True
+    >>> sorted(nwbfile.processing["misc"].data_interfaces)
+    [...'synaptic_clefts', 'synaptic_partners']
     """
     from nwbsyn.partners.infer import (assign_partners, check_assignment_options, clefts_from_labels, detect_clefts,
                                        load_network)
