@@ -502,9 +502,15 @@ def run_on_nwbfile(nwbfile, *, series: list[str] | None = None, model="default",
     Example
     -------
     >>> from nwbsyn.testing import mock_icephys_nwbfile
-    >>> nwbfile = mock_icephys_nwbfile()
-    >>> run = run_on_nwbfile(nwbfile, exclude="0:0.1", progress_bar=False)      # doctest: +SKIP
-    >>> print(run.summary())                                                    # doctest: +SKIP
+    >>> nwbfile = mock_icephys_nwbfile(n_sweeps=1, duration_s=0.5, n_events_per_sweep=4)
+    >>> run = run_on_nwbfile(nwbfile, exclude="0:0.1", progress_bar=False)
+    >>> print("summary:", run.summary())
+    summary: ... events in 1 trace(s) (processing/icephys/synaptic_events)
+      sweep_0: ... events, ... Hz in 0.40 s analysed, mean amplitude ... pA...
+    excluded 1 windows (0.10 s, processing/icephys/synaptic_events_excluded)...
+    >>> inp, res = run[0]
+    >>> bool(len(res) > 0 and (res.onset_times_s >= 0.1).all())   # none in the excluded first 0.1 s
+    True
     """
     from pathlib import Path
 
