@@ -10,9 +10,23 @@ when, by which nwbsyn version), and the labelled windows in the training format 
 
 Example
 -------
->>> session = open_review("cell_nwbsyn.nwb", output="cell_curated.nwb")   # doctest: +SKIP
->>> session.set_label(0, "reject"); session.add_event(sweep=0, time_s=1.234)   # doctest: +SKIP
->>> session.save()                                                        # doctest: +SKIP
+>>> import os, tempfile
+>>> from nwbsyn.io.nwb import open_nwb, write_new_nwb
+>>> from nwbsyn.testing import mock_icephys_nwbfile, mock_SynapticEventsTable
+>>> folder = tempfile.mkdtemp()
+>>> nwbfile = mock_icephys_nwbfile(n_sweeps=1)
+>>> _ = mock_SynapticEventsTable(n_events=5, nwbfile=nwbfile)      # stands in for detected events
+>>> path = write_new_nwb(nwbfile, os.path.join(folder, "cell_nwbsyn.nwb"))
+>>> session = open_review(path, output=os.path.join(folder, "cell_curated.nwb"))
+>>> session.set_label(0, "reject"); added = session.add_event(sweep=0, time_s=0.5)
+>>> session.counts()
+{'accepted': 0, 'rejected': 1, 'unreviewed': 4, 'added': 1}
+>>> summary = session.save()
+>>> summary["events_before"], summary["events_after"], summary["n_windows"]
+(5, 5, 2)
+>>> with open_nwb(summary["output"]) as curated:
+...     sorted(set(curated.processing["icephys"]["synaptic_events"]["review"].data[:]))
+['added', 'unreviewed']
 """
 
 from __future__ import annotations
@@ -226,9 +240,15 @@ def open_review(path, *, output=None, in_place: bool = False, overwrite: bool = 
 
     Example
     -------
-    >>> session = open_review("cell_nwbsyn.nwb", in_place=True)   # doctest: +SKIP
-    >>> session.counts()["unreviewed"]                              # doctest: +SKIP
-    152
+    >>> import os, tempfile
+    >>> from nwbsyn.io.nwb import write_new_nwb
+    >>> from nwbsyn.testing import mock_icephys_nwbfile, mock_SynapticEventsTable
+    >>> nwbfile = mock_icephys_nwbfile(n_sweeps=1)
+    >>> _ = mock_SynapticEventsTable(n_events=5, nwbfile=nwbfile)
+    >>> path = write_new_nwb(nwbfile, os.path.join(tempfile.mkdtemp(), "cell_nwbsyn.nwb"))
+    >>> session = open_review(path, in_place=True)
+    >>> session.counts()["unreviewed"], session.output == session.source
+    (5, True)
     """
     from nwbsyn.io.nwb import _claim_destination, check_nwb_path, open_nwb
     from nwbsyn.io.output import check_output
