@@ -23,9 +23,23 @@ not inside a source folder, no output over an input). The summary files are writ
 
 Example
 -------
+A dandiset served on 127.0.0.1 (:class:`nwbsyn.testing.servers.FakeDandiArchive`) stands in for
+the DANDI archive; ``scheduler="inline"`` runs the one asset here, without starting Dask workers:
+
+>>> import os, tempfile
 >>> from nwbsyn import batch
->>> summary = batch.run(["DANDI:000123"], analysis="events", out_dir="results")   # doctest: +SKIP
->>> summary[["asset", "status", "n_events", "frequency_hz"]]                       # doctest: +SKIP
+>>> from nwbsyn.testing import mock_icephys_nwbfile
+>>> from nwbsyn.testing.servers import FakeDandiArchive
+>>> folder = tempfile.mkdtemp()
+>>> with FakeDandiArchive(os.path.join(folder, "archive")) as archive:
+...     _ = archive.add_asset("000123", "sub-1/sub-1_ses-1_icephys.nwb",
+...                           mock_icephys_nwbfile(n_sweeps=1, duration_s=0.5))
+...     summary = batch.run(["DANDI:000123"], analysis="events", out_dir=os.path.join(folder, "results"),
+...                         scheduler="inline", progress_bar=False, validate=False, dandi_api_url=archive.api_url)
+>>> summary[["asset", "output", "status"]].values.tolist()
+[['DANDI:000123/sub-1/sub-1_ses-1_icephys.nwb...', 'sub-1/sub-1_ses-1_icephys.nwb', 'ok']]
+>>> int(summary["n_events"][0]) > 0
+True
 """
 
 from __future__ import annotations
@@ -94,7 +108,20 @@ def run(sources, *, analysis: str = "events", out_dir, glob: str | None = None, 
 
     Example
     -------
-    >>> summary = run("DANDI:000123", analysis="events", out_dir="out", n_workers=2)  # doctest: +SKIP
+    Local files, run one by one in this process (``scheduler="inline"``; by default a Dask
+    LocalCluster with ``n_workers`` processes runs them):
+
+    >>> import os, tempfile
+    >>> from nwbsyn.io.nwb import write_new_nwb
+    >>> from nwbsyn.testing import mock_icephys_nwbfile
+    >>> folder = tempfile.mkdtemp()
+    >>> source = write_new_nwb(mock_icephys_nwbfile(n_sweeps=1, duration_s=0.5), os.path.join(folder, "cell.nwb"))
+    >>> summary = run([source], analysis="events", out_dir=os.path.join(folder, "out"), scheduler="inline",
+    ...               progress_bar=False, validate=False)
+    >>> summary.loc[0, "output"], summary.loc[0, "status"]      # named from the file's Subject and session
+    ('sub-mouse-1/sub-mouse-1_ses-session-0_desc-events.nwb', 'ok')
+    >>> sorted(os.listdir(os.path.join(folder, "out")))
+    ['dandiset.yaml', 'nwbsyn_batch_summary.csv', ...'sub-mouse-1']
     """
     if analysis not in (*ANALYSES, "auto"):
         raise InputError(f"analysis must be one of {', '.join((*ANALYSES, 'auto'))}; got {analysis!r}.")

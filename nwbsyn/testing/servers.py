@@ -91,7 +91,7 @@ class _Base:
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
         self.bytes_served = 0
         self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     @property
