@@ -16,7 +16,7 @@ import scipy.signal
 
 from nwbsyn.events.trace import TraceReader
 
-__all__ = ["candidate_trace", "locate_events"]
+__all__ = ["candidate_trace", "candidate_windows", "locate_events"]
 
 
 #: The candidate filters' events, (rise ms, decay ms, ms of it kept, ms of baseline before): a fast one
@@ -248,3 +248,50 @@ def locate_events(
     return _locate(x, regions, [(0, x.size)], fs=float(sampling_rate_hz), halo=0,
                    sd_block=max(1, x.size), sd_every=1, min_separation_samples=min_separation_samples,
                    relative_prominence=relative_prominence, sd_factor=sd_factor)
+
+
+#: Fast mode scores the windows that put a candidate onset at these fractions of the window.
+CANDIDATE_POSITIONS = (0.1, 0.55)
+
+
+def candidate_windows(xr, chunks, *, stride, window, n_win, threshold_sd) -> np.ndarray:
+    """Boolean mask of the windows fast mode scores (see :data:`CANDIDATE_POSITIONS`).
+
+    A position is a candidate where any of the candidate filters (:data:`CANDIDATE_SHAPES`)
+    exceeds ``threshold_sd`` robust SDs of its own response.
+    """
+    n_blocks = -(-xr.size // stride)
+    hit = np.zeros(n_blocks, dtype=bool)
+    for shape in CANDIDATE_SHAPES:
+        hit |= _candidate_blocks(xr, chunks, stride=stride, threshold_sd=threshold_sd, shape=shape, n_blocks=n_blocks)
+    blocks = np.flatnonzero(hit)
+    lo_f, hi_f = CANDIDATE_POSITIONS
+    first = np.clip(-((hi_f * window - blocks * stride) // stride), 0, n_win)  # ceil((c*stride - hi*W)/stride)
+    last = np.clip(((blocks + 1) * stride - 1 - lo_f * window) // stride + 1, 0, n_win)
+    diff = np.zeros(n_win + 1, dtype=np.int32)
+    np.add.at(diff, first.astype(np.int64), 1)
+    np.add.at(diff, last.astype(np.int64), -1)
+    return np.cumsum(diff[:-1]) > 0
+
+
+def _candidate_blocks(xr, chunks, *, stride, threshold_sd, shape, n_blocks) -> np.ndarray:
+    """Which stride blocks hold a response of one candidate filter above ``threshold_sd`` robust SDs."""
+    kernel, n_pre = _candidate_kernel(xr.fs_m, shape)
+    block_max = np.full(n_blocks, -np.inf, dtype=np.float32)
+    sd_step = max(1, xr.size // 2_000_000)
+    sub = []
+    for a, b in chunks:  # a is a multiple of stride
+        lo = max(0, a - n_pre)
+        d = candidate_trace(xr.read(lo, b - n_pre + kernel.size - 1), sampling_rate_hz=xr.fs_m, shape=shape)[a - lo :]
+        d = d[: b - a]
+        pad = np.full(-(-d.size // stride) * stride, -np.inf)
+        pad[: d.size] = d
+        block_max[a // stride : a // stride + pad.size // stride] = pad.reshape(-1, stride).max(axis=1)
+        s = d[np.arange(-a % sd_step, d.size, sd_step)]
+        sub.append(s[np.isfinite(s)].astype(np.float32))
+    sub = np.concatenate(sub)
+    if sub.size == 0:
+        return np.zeros(n_blocks, dtype=bool)
+    med = float(np.median(sub))
+    sd = 1.4826 * float(np.median(np.abs(sub - med)))
+    return block_max > med + threshold_sd * sd

@@ -2,17 +2,20 @@
 
 Every step of detection and measurement reads the trace through :class:`TraceReader` (a numpy
 array, ``numpy.memmap``, ``h5py.Dataset`` or zarr array), so a long recording is never loaded
-whole; resampling to the classifier's rate wraps it (``infer._ModelRateReader``) with the
-same two members, ``size`` and ``read(start, stop)``.
+whole; resampling to the classifier's rate wraps it with the
+same two members, ``size`` and ``read(start, stop)``: :class:`ResampledReader`.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
+import scipy.signal
 
 from nwbsyn._shared import InputError
 
-__all__ = ["TraceReader", "check_trace"]
+__all__ = ["TraceReader", "ResampledReader", "check_trace"]
 
 
 def check_trace(trace, *, sampling_rate_hz: float, min_samples: int = 2, name: str = "trace") -> np.ndarray:
@@ -71,3 +74,28 @@ class TraceReader:
         if not np.all(np.isfinite(seg)):
             raise InputError(f"{self.name} contains NaN or infinite values; interpolate or cut them out first.")
         return seg
+
+
+class ResampledReader:
+    """Slices of the trace resampled to the model rate and signed so events point down."""
+
+    def __init__(self, reader: TraceReader, fs: float, model_rate_hz: float, sign: float):
+        self.reader, self.sign = reader, sign
+        if fs == model_rate_hz:
+            self.up = self.down = 1
+        else:
+            ratio = Fraction(model_rate_hz / fs).limit_denominator(1000)
+            self.up, self.down = ratio.numerator, ratio.denominator
+        self.fs_m = fs * self.up / self.down
+        self.size = -(-reader.size * self.up // self.down)
+        self.margin = 10 * max(self.up, self.down) // self.up + 64  # FIR half-length + slack, input samples
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        a, b = max(0, int(a)), min(self.size, int(b))
+        if self.up == self.down == 1:
+            return self.sign * self.reader.read(a, b)
+        o0 = max(0, a * self.down // self.up - self.margin) // self.down * self.down
+        o1 = min(self.reader.size, -(-b * self.down // self.up) + self.margin)
+        y = scipy.signal.resample_poly(self.reader.read(o0, o1), self.up, self.down, padtype="line")
+        j0 = o0 * self.up // self.down
+        return self.sign * y[a - j0 : b - j0]

@@ -59,10 +59,10 @@ def test_fast_mode_finds_the_same_events_as_full_mode(sim):
 
 
 def test_fast_mode_scores_a_coarse_grid_of_candidate_windows_and_refines_ambiguous_bumps(sim, monkeypatch):
-    from nwbsyn.events import infer
+    from nwbsyn.events import score, trace
 
     with monkeypatch.context() as m:
-        m.setattr(infer, "COARSE_STEP", 1)  # every candidate window
+        m.setattr(score, "COARSE_STEP", 1)  # every candidate window
         every = _detect(sim.trace_pA, model=TemplateScorer(), threshold=0.5)
     coarse = TemplateScorer()
     res = _detect(sim.trace_pA, model=coarse, threshold=0.5)
@@ -71,11 +71,11 @@ def test_fast_mode_scores_a_coarse_grid_of_candidate_windows_and_refines_ambiguo
     np.testing.assert_array_equal(res.onset_samples, every.onset_samples)
     # a bump of the interpolated trace near the threshold has every window around its peak scored
     mask = every.score_trace > 0
-    xr = infer._ModelRateReader(infer.TraceReader(sim.trace_pA, sampling_rate_hz=FS), FS, FS, sign=1.0)
-    run = infer._resolve_model(TemplateScorer(), "cpu")[0]
+    xr = trace.ResampledReader(trace.TraceReader(sim.trace_pA, sampling_rate_hz=FS), FS, FS, sign=1.0)
+    run = score._resolve_model(TemplateScorer(), "cpu")[0]
     kw = dict(stride=20, window=600, n_win=mask.size, batch_size=512, progress_bar=False)
-    low, n_low = infer._score_windows(xr, [(0, xr.size)], run, mask, threshold=0.99, **kw)
-    high, n_high = infer._score_windows(xr, [(0, xr.size)], run, mask, threshold=2.0, **kw)  # no bump is near 2
+    low, n_low = score._score_windows(xr, [(0, xr.size)], run, mask, threshold=0.99, **kw)
+    high, n_high = score._score_windows(xr, [(0, xr.size)], run, mask, threshold=2.0, **kw)  # no bump is near 2
     assert n_low > n_high
     assert np.abs(low - every.score_trace).max() <= np.abs(high - every.score_trace).max()
 
