@@ -223,8 +223,30 @@ def run_demo(*, out_dir, progress_bar: bool = True, quick: bool = False, seed: i
 
     Example
     -------
-    >>> summary = run_demo(out_dir="nwbsyn_demo")            # doctest: +SKIP
-    >>> print(summary.format())                              # doctest: +SKIP
+    ``summary = run_demo(out_dir="nwbsyn_demo", quick=True)`` takes about 40 s on a laptop CPU
+    (three simulations, three analyses, validation and reports), too long for an example that runs
+    with the tests. What runs here: ``out_dir`` is checked before any work, and the summary table
+    of a stand-in row:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> taken = os.path.join(folder, "taken")
+    >>> open(taken, "w").close()
+    >>> run_demo(out_dir=taken)
+    Traceback (most recent call last):
+    ...
+    nwbsyn._shared.InputError: ...taken is a file; give a folder for the demo output (--out DIR).
+    >>> row = DemoRow(analysis="events", planted="14 EPSCs in 8 s", found="14 events", score="F1 1.000",
+    ...               seconds=8.0, valid=True)
+    >>> summary = DemoSummary(out_dir=Path(folder), rows=(row,), seconds=8.0)
+    >>> summary.ok
+    True
+    >>> print(summary.format())
+    analysis  planted          found      score     valid  time
+    --------  ---------------  ---------  --------  -----  ----
+    events    14 EPSCs in 8 s  14 events  F1 1.000  yes    8 s
+    <BLANKLINE>
+    total 8 s; files in ...
     """
     from nwbsyn.io.output import check_output
 
