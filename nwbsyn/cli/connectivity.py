@@ -112,10 +112,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
                 max_epochs=args.max_epochs, device=args.device, overwrite=args.overwrite,
                 progress_bar=not args.quiet, checkpoint=ckpt_tmp, init_from=start)
             inp, result = run[0]
-            if plot_tmp is not None:
-                from nwbsyn.connectivity.plot import id_labels
-
-                connectivity.plot_connectivity(result, path=plot_tmp, labels=id_labels(inp))
+            if plot_tmp is not None:  # drawn from the FunctionalConnectivity the run wrote, as the report
+                connectivity.plot_connectivity(run, path=plot_tmp)
     print(run.summary(where=args.input if args.in_place else nwb_out))
     quality = result.metrics.get("fit_quality", {})
     if quality.get("warning"):

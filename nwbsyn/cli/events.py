@@ -349,14 +349,11 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                 evoked_window_ms=args.evoked_window, drop_action_potentials=not args.keep_action_potentials,
                 announce=print,
             )
-            figure = events.plot_detections(run) if plot is not None else None
+            figure = events.plot_detections(run) if plot is not None else None  # from the NWB objects it wrote
         if figure is not None:  # saved once the NWB file is written: a failed run leaves no figure
-            import matplotlib.pyplot as plt
-
             from nwbsyn.events.plot import save_figure
 
             save_figure(figure, plot)
-            plt.close(figure)
     print(run.summary(where=where))
     return 0
 

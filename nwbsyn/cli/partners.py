@@ -190,15 +190,10 @@ def _check_models(args: argparse.Namespace) -> None:
 
 
 def _save_plot(claim, figure) -> None:
-    import matplotlib.pyplot as plt
-
     if claim is None:
         return
-    try:
-        with claim.temporary() as tmp:
-            figure.savefig(tmp, dpi=110)
-    finally:
-        plt.close(figure)
+    with claim.temporary() as tmp:
+        figure.savefig(tmp, dpi=110)
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
@@ -240,7 +235,7 @@ def _assign_nwb(args: argparse.Namespace, options: dict):
             _check_models(args)
             run = partners.run_on_nwbfile(nwbfile, **options)
             if plot_claim is not None:  # drawn while the input is open; saved once the NWB file is written
-                figure = partners.plot_synapses(*run[0])
+                figure = partners.plot_synapses(*run[0])  # from the tables the run wrote
         _save_plot(plot_claim, figure)
     return where, run
 

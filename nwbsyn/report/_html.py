@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from nwbsyn.report._viewer import VIEWER_CSS, VIEWER_JS
 
-__all__ = ["Section", "figure_html", "table_html", "details_html", "page_html", "new_figure"]
+__all__ = ["Section", "figure_html", "table_html", "details_html", "page_html", "new_figure", "figure_formats",
+           "check_figure_path", "save_figure"]
 
 _CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0; color: #222;
@@ -61,6 +62,46 @@ def new_figure(**kwargs):
 
     kwargs.setdefault("constrained_layout", True)
     return Figure(**kwargs)
+
+
+def figure_formats() -> dict[str, str]:
+    """File suffixes matplotlib can write (without the dot) and what each one is."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return dict(FigureCanvasBase.get_supported_filetypes())
+
+
+def check_figure_path(path, *, option: str = "--plot") -> str:
+    """The format of a figure file named ``path`` (its suffix), or an InputError naming ``option``."""
+    from pathlib import Path
+
+    from nwbsyn._shared import InputError
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    formats = figure_formats()
+    if suffix not in formats:
+        raise InputError(f"The figure {path} ({option}) has {'suffix .' + suffix if suffix else 'no suffix'}, "
+                         f"which matplotlib cannot write; end it in one of: {', '.join('.' + f for f in sorted(formats))}.")
+    return suffix
+
+
+def save_figure(fig, path, *, dpi: int = 120, atomic: bool = True) -> None:
+    """Save ``fig`` to ``path`` (a file name or an OutputClaim); the format follows the suffix.
+
+    A file name is replaced atomically unless ``atomic`` is False (a temporary file that is already claimed)."""
+    from contextlib import nullcontext
+
+    from nwbsyn.io.output import OutputClaim, claim_output
+
+    if not atomic and not isinstance(path, OutputClaim):
+        fig.savefig(path, dpi=dpi, format=check_figure_path(path, option="path"))
+        return
+    claim_cm = nullcontext(path) if isinstance(path, OutputClaim) else claim_output(path, overwrite=True,
+                                                                                   what="figure")
+    with claim_cm as claim:
+        fmt = check_figure_path(claim.path)
+        with claim.temporary() as tmp:
+            fig.savefig(tmp, dpi=dpi, format=fmt)
 
 
 def figure_html(fig, caption: str, *, dpi: int = 100) -> str:

@@ -213,9 +213,12 @@ def write_report(nwbfile_or_path, *, output_path=None, overwrite: bool = True) -
 
     Example
     -------
-    >>> from nwbsyn.report import write_report
-    >>> write_report("cell1_nwbsyn.nwb", output_path="cell1_report.html")   # doctest: +SKIP
-    PosixPath('cell1_report.html')
+    >>> from pynwb import NWBHDF5IO
+    >>> from nwbsyn.testing import mock_FunctionalConnectivity
+    >>> with NWBHDF5IO("session_nwbsyn.nwb", "w") as nwb_io:
+    ...     nwb_io.write(mock_FunctionalConnectivity().get_ancestor("NWBFile"))
+    >>> write_report("session_nwbsyn.nwb", output_path="session_report.html")
+    PosixPath('session_report.html')
     """
     source = nwbfile_or_path if isinstance(nwbfile_or_path, (str, Path)) else None
     if output_path is None:

@@ -7,71 +7,12 @@ import html
 
 import numpy as np
 
+from nwbsyn.events.plot import _DISPLAY, detections_figure, display_scale, event_rows, excluded_windows, rate_hz, \
+    series_times, traces_of, window_s
 from nwbsyn.report._html import Section, new_figure, table_html
 from nwbsyn.report._viewer import envelope_bin, gallery_html, sweep_envelope, trace_viewer_html
 
 __all__ = ["events_section"]
-
-_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}
-_MAX_SNIPPETS = 500
-
-
-def _series_times(series, n: int, first: int = 0) -> np.ndarray:
-    if series.timestamps is not None:
-        return np.asarray(series.timestamps[first:first + n], dtype=float)
-    return float(series.starting_time or 0.0) + (first + np.arange(n)) / float(series.rate)
-
-
-def _scale(series) -> tuple[float, str]:
-    factor, unit = _DISPLAY.get(series.unit, (1.0, series.unit))
-    return float(series.conversion) * factor, unit
-
-
-def _envelope(t: np.ndarray, y: np.ndarray, n_columns: int = 3000):
-    """Min/max per column so that a long trace draws fast and keeps its peaks."""
-    if y.size <= 2 * n_columns:
-        return t, y
-    k = -(-y.size // n_columns)
-    n_blocks = -(-y.size // k)
-    pad = n_blocks * k - y.size
-    blocks = np.pad(y, (0, pad), mode="edge").reshape(n_blocks, k)
-    tt = np.pad(t, (0, pad), mode="edge").reshape(n_blocks, k)[:, [0, -1]].ravel()
-    yy = np.stack([blocks.min(axis=1), blocks.max(axis=1)], axis=1).ravel()
-    return tt, yy
-
-
-def _event_rows(table) -> dict:
-    """Columns of the table as arrays, plus each event's series and onset sample."""
-    n = len(table)
-    refs = table["trace"].data[:] if "trace" in table.colnames else []
-    cols = {name: np.asarray(table[name].data[:], dtype=float) if name in table.colnames else np.full(n, np.nan)
-            for name in ("timestamp", "amplitude", "baseline", "rise_time", "half_decay_time", "half_width", "score")}
-    cols["amplitude_method"] = (np.asarray(table["amplitude_method"].data[:]).astype(str)
-                                if "amplitude_method" in table.colnames else None)
-    cols["series"] = [ref[2] for ref in refs] if len(refs) else [None] * n
-    cols["series_id"] = np.array([x.object_id if x is not None else "" for x in cols["series"]], dtype=object)
-    cols["onset"] = np.asarray([int(ref[0]) for ref in refs], dtype=np.int64) if len(refs) else np.zeros(n, int)
-    cols["amplitude_unit"] = getattr(table["amplitude"], "unit", "") if "amplitude" in table.colnames else ""
-    return cols
-
-
-def _excluded_windows(table, score_series) -> dict:
-    """Excluded windows per series name (``synaptic_events_excluded`` beside the events table), merged,
-    as (start_s, stop_s, reason) rows on the session clock; {} when the file has none."""
-    holder = table if table is not None else (score_series[0] if score_series else None)
-    module = getattr(holder, "parent", None)
-    excluded = getattr(module, "data_interfaces", {}).get("synaptic_events_excluded") if module is not None else None
-    if excluded is None or not len(excluded) or "series" not in excluded.colnames:
-        return {}
-    start, stop = np.asarray(excluded["start_time"].data[:], float), np.asarray(excluded["stop_time"].data[:], float)
-    names = np.asarray(excluded["series"].data[:]).astype(str)
-    reasons = np.asarray(excluded["reason"].data[:]).astype(str) if "reason" in excluded.colnames else \
-        np.full(len(names), "")
-    out: dict = {}
-    for a, b, name, why in sorted(zip(start, stop, names, reasons)):
-        out.setdefault(name, []).append((float(a), float(b), why))
-    return out
-
 
 def _excluded_note(excluded: dict) -> str:
     if not excluded:
@@ -101,73 +42,6 @@ def _overlap_s(spans: np.ndarray, lo, hi) -> np.ndarray:
     for a, b in spans:
         total += np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0, None)
     return total
-
-
-def _trace_figure(series, onsets: np.ndarray, scores, *, max_seconds: float = 10.0, excluded=()):
-    rate = _rate_hz(series)
-    n = min(len(series.data), int(max_seconds * rate))
-    gain, unit = _scale(series)
-    y = np.asarray(series.data[:n], dtype=float) * gain
-    t = _series_times(series, n)
-    fig = new_figure(figsize=(11, 4.6))
-    grid = fig.add_gridspec(2, 1, height_ratios=[3, 1])
-    ax = fig.add_subplot(grid[0])
-    ax.plot(*_envelope(t, y), lw=0.5, color="0.3")
-    shown = onsets[onsets < n]
-    lo, hi = sweep_envelope(y, k=envelope_bin(rate, n), gain=1.0, rate_hz=rate)["y"]  # transients excluded
-    ax.set_ylim(lo, hi + 0.1 * (hi - lo))
-    if shown.size:
-        ax.plot(t[shown], np.full(shown.size, hi + 0.05 * (hi - lo)), "v", color="tab:red", ms=5,
-                label=f"{shown.size} detected onsets")
-        ax.legend(loc="upper right", frameon=False, fontsize=8)
-    for a, b, *_ in excluded:
-        if b >= t[0] and a <= t[-1]:
-            ax.axvspan(max(a, t[0]), min(b, t[-1]), color="0.85", lw=0, zorder=0)
-    ax.set(ylabel=unit, title=f"{series.name}: first {t[-1] - t[0]:.1f} s with detected events"
-           + (" (grey: excluded windows)" if len(excluded) else ""))
-    ax_s = fig.add_subplot(grid[1], sharex=ax)
-    if scores is not None:
-        m = len(scores.data)
-        ts = float(scores.starting_time or 0.0) + np.arange(m) / float(scores.rate)
-        keep = np.flatnonzero(ts <= t[-1])
-        ax_s.plot(*_envelope(ts[keep], np.asarray(scores.data[: keep.size], dtype=float)), lw=0.6,
-                  color="tab:blue")
-        if scores.threshold is not None:
-            ax_s.axhline(scores.threshold, ls="--", color="0.5", lw=0.8)
-    else:
-        ax_s.text(0.5, 0.5, "no score series", ha="center", va="center", transform=ax_s.transAxes)
-    ax_s.set(ylim=(-0.05, 1.05), xlabel="time (s, session clock)", ylabel="score")
-    return fig
-
-
-def _window_s(cols) -> tuple[float, float]:
-    """Snippet window around onsets from the kinetics: 3 ms before, 5 half decays after (10-150 ms)."""
-    decay = np.nanmedian(cols["half_decay_time"]) if np.isfinite(cols["half_decay_time"]).any() else 0.002
-    return 0.003, float(np.clip(5.0 * decay, 0.010, 0.150))
-
-
-def _average_figure(series, onsets: np.ndarray, window_s: tuple[float, float]):
-    rate = _rate_hz(series)
-    gain, unit = _scale(series)
-    pre, post = int(round(window_s[0] * rate)), int(round(window_s[1] * rate))
-    ok = onsets[(onsets - pre >= 0) & (onsets + post <= len(series.data))]
-    if ok.size > _MAX_SNIPPETS:
-        ok = ok[np.linspace(0, ok.size - 1, _MAX_SNIPPETS).astype(int)]
-    snippets = np.stack([np.asarray(series.data[o - pre:o + post], dtype=float) * gain for o in ok]) \
-        if ok.size else np.zeros((0, pre + post))
-    snippets = snippets - snippets[:, : max(1, pre - int(round(0.0003 * rate)))].mean(axis=1, keepdims=True)
-    t_ms = np.arange(-pre, post) * 1e3 / rate
-    fig = new_figure(figsize=(5.5, 4))
-    ax = fig.add_subplot()
-    for s in snippets[:: max(1, len(snippets) // 40)]:
-        ax.plot(t_ms, s, color="0.75", lw=0.5)
-    if len(snippets):
-        ax.plot(t_ms, snippets.mean(axis=0), color="tab:red", lw=2, label=f"mean of {len(snippets)} events")
-        ax.legend(frameon=False, fontsize=8)
-    ax.axvline(0, color="0.5", lw=0.6, ls=":")
-    ax.set(title=f"{series.name}: average event", xlabel="time from onset (ms)",
-           ylabel=f"{unit} (baseline subtracted)")
-    return fig
 
 
 def _intervals_s(cols) -> np.ndarray:
@@ -215,7 +89,7 @@ def _frequency_figure(series_list, cols, excluded=None):
     excluded = excluded or {}
     spans = []
     for s in series_list:
-        t = _series_times(s, 1)[0]
+        t = series_times(s, 1)[0]
         rate = float(s.rate) if s.rate else None
         end = t + len(s.data) / rate if rate else float(s.timestamps[-1])
         spans.append((t, end))
@@ -246,7 +120,7 @@ def _frequency_figure(series_list, cols, excluded=None):
 
 def _analysed_s(series, duration: float, excluded: dict) -> float:
     """The sweep's duration less its excluded windows (merged, clipped to the sweep)."""
-    t0 = _series_times(series, 1)[0]
+    t0 = series_times(series, 1)[0]
     gone = np.clip(_merged(excluded.get(series.name, [])), t0, t0 + duration)
     return max(duration - float(np.sum(gone[:, 1] - gone[:, 0])), 0.0)
 
@@ -268,10 +142,6 @@ def _stats_rows(series_list, cols, amp_scale: float, excluded=None):
     return rows
 
 
-def _rate_hz(series) -> float:
-    return float(series.rate) if series.rate else 1.0 / float(np.median(np.diff(series.timestamps[:1000])))
-
-
 def _score_envelope(scores, *, n_bins: int, t0_s: float, dt_s: float) -> np.ndarray:
     """The score's maximum in each display bin of the trace (the score may run at another rate)."""
     rate = float(scores.rate)
@@ -286,28 +156,28 @@ def _viewer(section_id: str, series_list, cols, scores_of, excluded=None) -> str
     total = sum(len(s.data) for s in series_list)
     sweeps = []
     for s in series_list:
-        rate, (gain, unit) = _rate_hz(s), _scale(s)
+        rate, (gain, unit) = rate_hz(s), display_scale(s)
         k = envelope_bin(rate, total)
         env = sweep_envelope(s.data, k=k, gain=gain, rate_hz=rate)
         sel = cols["series_id"] == s.object_id \
             if cols else np.zeros(0, bool)
         scores = scores_of.get(s.object_id)
-        score_env = _score_envelope(scores, n_bins=env["hi"].size, t0_s=_series_times(s, 1)[0], dt_s=k / rate) \
+        score_env = _score_envelope(scores, n_bins=env["hi"].size, t0_s=series_times(s, 1)[0], dt_s=k / rate) \
             if scores is not None and scores.rate else None
-        sweeps.append({"name": s.name, "t0_s": _series_times(s, 1)[0], "dt_s": k / rate, "unit": unit, **env,
+        sweeps.append({"name": s.name, "t0_s": series_times(s, 1)[0], "dt_s": k / rate, "unit": unit, **env,
                        "onsets_s": cols["timestamp"][sel] if cols else [], "scores": score_env,
                        "threshold": getattr(scores, "threshold", None),
                        "excluded": (excluded or {}).get(s.name, [])})
     return trace_viewer_html(f"{section_id}-viewer", sweeps)
 
 
-def _gallery(section_id: str, cols, window_s, amp_scale: float, amp_unit: str) -> str:
+def _gallery(section_id: str, cols, window, amp_scale: float, amp_unit: str) -> str:
     events = []
     for i, (series, onset) in enumerate(zip(cols["series"], cols["onset"])):
         if series is None:
             continue
-        rate, (gain, _) = _rate_hz(series), _scale(series)
-        pre, post = int(round(window_s[0] * rate)), int(round(window_s[1] * rate))
+        rate, (gain, _) = rate_hz(series), display_scale(series)
+        pre, post = int(round(window[0] * rate)), int(round(window[1] * rate))
         a, b = max(0, int(onset) - pre), min(len(series.data), int(onset) + post)
         y = np.asarray(series.data[a:b], dtype=float) * gain
         k = max(1, y.size // 150)
@@ -338,41 +208,30 @@ def events_section(section_id: str, table, score_series: list) -> Section:
     """Section for one SynapticEventsTable (or, when no event was found, only its score series)."""
     name = table.name if table is not None else "synaptic events"
     section = Section(section_id, f"Synaptic events ({name})")
-    cols = _event_rows(table) if table is not None else None
-    by_id = {}
-    for ref in (cols["series"] if cols else []):
-        if ref is not None:
-            by_id.setdefault(ref.object_id, ref)
-    for sc in score_series:
-        if sc.source_series is not None:
-            by_id.setdefault(sc.source_series.object_id, sc.source_series)
-    series_list = list(by_id.values())
+    cols = event_rows(table) if table is not None else None
+    series_list = traces_of(cols, score_series)
     if not series_list:
         section.add('<p class="note">The events table references no trace; nothing to draw.</p>')
         return section
     scores_of = {sc.source_series.object_id: sc for sc in score_series if sc.source_series is not None}
-    excluded = _excluded_windows(table, score_series)
+    excluded = excluded_windows(table, score_series)
     n_events = len(table) if table is not None else 0
     section.add(f"<p>{n_events} events in {len(series_list)} trace(s)."
                 + (f" Polarity: {table.polarity}." if table is not None and table.polarity else "")
                 + _excluded_note(excluded) + "</p>")
     ids = cols["series_id"] if cols else np.zeros(0, dtype=object)
     main = max(series_list, key=lambda s: int((ids == s.object_id).sum()))
-    onsets = cols["onset"][ids == main.object_id] if cols else np.zeros(0, int)
-    section.add_figure(_trace_figure(main, np.sort(onsets), scores_of.get(main.object_id),
-                                     excluded=excluded.get(main.name, [])),
-                       f"Trace '{main.name}' (the one with most events) with detected onsets (red) and the "
-                       "detector score (blue; dashed: threshold).")
+    section.add_figure(detections_figure(table, score_series, excluded=excluded),
+                       f"Trace '{main.name}' (the one with most events): detected events (red circles at their "
+                       "peaks), the detector score (blue; dashed: threshold) and the average event (grey: individual "
+                       "events, red: their mean; window set by the kinetics). The figure of 'nwbsyn events detect "
+                       "--plot'.")
     section.add("<h3>Every sweep</h3>" + _viewer(section_id, series_list, cols, scores_of, excluded))
     if not n_events:
         section.add('<p class="note">No events were found; only the score traces were written.</p>')
         return section
     amp_scale, amp_unit = _DISPLAY.get(cols["amplitude_unit"], (1.0, cols["amplitude_unit"]))
-    window_s = _window_s(cols)
-    section.add("<h3>Every event</h3>" + _gallery(section_id, cols, window_s, amp_scale, amp_unit))
-    section.add_figure(_average_figure(main, onsets, window_s),
-                       f"Average event of '{main.name}' (grey: individual events), over a window set by the "
-                       f"kinetics ({window_s[0] * 1e3:.0f} ms before to {window_s[1] * 1e3:.0f} ms after the onset).")
+    section.add("<h3>Every event</h3>" + _gallery(section_id, cols, window_s(cols), amp_scale, amp_unit))
     section.add_figure(_histograms_figure(cols, amp_scale, amp_unit),
                        "Distributions (bars) and cumulative fractions (black) of amplitude, 10-90 % rise time, "
                        "half decay time, inter-event interval (within each trace) and score over all events.")

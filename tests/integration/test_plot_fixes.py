@@ -26,7 +26,7 @@ def test_connectivity_matrix_pre_on_rows_with_unit_ids():
     fig = plot_connectivity(result, labels=labels)
     ax = fig.axes[0]
     assert np.array_equal(ax.images[0].get_array(), w.T)
-    assert ax.get_ylabel() == "presynaptic" and ax.get_xlabel() == "postsynaptic"
+    assert ax.get_ylabel() == "presynaptic (unit/ROI id)" and ax.get_xlabel() == "postsynaptic (unit/ROI id)"
     assert [t.get_text() for t in ax.get_yticklabels()] == labels
 
 

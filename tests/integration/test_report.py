@@ -22,7 +22,7 @@ from nwbsyn.testing import (
 
 from conftest import write_nwbfile
 
-FIGURES = {"events": 4, "connectivity": 3, "partners": 2}  # <img> per section
+FIGURES = {"events": 3, "connectivity": 1, "partners": 2}  # <img> per section (the --plot figure is the first)
 
 
 def em_results_file(nwbfile=None, *, module_name="em", prefix=""):
@@ -128,7 +128,7 @@ def test_all_results_of_one_file_on_one_page(tmp_path):
     out = tmp_path / "all.html"
     assert main(["report", str(path), "-o", str(out)]) == 0
     counts = check_page(out)
-    assert counts == {"events": 4, "connectivity-1": 3, "connectivity-2": 3, "partners": 2}
+    assert counts == {"events": 3, "connectivity-1": 1, "connectivity-2": 1, "partners": 2}
     text = out.read_text()
     assert "mock-model" in text and "0" * 64 in text  # provenance: model name and full sha256
     n_poly = sum(s.is_polyadic for s in sim.synapses)
