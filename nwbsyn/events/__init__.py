@@ -16,8 +16,7 @@ True
 
 from __future__ import annotations
 
-import importlib
-
+from nwbsyn._shared.lazy import lazy_exports
 from nwbsyn.events.baselines import deconvolution, event_template, finite_threshold, template_matching
 from nwbsyn.events.infer import EventDetectionResult, detect_events, locate_events, score_trace
 from nwbsyn.events.metrics import EventMatch, match_events, precision_recall_f1
@@ -71,7 +70,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nwbsyn.events' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
