@@ -87,7 +87,7 @@ def connectivity_arrays(source, *, labels: list[str] | None = None) -> Connectiv
     from nwbsyn.types import FunctionalConnectivity
 
     if hasattr(source, "processing"):  # an NWBFile
-        found = [o for o in source.objects.values() if isinstance(o, FunctionalConnectivity)]
+        found = [o for o in source.all_children() if isinstance(o, FunctionalConnectivity)]
         if not found:
             raise InputError(f"The NWB file {source.identifier} holds no FunctionalConnectivity; run 'nwbsyn "
                              "connectivity fit' (connectivity.run_on_nwbfile) first.")
@@ -121,7 +121,7 @@ def _written(inp):
     nwbfile = table.get_ancestor("NWBFile") if hasattr(table, "get_ancestor") else None
     if nwbfile is None:
         return None
-    found = [o for o in nwbfile.objects.values() if isinstance(o, FunctionalConnectivity)
+    found = [o for o in nwbfile.all_children() if isinstance(o, FunctionalConnectivity)
              and o.presynaptic.table is table and list(o.presynaptic.data[:]) == list(inp.rows)]
     return next((o for o in found if o.name == RESULT_NAME), found[0] if found else None)
 

@@ -63,7 +63,7 @@ def _nwb_objects(source):
 def _all_scores(nwbfile, holder) -> list:
     from nwbsyn.types import SynapticEventScoreSeries
 
-    objects = nwbfile.objects.values() if nwbfile is not None else getattr(holder.parent, "data_interfaces", {}).values()
+    objects = nwbfile.all_children() if nwbfile is not None else getattr(holder.parent, "data_interfaces", {}).values()
     return [o for o in objects if isinstance(o, SynapticEventScoreSeries)]
 
 

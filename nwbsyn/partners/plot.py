@@ -47,7 +47,7 @@ def plot_synapses(source, result=None, *, path=None, n_synapses: int = 8):
 def _tables_in(nwbfile):
     from nwbsyn.types import EMLabelVolume, SynapticCleftTable, SynapticPartnerTable
 
-    objects = sorted(nwbfile.objects.values(), key=lambda o: (o.name, o.object_id))
+    objects = sorted(nwbfile.all_children(), key=lambda o: (o.name, o.object_id))
     pick = lambda cls: [o for o in objects if isinstance(o, cls)]  # noqa: E731
     return pick(SynapticCleftTable), pick(SynapticPartnerTable), pick(EMLabelVolume)
 

@@ -50,7 +50,7 @@ def find_results(nwbfile) -> ReportContents:
              ("connectivity", types.FunctionalConnectivity), ("cleft_tables", types.SynapticCleftTable),
              ("partner_tables", types.SynapticPartnerTable), ("label_volumes", types.EMLabelVolume),
              ("provenance", types.ModelProvenance)]
-    for obj in sorted(nwbfile.objects.values(), key=lambda o: (o.name, o.object_id)):
+    for obj in sorted(nwbfile.all_children(), key=lambda o: (o.name, o.object_id)):
         for key, cls in kinds:
             if isinstance(obj, cls):
                 found[key].append(obj)

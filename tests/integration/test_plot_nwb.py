@@ -87,3 +87,21 @@ def test_the_report_shows_the_plot_figure(tmp_path, kind, monkeypatch):
            "connectivity": mock_FunctionalConnectivity, "partners": mock_SynapticPartnerTable}[kind]()
     build_report(obj.get_ancestor("NWBFile"))
     assert calls
+
+
+def test_old_in_memory_pairs_are_drawn_from_their_file_or_through_add_results():
+    """A run's (TraceInput, result) pairs draw the table the run wrote; pairs whose results are not in
+    their file are written by add_results into a scratch file (the user's file is left alone): same picture."""
+    from nwbsyn.events import run_on_nwbfile
+    from nwbsyn.events.plot import plot_detections
+    from nwbsyn.testing import mock_icephys_nwbfile
+
+    nwbfile = mock_icephys_nwbfile(n_sweeps=1, duration_s=1.0)
+    run = run_on_nwbfile(nwbfile, progress_bar=False)
+    module = nwbfile.processing["icephys"]
+    from_file = _drawn(plot_detections(run))
+    assert from_file == _drawn(plot_detections(module["synaptic_events"]))
+    for name in list(module.data_interfaces):
+        module.data_interfaces.pop(name)
+    assert _drawn(plot_detections(list(run))) == from_file
+    assert not module.data_interfaces
