@@ -6,9 +6,35 @@ from __future__ import annotations
 import numpy as np
 
 from nwbsyn._shared import InputError
-from nwbsyn.report._html import check_figure_path, figure_formats, save_figure  # noqa: F401 (public here too)
 
 __all__ = ["plot_detections", "detections_figure", "figure_formats", "check_figure_path", "save_figure", "decay_title"]
+
+
+def figure_formats() -> dict[str, str]:
+    """File suffixes matplotlib can write (without the dot) and what each one is (:mod:`nwbsyn.report._html`)."""
+    from nwbsyn.report._html import figure_formats as formats
+
+    return formats()
+
+
+def check_figure_path(path, *, option: str = "--plot") -> str:
+    """The format of a figure file named ``path`` (its suffix), or an InputError naming ``option``.
+
+    Example
+    -------
+    >>> check_figure_path("events.svg")
+    'svg'
+    """
+    from nwbsyn.report._html import check_figure_path as check
+
+    return check(path, option=option)
+
+
+def save_figure(fig, path, *, dpi: int = 120) -> None:
+    """Save ``fig`` atomically to ``path`` (a file name, replaced if it exists, or an OutputClaim)."""
+    from nwbsyn.report._html import save_figure as save
+
+    save(fig, path, dpi=dpi)
 
 
 def plot_detections(source, *, path=None, max_seconds: float = 10.0):
