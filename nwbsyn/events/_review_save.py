@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nwbsyn._shared.units import display_scale
+
 __all__ = ["save_review"]
 
 _STATS = {"amplitude": ("amplitude_pA", True), "baseline": ("baseline_pA", True), "rise_time": ("rise_time_ms", False),
@@ -117,7 +119,7 @@ def curated_table(nwbfile, old, session):
                                                                                 for a in session.added}))} \
         if session.added else {}
     stats = _added_statistics(inputs, session) if session.added else {}
-    scale = {"amperes": 1e12, "volts": 1e3}.get(getattr(old["amplitude"], "unit", ""), 1.0)
+    scale = display_scale(getattr(old["amplitude"], "unit", ""))[0]
     values = _new_values(old, keep, session, stats, series_of, _recording_rows(nwbfile), scale)
     review = [_REVIEW[session.events[i]["label"]] for i in keep] + ["added"] * len(session.added)
     order = np.argsort(np.asarray(values["timestamp"], dtype=float), kind="stable")

@@ -14,6 +14,7 @@ import numpy as np
 from nwbsyn._shared import InputError, available_memory_bytes
 from nwbsyn._shared.dtypes import dtype_words, holds_real_numbers
 from nwbsyn._shared.run import SHARED_RUN_OPTIONS, RunResult
+from nwbsyn._shared.units import display_scale
 from nwbsyn._shared.nwb import (
     get_or_create_module,
     make_provenance,
@@ -27,7 +28,6 @@ __all__ = ["TraceInput", "check_detection_options", "check_memory", "load_inputs
 
 RESULT_NAME = "synaptic_events"
 MODULE = "icephys"  # where the results go unless ``module`` says otherwise
-_TO_DISPLAY = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}  # SI → the unit the detector works in
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ def _to_trace(series, nwbfile=None) -> TraceInput:
         raise InputError(f"{series.name} has {shape[0]} samples; one 12 ms window needs {needed} at {rate:g} Hz: "
                          "analyse a longer sweep.")
     conversion, offset = _check_scale(series)
-    scale, unit = _TO_DISPLAY.get(series.unit, (1.0, series.unit))
+    scale, unit = display_scale(series.unit)  # SI → the unit the detector works in
     trace = _ScaledData(series.data, conversion * scale, offset * scale, series.name)  # NaN checked per chunk
     steps = _command_steps_s(nwbfile, series) if nwbfile is not None else np.zeros(0)
     return TraceInput(series=series, trace=trace, sampling_rate_hz=rate, unit=unit, si_unit=series.unit,
@@ -264,7 +264,7 @@ def _events_table(nwbfile, inputs, results, *, model, polarity_text):
     rows = _recording_rows(nwbfile)
     cols = {k: [] for k in ("t", "amp", "base", "rise", "decay", "width", "charge", "score", "ref", "rec", "how")}
     for inp, res in zip(inputs, results):
-        scale = _TO_DISPLAY.get(inp.si_unit, (1.0, ""))[0]
+        scale = display_scale(inp.si_unit)[0]
         st = res.statistics
         cols["t"].append(_times_s(inp.series, res.onset_samples))
         cols["amp"].append(st.amplitude_pA / scale)

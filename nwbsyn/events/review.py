@@ -41,6 +41,7 @@ import h5py
 import numpy as np
 
 from nwbsyn._shared import InputError
+from nwbsyn._shared.units import display_scale
 
 __all__ = ["ReviewSession", "open_review", "serve_review", "default_windows_path", "RESULT_NAME", "REVIEW_NAME"]
 
@@ -192,7 +193,7 @@ def _events_table(nwbfile, source):
 def _sweep_of(series, polarity_text: str) -> _Sweep:
     from nwbsyn._shared.nwb import object_path
 
-    factor, unit = {"amperes": (1e12, "pA"), "volts": (1e3, "mV")}.get(series.unit, (1.0, series.unit))
+    factor, unit = display_scale(series.unit)
     if series.rate:
         rate, t0 = float(series.rate), float(series.starting_time or 0.0)
     else:
@@ -224,7 +225,7 @@ def _read_events(table, sweeps_by_id: dict) -> list[dict]:
     amp = np.asarray(table["amplitude"].data[:], dtype=float)
     score = np.asarray(table["score"].data[:], dtype=float)
     review = np.asarray(table["review"].data[:]).astype(str) if "review" in table.colnames else None
-    factor = {"amperes": 1e12, "volts": 1e3}.get(getattr(table["amplitude"], "unit", ""), 1.0)
+    factor = display_scale(getattr(table["amplitude"], "unit", ""))[0]
     events = []
     for i, ref in enumerate(refs):
         prior = None if review is None else ("accept" if review[i] in ("accepted", "added") else None)

@@ -38,12 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from nwbsyn._shared import InputError
+from nwbsyn._shared.units import display_scale
 from nwbsyn.io.output import TMP_MARK, check_output, same_file
 
 __all__ = ["ExportResult", "export_tables"]
-
-_SCALE = {"amperes": (1e12, "pA"), "volts": (1e3, "mV"), "coulombs": (1e15, "fC"), "seconds": (1e3, "ms"),
-          "nanometers": (1.0, "nm")}
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _column(table, name: str, unit_default: str | None = None) -> tuple[str, np.
     col = table[name]
     values = np.asarray(col.data[:], dtype=float)
     unit = getattr(col, "unit", None) or unit_default
-    factor, label = _SCALE.get(unit, (1.0, unit)) if unit else (1.0, None)
+    factor, label = display_scale(unit) if unit else (1.0, None)
     return (f"{name}_{label}" if label else name), values * factor
 
 
