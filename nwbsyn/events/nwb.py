@@ -13,11 +13,11 @@ import numpy as np
 
 from nwbsyn._shared import InputError, available_memory_bytes
 from nwbsyn._shared.dtypes import dtype_words, holds_real_numbers
+from nwbsyn._shared.provenance import model_provenance
 from nwbsyn._shared.run import SHARED_RUN_OPTIONS, RunResult
 from nwbsyn._shared.units import display_scale
 from nwbsyn._shared.nwb import (
     get_or_create_module,
-    make_provenance,
     put_result,
     series_rate_hz,
 )
@@ -341,15 +341,16 @@ def add_results(nwbfile, inputs: list, results: list, *, provenance: dict, modul
                 overwrite: bool = False):
     """Write one SynapticEventsTable, one score series per trace and the model provenance.
 
-    ``provenance`` holds the keyword arguments of :func:`nwbsyn._shared.nwb.make_provenance`
-    except ``name``; ``module`` defaults to ``"icephys"`` (the contract is the same in every
-    analysis: :mod:`nwbsyn._shared.run`). Returns the events table (None when no event was
+    ``provenance`` holds the keyword arguments of :func:`nwbsyn._shared.provenance.model_provenance`
+    except ``name`` (:func:`~nwbsyn._shared.provenance.card_provenance` makes them from a model
+    card); ``module`` defaults to ``"icephys"`` (the contract is the same in every analysis:
+    :mod:`nwbsyn._shared.run`). Returns the events table (None when no event was
     found: NWB best practice forbids empty tables, so only the scores and provenance are written).
     """
     module = module or MODULE
     check_results_free(nwbfile, inputs, module=module, overwrite=overwrite)
     mod = get_or_create_module(nwbfile, module)
-    model = make_provenance(name=f"{RESULT_NAME}_model", **provenance)
+    model = model_provenance(name=f"{RESULT_NAME}_model", **provenance)
     put_result(mod, model, overwrite=overwrite)
     polarity = {res.params.get("polarity", -1) for res in results}
     text = {frozenset({-1}): "negative", frozenset({1}): "positive", frozenset({0}): "both"}.get(frozenset(polarity),
@@ -367,47 +368,18 @@ def add_results(nwbfile, inputs: list, results: list, *, provenance: dict, modul
 
 
 def _model_provenance(model, params: dict, *, embed_weights: bool) -> dict:
-    import json
+    """:func:`~nwbsyn._shared.provenance.card_provenance` of the classifier that ran (its card, if it has one)."""
     from pathlib import Path
 
-    from nwbsyn._shared import sha256_of_file
+    from nwbsyn._shared.provenance import card_provenance
     from nwbsyn.events.model import resolve_model_path
 
     path = resolve_model_path(model) if isinstance(model, (str, Path)) else None
-    card = _read_card(path) if path is not None else {}
-    name, architecture = card.get("name"), card.get("architecture")
-    return dict(
-        model_name=name if isinstance(name, str) and name else (path.stem if path else type(model).__name__),
-        architecture=(architecture if isinstance(architecture, str) and architecture
-                      else "miniML CNN + BiLSTM window classifier (600 samples)"),
+    return card_provenance(
         method="miniML (O'Neill et al., eLife 2025): window classifier, sliding window, steepest-rise location",
-        parameters=params, weights_sha256=sha256_of_file(path) if path else "",
-        training_recipe=card.get("training_recipe") and json.dumps(card["training_recipe"], default=str),
-        model_card=card or None,
-        weights=path.read_bytes() if (path is not None and embed_weights) else None,
-        weights_format=(path.suffix.lstrip(".") if path is not None and embed_weights else None),
-    )
-
-
-def _read_card(path) -> dict:
-    """The model card beside a model file; a missing or damaged card is left out (with a note)."""
-    import json
-
-    card_file = path.with_name(path.stem + ".card.json")
-    if not card_file.is_file():
-        return {}
-    try:
-        if card_file.stat().st_size > 16 << 20:
-            raise ValueError("too large")
-        card = json.loads(card_file.read_text())
-        json.dumps(card, allow_nan=False)
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-        card = None
-    if not isinstance(card, dict):
-        logging.getLogger("nwbsyn").warning("%s is not a valid model card; the provenance is written without it.",
-                                            card_file)
-        return {}
-    return card
+        parameters=params, weights_path=path, embed_weights=embed_weights,
+        model_name=None if path is not None else type(model).__name__,
+        architecture="miniML CNN + BiLSTM window classifier (600 samples)")
 
 
 def drop_command_transients(inp: TraceInput, res, *, window_ms=(1.0, 10.0)):

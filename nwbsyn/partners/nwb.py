@@ -20,7 +20,7 @@ import numpy as np
 
 from nwbsyn._shared import InputError
 from nwbsyn._shared.nwb import find_object, get_or_create_module, list_analysable, put_result
-from nwbsyn._shared.provenance import model_provenance
+from nwbsyn._shared.provenance import card_provenance, model_provenance
 from nwbsyn._shared.run import SHARED_RUN_OPTIONS, RunResult
 from nwbsyn.partners.infer import MIN_CLEFT_VOXELS, MIN_CONTACT_VOXELS, POST_THRESHOLD
 
@@ -199,18 +199,10 @@ _METHOD = "AVAN (Turner et al.): cleft mask as attention, residual symmetric 3D 
 
 
 def _provenance(info: dict, params: dict, *, embed_weights: bool) -> dict:
-    """The keyword arguments of :func:`model_provenance` (except ``name``) for one network."""
-    path = Path(info["path"]) if info.get("path") else None
-    card_path = path.with_suffix(".card.json") if path else None
-    card = json.loads(card_path.read_text()) if card_path and card_path.is_file() else {}
-    card.pop("history", None)
-    recipe = card.get("training_data")
-    return dict(
-        model_name=path.stem if path else "in-memory network", method=_METHOD,
-        architecture=json.dumps(info.get("init", {})), parameters=params, weights_path=path,
-        training_recipe=recipe if recipe is None or isinstance(recipe, str) else json.dumps(recipe, default=str),
-        model_card=card or None, embed_weights=embed_weights,
-        weights_format="torch.save state_dict (weights_only=True)")
+    """The keyword arguments of :func:`model_provenance` (except ``name``) for one network, from its card."""
+    return card_provenance(method=_METHOD, parameters=params, embed_weights=embed_weights,
+                           weights_path=Path(info["path"]) if info.get("path") else None,
+                           architecture=json.dumps(info.get("init", {})))
 
 
 def add_results(nwbfile, inputs: list, results: list, *, provenance: dict, module: str | None = None,
