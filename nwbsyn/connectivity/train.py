@@ -235,8 +235,9 @@ def fit(
     --------
     >>> from nwbsyn.connectivity import simulate_network
     >>> sim = simulate_network(n_neurons=8, n_steps=2000, observation="rate", rng=0)
-    >>> tm = fit(sim.activity, config=TrainConfig(loss="mse", max_epochs=2),
-    ...          progress_bar=False)  # doctest: +SKIP
+    >>> tm = fit(sim.activity, config=TrainConfig(loss="mse", max_epochs=2), progress_bar=False)
+    >>> tuple(tm.model.adjacency[0].shape), tm.config.max_epochs  # one adjacency per session
+    ((8, 8), 2)
     """
     import torch
 
