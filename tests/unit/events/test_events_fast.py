@@ -193,3 +193,19 @@ def test_fitted_kinetics_are_unbiased_in_noise():
     assert err(cross, "half_decay_ms", half) > 2 * err(fit, "half_decay_ms", half)
     amp_err = np.abs(np.abs(fit.amplitude_pA) - np.abs(sim.amplitudes_pA)).mean() / np.abs(sim.amplitudes_pA).mean()
     assert amp_err < 0.06
+
+
+def test_a_call_scoring_few_windows_runs_on_one_torch_thread_and_restores_the_setting():
+    torch = pytest.importorskip("torch")
+    from nwbsyn.events.score import SMALL_CALL_WINDOWS, _few_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with _few_threads(SMALL_CALL_WINDOWS - 1):
+            inside_small = torch.get_num_threads()
+        with _few_threads(SMALL_CALL_WINDOWS):
+            inside_large = torch.get_num_threads()
+        assert (inside_small, inside_large, torch.get_num_threads()) == (1, 2, 2)
+    finally:
+        torch.set_num_threads(before)
