@@ -24,7 +24,7 @@ never modified unless you ask for --in-place writing.
   nwbsyn partners simulate -o V.hdf  synthetic EM volume with synapse ground truth (CREMI)
   nwbsyn demo; nwbsyn report F.nwb   all analyses on simulated data; HTML QC report of a file
   nwbsyn export F.nwb -o DIR         the nwbsyn tables of a file as CSV (and Parquet)
-  nwbsyn batch DANDI:000123 --out D  one analysis over a dandiset, URLs or files (Dask; resumable)
+  nwbsyn batch DANDI:000123 -o D  one analysis over a dandiset, URLs or files (Dask; resumable)
 """
 
 _EPILOG = "Run 'nwbsyn COMMAND --help' for the options of each command."

@@ -8,12 +8,12 @@ from nwbsyn.cli.core import add_output_arguments, add_quiet_argument
 
 _EPILOG = """\
 examples:
-  nwbsyn batch DANDI:000123 --analysis events --out results/          every NWB asset of a dandiset
-  nwbsyn batch 000123 --glob 'sub-01/*icephys*.nwb' --out results/ --workers 4
-  nwbsyn batch https://host/a.nwb cells/ --analysis auto --out results/   URLs and local folders
-  nwbsyn batch DANDI:000123@0.230101.1200 --out results/ --scheduler tcp://10.0.0.5:8786
+  nwbsyn batch DANDI:000123 --analysis events -o results/          every NWB asset of a dandiset
+  nwbsyn batch 000123 --glob 'sub-01/*icephys*.nwb' -o results/ --workers 4
+  nwbsyn batch https://host/a.nwb cells/ --analysis auto -o results/   URLs and local folders
+  nwbsyn batch DANDI:000123@0.230101.1200 -o results/ --scheduler tcp://10.0.0.5:8786
 
-Outputs mirror the asset paths under --out (complete NWB files, validated) with a dandiset.yaml,
+Outputs mirror the asset paths under -o (complete NWB files, validated) with a dandiset.yaml,
 so 'dandi validate results/' passes and the folder can be uploaded as a derived dandiset. The
 summary (asset, status, error, statistics, seconds) is printed and written to
 results/nwbsyn_batch_summary.csv and .parquet. Run the same command again to resume: assets whose

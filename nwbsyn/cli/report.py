@@ -29,7 +29,7 @@ style is inline, nothing is fetched from the network.
 _DEMO_EPILOG = """\
 examples:
   nwbsyn demo                       everything in ./nwbsyn_demo (about 2-3 minutes on 2 CPU cores)
-  nwbsyn demo --out /tmp/demo --quiet
+  nwbsyn demo -o /tmp/demo --quiet
   nwbsyn demo --quick               tiny datasets: a smoke test in well under a minute
 
 Steps (each writes <name>.nwb, the enriched <name>_nwbsyn.nwb, validated, and <name>_report.html):
