@@ -13,6 +13,7 @@ import numpy as np
 from nwbsyn._shared import InputError
 
 __all__ = [
+    "scratch_nwbfile",
     "AnalysableItem",
     "list_analysable",
     "find_object",
@@ -200,3 +201,17 @@ def make_provenance(*, name: str, model_name: str, architecture: str, method: st
         weights=None if weights is None else np.frombuffer(weights, dtype=np.uint8),
         weights_format=weights_format,
     )
+
+
+def scratch_nwbfile():
+    """An empty in-memory NWBFile to write results into that are in no file yet (e.g. to draw them).
+
+    >>> scratch_nwbfile().identifier
+    'nwbsyn-scratch'
+    """
+    from datetime import datetime, timezone
+
+    from pynwb import NWBFile
+
+    return NWBFile(session_description="in-memory results (not saved)", identifier="nwbsyn-scratch",
+                   session_start_time=datetime.now(timezone.utc))

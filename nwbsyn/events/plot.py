@@ -120,9 +120,9 @@ def _from_pairs(pairs):
                   and s.source_series.object_id in wanted]
         if not sum(len(res) for _, res in pairs) and {s.source_series.object_id for s in scores} >= wanted:
             return None, scores
-    from nwbsyn.testing import mock_nwbfile
+    from nwbsyn._shared.nwb import scratch_nwbfile
 
-    scratch = mock_nwbfile()
+    scratch = scratch_nwbfile()
     table = add_results(scratch, [inp for inp, _ in pairs], [res for _, res in pairs],
                         provenance=dict(model_name="in-memory result", architecture="-", method="-", parameters={}))
     return table, _all_scores(scratch, None)

@@ -92,9 +92,9 @@ def _from_run(inp, result):
             if partner.segmentation is inp.segmentation and len(cleft) == len(result.clefts) \
                     and len(partner) == len(result.edges()):
                 return cleft, partner, volumes
-    from nwbsyn.testing import mock_nwbfile
+    from nwbsyn._shared.nwb import scratch_nwbfile
 
-    scratch = mock_nwbfile()
+    scratch = scratch_nwbfile()
     cleft, partner = add_results(scratch, [inp], [result], provenance={})
     volumes = _tables_in(scratch)[2]
     return cleft, partner if len(partner) else None, volumes
