@@ -286,7 +286,9 @@ def oracle_rows(sim, common: dict) -> list[dict]:
     "regression on the true hidden rates"). ``oracle_spikes_on_true_rates``: the recorded spikes
     regressed on the true hidden rates (and a 5-step smoothing of them) plus behaviour, the best of
     a ridge grid scored against the truth: a ceiling for any method that infers the presynaptic
-    rates perfectly but must still predict Poisson spikes.
+    rates perfectly but must still predict Poisson spikes. ``oracle_latent_on_true_rates``: the
+    latent input ``u`` (from the rates and the known gains) regressed on its own past, all true rates
+    and behaviour, one neuron at a time: the generator's equation, with nothing hidden.
     """
     from scipy.signal import lfilter
 
@@ -309,6 +311,17 @@ def oracle_rows(sim, common: dict) -> list[dict]:
         sc = _score(sim.weights, w)
         best = sc if best is None or sc["auroc"] > best["auroc"] else best
     rows.append(_row(method="oracle_spikes_on_true_rates", **common, **best))
+    # the latent input u = softplus^-1(rate / gain) regressed on its own past, every neuron's transmitted
+    # rate and behaviour: the generator's own equation, so this is what the true rates hold
+    s = r / (sim.params["gain_hz"] * sim.dt_s)
+    u = np.log(np.expm1(np.maximum(s, 1e-12)))
+    w = np.zeros((nn, nn))
+    for i in range(nn):
+        zi = np.hstack([u[:-1, i:i + 1], s[:-1], b[:-1]])[:n]
+        zi, yi = zi - zi.mean(0), u[1:n + 1, i] - u[1:n + 1, i].mean()
+        w[i] = np.linalg.solve(zi.T @ zi + np.eye(zi.shape[1]), zi.T @ yi)[1:nn + 1]
+    np.fill_diagonal(w, 0)
+    rows.append(_row(method="oracle_latent_on_true_rates", **common, **_score(sim.weights, w)))
     return rows
 
 

@@ -234,12 +234,12 @@ def simulate_rate_network(
     n_steps: int = 20_000,
     bin_ms: float = 10.0,
     native_ms: float | None = None,
-    tau_ms: float = 50.0,
+    tau_ms: float = 20.0,
     rate_hz: float = 50.0,
     observation: str = "poisson",
     density: float = 0.1,
     frac_excitatory: float = 0.8,
-    spectral_radius: float = 0.9,
+    spectral_radius: float = 1.2,
     behavior: bool = True,
     frac_behavior_driven: float = 0.3,
     behavior_tau_s: float = 2.0,
@@ -261,7 +261,17 @@ def simulate_rate_network(
     (a whole multiple of ``native_ms``, 5-50 ms): ``"poisson"`` spike counts per bin
     (spikes drawn on the native grid, so :func:`to_nwbfile` can write spike times), or
     ``"calcium"``: spikes through an exponential indicator (``calcium_decay_s``), averaged per
-    bin, plus Gaussian noise (SD 0.2). ``rates`` is the latent rate in spikes per bin.
+    bin, plus Gaussian noise (SD 0.2). ``rates`` is the latent rate in spikes per bin;
+    ``params["gain_hz"]`` holds each neuron's ``g_i``, so ``softplus^-1(rates / (g_i dt))`` is ``u``.
+
+    The defaults (``tau_ms=20``, ``spectral_radius=1.2``, ``noise_sd=1``) match the hidden-rate
+    networks of issue 18 by their reference scores (50 neurons, 20k bins of 10 ms, seeds 10-11): a
+    regression of ``u`` on the true rates recovers the edges (AUROC 0.994; a ridge VAR(1) of the true
+    rates on themselves 0.965), a ridge VAR(3) on the counts gets 0.78 (issue: 0.99 and 0.79). The
+    earlier defaults (``tau_ms=50``, ``spectral_radius=0.9``) were much harder than that network (0.94,
+    0.88 and 0.72): with a slower leak and weaker coupling, the private noise hid the edges even from
+    the true rates. ``spectral_radius`` above 1 is stable here because the softplus slope at the
+    operating point is about 0.6.
 
     Examples
     --------
@@ -315,7 +325,7 @@ def simulate_rate_network(
         activity = calcium.reshape(n_steps, factor, n_neurons).mean(axis=1) + sd * rng.standard_normal(counts.shape)
     params = dict(coupling="hidden_rates", density=density, frac_excitatory=frac_excitatory,
                   spectral_radius=spectral_radius, tau_ms=tau_ms, native_ms=native_ms, bin_ms=bin_ms,
-                  rate_hz=rate_hz, noise_sd=sd, behavior_driven=np.flatnonzero(driven).tolist(),
+                  rate_hz=rate_hz, noise_sd=sd, behavior_driven=np.flatnonzero(driven).tolist(), gain_hz=gain,
                   spikes_native=spikes if observation == "poisson" else None)
     return SimulatedNetwork(activity=activity, rates=rates, weights=w, behavior=beh if behavior else None,
                             observation=observation, dt_s=bin_ms / 1e3, params=params)
