@@ -41,3 +41,16 @@ def test_bad_input_and_nwb_export():
     assert nwb.processing["behavior"]["speed"].data.shape == (300, 2)
     with pytest.raises(InputError, match="spike trains"):
         to_nwbfile(simulate_rate_network(n_neurons=3, n_steps=50, observation="calcium", rng=0))
+
+
+def test_true_hidden_rates_hold_the_edges():
+    """The defaults keep the coupling visible in the hidden rates (issue 18: a regression on them
+    recovers the network), while the spike counts are a noisy read-out of it."""
+    from nwbsyn.connectivity import baselines, connectivity_auroc
+
+    sim = simulate_rate_network(n_neurons=20, n_steps=8000, rng=3)
+    from_rates = baselines.ridge_var(sim.rates, n_lags=1, behavior=sim.behavior).weights
+    from_counts = baselines.ridge_var(sim.activity, n_lags=3, behavior=sim.behavior).weights
+    assert connectivity_auroc(sim.weights, from_rates) > 0.9
+    assert connectivity_auroc(sim.weights, from_counts) < connectivity_auroc(sim.weights, from_rates)
+    assert sim.params["gain_hz"].shape == (20,)
